@@ -1,0 +1,214 @@
+//! The command line, as clap types. Their doc comments are the `--help` text; nothing here
+//! validates beyond types (that is `config.rs`), so a job file and a flag are checked alike.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// Turn a manifest of text (lines, CSV rows or Markdown chapters) into audio files through an
+/// OpenAI-compatible text-to-speech API, as a resumable, rate-limited batch job.
+#[derive(Debug, Parser)]
+#[command(name = "tts-batch", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Process the manifest: every item becomes one audio file. Re-running resumes.
+    Run(JobArgs),
+    /// Dry run: items, pieces, characters, requests, estimated cost and time. Sends nothing,
+    /// writes nothing.
+    Plan(JobArgs),
+    /// Counts per state, progress and recent errors of a queue.
+    Status(QueueArgs),
+    /// Rewrite report.json and report.csv from the queue, or print the report with --format.
+    Report(ReportArgs),
+    /// Put failed items back to pending, so that the next run tries them again.
+    Retry(RetryArgs),
+}
+
+/// Logging options, accepted anywhere on the command line.
+#[derive(Debug, Args, Clone, Default)]
+pub struct LogArgs {
+    /// More log output (-v debug, -vv trace). RUST_LOG, when set, wins.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Less output: errors only, no progress.
+    #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "verbose")]
+    pub quiet: u8,
+
+    /// Log format on stderr.
+    #[arg(long, value_enum, global = true, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A manifest's kind, when its extension does not tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputFormatArg {
+    Lines,
+    Csv,
+    Markdown,
+}
+
+/// The options of `run` and `plan`. A job file may set each of them under the same long name;
+/// flags given here win over the job file.
+#[derive(Debug, Args, Clone, Default)]
+pub struct JobArgs {
+    /// A manifest (.txt, .csv, .md, .markdown) or a job file (.toml).
+    #[arg(value_name = "INPUT")]
+    pub input: PathBuf,
+
+    /// Where audio, report and queue go [default: <manifest stem>-audio]
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// The SQLite queue [default: <out>/tts-batch.db]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// API root [default: $OPENAI_BASE_URL, else https://api.openai.com/v1]
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Environment variable that holds the API key [default: OPENAI_API_KEY]
+    #[arg(long, value_name = "NAME", conflicts_with = "api_key_file")]
+    pub api_key_env: Option<String>,
+
+    /// File that holds the API key (its first line)
+    #[arg(long, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Model [default: tts-1]
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+
+    /// Voice [default: alloy]
+    #[arg(long, value_name = "V")]
+    pub voice: Option<String>,
+
+    /// Audio format: mp3, opus, aac, flac, wav or pcm [default: mp3]
+    #[arg(long, value_name = "F")]
+    pub audio_format: Option<String>,
+
+    /// Speed, 0.25 to 4.0 [default: 1.0]
+    #[arg(long, value_name = "X")]
+    pub speed: Option<f64>,
+
+    /// Voice direction (sent to gpt-4o-mini-tts models only)
+    #[arg(long, value_name = "TEXT")]
+    pub instructions: Option<String>,
+
+    /// Requests in flight at once [default: 4]
+    #[arg(short = 'j', long, value_name = "N")]
+    pub concurrency: Option<u32>,
+
+    /// Requests per minute, shared by all workers [default: 50]
+    #[arg(long, value_name = "N")]
+    pub rpm: Option<u32>,
+
+    /// Input characters per minute, shared by all workers [default: no limit]
+    #[arg(long, value_name = "N")]
+    pub cpm: Option<u32>,
+
+    /// Attempts per request before the item fails [default: 6]
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+
+    /// Seconds allowed for one request, body included [default: 120]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+
+    /// Longest text in one request; longer items are split [default: 4096]
+    #[arg(long, value_name = "N")]
+    pub max_chars: Option<u32>,
+
+    /// Markdown heading level that starts a chapter [default: auto]
+    #[arg(long, value_name = "N")]
+    pub chapter_level: Option<u8>,
+
+    /// CSV column that holds the text [default: text]
+    #[arg(long, value_name = "NAME")]
+    pub text_column: Option<String>,
+
+    /// CSV column that holds the item key [default: id]
+    #[arg(long, value_name = "NAME")]
+    pub id_column: Option<String>,
+
+    /// Stop before the estimated spend of this run would pass this many US dollars
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+
+    /// Treat INPUT as this kind of manifest, whatever its extension
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub input_format: Option<InputFormatArg>,
+
+    /// Read fenced and indented code blocks of Markdown aloud instead of skipping them
+    #[arg(long)]
+    pub read_code: bool,
+
+    /// Allow a plain http:// base URL to a host other than loopback (the key travels in clear)
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+}
+
+/// Where a queue is: a manifest or job file (its default `--out`), or `--db` itself.
+#[derive(Debug, Args, Clone, Default)]
+pub struct QueueArgs {
+    /// The manifest or job file the queue was made from.
+    #[arg(value_name = "INPUT", required_unless_present = "db")]
+    pub input: Option<PathBuf>,
+
+    /// The output directory, if not the default of INPUT.
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// The SQLite queue itself.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+}
+
+/// Options of `report`.
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub queue: QueueArgs,
+
+    /// Print the report to stdout in this format instead of rewriting the files.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<ReportFormat>,
+}
+
+/// A report's rendering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Json,
+    Csv,
+    Md,
+}
+
+/// Options of `retry`.
+#[derive(Debug, Args, Clone)]
+pub struct RetryArgs {
+    #[command(flatten)]
+    pub queue: QueueArgs,
+
+    /// Only these items (by key); repeat for several.
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+}

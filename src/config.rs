@@ -1,0 +1,562 @@
+//! Command line + job file → one validated [`Config`]. Nothing after this module sees clap or
+//! TOML; every range and every path is checked here, before anything is read, written or sent.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::{InputFormatArg, JobArgs, QueueArgs};
+use crate::error::Error;
+use crate::format::AudioFormat;
+use crate::manifest::{InputFormat, ManifestOptions};
+use crate::plan::VoiceSettings;
+
+/// The API root used when neither a flag, a job file nor `OPENAI_BASE_URL` names one.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+/// The environment variable that holds the key unless `--api-key-env` names another.
+pub const DEFAULT_KEY_ENV: &str = "OPENAI_API_KEY";
+/// The queue's file name inside `--out`.
+pub const DB_FILE: &str = "tts-batch.db";
+/// The longest input the API takes in one request.
+pub const API_MAX_CHARS: u32 = 4096;
+
+/// Everything `run` and `plan` need, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The manifest (never the job file).
+    pub input: PathBuf,
+    pub manifest: ManifestOptions,
+    pub out: PathBuf,
+    pub db: PathBuf,
+    /// API root without a trailing slash.
+    pub base_url: String,
+    pub key_source: KeySource,
+    /// Defaults of every item; CSV rows may override them.
+    pub voice: VoiceSettings,
+    pub concurrency: usize,
+    pub rpm: u32,
+    pub cpm: Option<u32>,
+    pub max_attempts: u32,
+    pub timeout: Duration,
+    pub max_chars: usize,
+    pub max_cost: Option<f64>,
+}
+
+/// Where the API key is read from. The key itself is never a flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    Env(String),
+    File(PathBuf),
+}
+
+/// The API key. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// The key, for the Authorization header and for redaction only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+/// A job file: the long flag names as keys. Unknown keys are refused by name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct JobFile {
+    input: Option<PathBuf>,
+    out: Option<PathBuf>,
+    db: Option<PathBuf>,
+    base_url: Option<String>,
+    api_key_env: Option<String>,
+    api_key_file: Option<PathBuf>,
+    model: Option<String>,
+    voice: Option<String>,
+    audio_format: Option<String>,
+    speed: Option<f64>,
+    instructions: Option<String>,
+    concurrency: Option<u32>,
+    rpm: Option<u32>,
+    cpm: Option<u32>,
+    max_attempts: Option<u32>,
+    timeout: Option<u64>,
+    max_chars: Option<u32>,
+    chapter_level: Option<u8>,
+    text_column: Option<String>,
+    id_column: Option<String>,
+    max_cost: Option<f64>,
+    input_format: Option<InputFormatArg>,
+    read_code: Option<bool>,
+    allow_insecure_http: Option<bool>,
+}
+
+impl JobFile {
+    /// Reads a job file; `input`, `out`, `db` and `api-key-file` become relative to its folder.
+    fn load(path: &Path) -> Result<JobFile, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::input(format!("{}: {}", path.display(), io_reason(&e))))?;
+        let mut job: JobFile = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let msg = e.message().trim_end_matches('.').to_string();
+            match line {
+                Some(line) => Error::input(format!("{}: line {line}: {msg}", path.display())),
+                None => Error::input(format!("{}: {msg}", path.display())),
+            }
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let rebase = |p: &mut Option<PathBuf>| {
+            if let Some(p) = p.as_mut().filter(|p| p.is_relative()) {
+                *p = base.join(&*p);
+            }
+        };
+        rebase(&mut job.input);
+        rebase(&mut job.out);
+        rebase(&mut job.db);
+        rebase(&mut job.api_key_file);
+        Ok(job)
+    }
+}
+
+/// The file a path names, as we tell it by extension.
+enum InputKind {
+    Job,
+    Manifest(InputFormat),
+}
+
+fn input_kind(path: &Path, forced: Option<InputFormatArg>) -> Result<InputKind, Error> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if ext.as_deref() == Some("toml") {
+        return Ok(InputKind::Job);
+    }
+    if let Some(forced) = forced {
+        return Ok(InputKind::Manifest(forced.into()));
+    }
+    match ext.as_deref() {
+        Some("txt") | Some("text") => Ok(InputKind::Manifest(InputFormat::Lines)),
+        Some("csv") => Ok(InputKind::Manifest(InputFormat::Csv)),
+        Some("md") | Some("markdown") => Ok(InputKind::Manifest(InputFormat::Markdown)),
+        Some(other) => Err(Error::input(format!(
+            "{}: unknown extension `.{other}` (use .txt, .csv, .md or .toml, or --input-format lines|csv|markdown)",
+            path.display()
+        ))),
+        None => Err(Error::input(format!(
+            "{}: no extension to tell the manifest kind (use --input-format lines|csv|markdown)",
+            path.display()
+        ))),
+    }
+}
+
+impl From<InputFormatArg> for InputFormat {
+    fn from(f: InputFormatArg) -> Self {
+        match f {
+            InputFormatArg::Lines => InputFormat::Lines,
+            InputFormatArg::Csv => InputFormat::Csv,
+            InputFormatArg::Markdown => InputFormat::Markdown,
+        }
+    }
+}
+
+/// The default output folder of a manifest: `<stem>-audio` in the current directory.
+fn default_out(manifest: &Path) -> PathBuf {
+    let stem = manifest
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "tts-batch".to_string());
+    PathBuf::from(format!("{stem}-audio"))
+}
+
+/// Reads an environment variable; a seam so tests of this module need no process environment.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+impl Config {
+    /// Builds the configuration of `run`/`plan` from flags, the job file they name, and the
+    /// environment. Every error names the flag, key or value at fault.
+    pub fn from_args(args: &JobArgs, env: EnvLookup<'_>) -> Result<Config, Error> {
+        let (job, manifest_path, forced_format) = match input_kind(&args.input, args.input_format)? {
+            InputKind::Job => {
+                let job = JobFile::load(&args.input)?;
+                let Some(input) = job.input.clone() else {
+                    return Err(Error::input(format!(
+                        "{}: the job file has no `input` key",
+                        args.input.display()
+                    )));
+                };
+                let forced = args.input_format.or(job.input_format);
+                (job, input, forced)
+            }
+            InputKind::Manifest(_) => (JobFile::default(), args.input.clone(), args.input_format),
+        };
+        let format = match input_kind(&manifest_path, forced_format)? {
+            InputKind::Manifest(f) => f,
+            InputKind::Job => {
+                return Err(Error::input(format!(
+                    "{}: a job file cannot name another job file as its input",
+                    manifest_path.display()
+                )));
+            }
+        };
+
+        let out = args
+            .out
+            .clone()
+            .or(job.out)
+            .unwrap_or_else(|| default_out(&manifest_path));
+        let db = args.db.clone().or(job.db).unwrap_or_else(|| out.join(DB_FILE));
+
+        let allow_insecure = args.allow_insecure_http || job.allow_insecure_http.unwrap_or(false);
+        let base_url = args
+            .base_url
+            .clone()
+            .or(job.base_url)
+            .or_else(|| env("OPENAI_BASE_URL").filter(|s| !s.trim().is_empty()))
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        let base_url = check_base_url(&base_url, allow_insecure)?;
+
+        let key_source = match (args.api_key_file.clone(), args.api_key_env.clone()) {
+            (Some(file), _) => KeySource::File(file),
+            (None, Some(name)) => KeySource::Env(name),
+            (None, None) => match (job.api_key_file, job.api_key_env) {
+                (Some(file), _) => KeySource::File(file),
+                (None, Some(name)) => KeySource::Env(name),
+                (None, None) => KeySource::Env(DEFAULT_KEY_ENV.to_string()),
+            },
+        };
+        if let KeySource::Env(name) = &key_source
+            && (name.is_empty() || name.contains('='))
+        {
+            return Err(Error::input(format!("--api-key-env: `{name}` is not a variable name")));
+        }
+
+        let audio_format = match args.audio_format.clone().or(job.audio_format) {
+            Some(f) => f
+                .parse::<AudioFormat>()
+                .map_err(|e| Error::input(format!("--audio-format: {e}")))?,
+            None => AudioFormat::Mp3,
+        };
+        let speed = args.speed.or(job.speed).unwrap_or(1.0);
+        check_speed(speed).map_err(|e| Error::input(format!("--speed: {e}")))?;
+        let model = non_empty("--model", args.model.clone().or(job.model))?.unwrap_or_else(|| "tts-1".into());
+        let voice = non_empty("--voice", args.voice.clone().or(job.voice))?.unwrap_or_else(|| "alloy".into());
+        let instructions = args
+            .instructions
+            .clone()
+            .or(job.instructions)
+            .filter(|s| !s.trim().is_empty());
+
+        let concurrency = in_range("--concurrency", args.concurrency.or(job.concurrency).unwrap_or(4), 1, 256)?;
+        let rpm = in_range("--rpm", args.rpm.or(job.rpm).unwrap_or(50), 1, 1_000_000)?;
+        let cpm = match args.cpm.or(job.cpm) {
+            Some(c) => Some(in_range("--cpm", c, 1, u32::MAX)?),
+            None => None,
+        };
+        let max_attempts = in_range("--max-attempts", args.max_attempts.or(job.max_attempts).unwrap_or(6), 1, 100)?;
+        let timeout = args.timeout.or(job.timeout).unwrap_or(120);
+        if !(1..=3600).contains(&timeout) {
+            return Err(Error::input(format!("--timeout: {timeout} is out of range (1 to 3600 seconds)")));
+        }
+        let max_chars = in_range("--max-chars", args.max_chars.or(job.max_chars).unwrap_or(API_MAX_CHARS), 1, API_MAX_CHARS)?;
+        let chapter_level = args.chapter_level.or(job.chapter_level);
+        if let Some(level) = chapter_level
+            && !(1..=6).contains(&level)
+        {
+            return Err(Error::input(format!("--chapter-level: {level} is out of range (1 to 6)")));
+        }
+        let max_cost = args.max_cost.or(job.max_cost);
+        if let Some(cost) = max_cost
+            && !(cost.is_finite() && cost > 0.0)
+        {
+            return Err(Error::input(format!("--max-cost: {cost} is not a positive amount")));
+        }
+        let text_column = non_empty("--text-column", args.text_column.clone().or(job.text_column))?
+            .unwrap_or_else(|| "text".into());
+        let id_column = non_empty("--id-column", args.id_column.clone().or(job.id_column))?
+            .unwrap_or_else(|| "id".into());
+
+        Ok(Config {
+            input: manifest_path,
+            manifest: ManifestOptions {
+                format,
+                text_column,
+                id_column,
+                chapter_level,
+                read_code: args.read_code || job.read_code.unwrap_or(false),
+            },
+            out,
+            db,
+            base_url,
+            key_source,
+            voice: VoiceSettings {
+                model,
+                voice,
+                format: audio_format,
+                speed,
+                instructions,
+            },
+            concurrency: concurrency as usize,
+            rpm,
+            cpm,
+            max_attempts,
+            timeout: Duration::from_secs(timeout),
+            max_chars: max_chars as usize,
+            max_cost,
+        })
+    }
+
+    /// Reads the API key from where the configuration says. Missing or empty is an input error.
+    pub fn api_key(&self, env: EnvLookup<'_>) -> Result<ApiKey, Error> {
+        let key = match &self.key_source {
+            KeySource::Env(name) => env(name).ok_or_else(|| {
+                Error::input(format!(
+                    "no API key: the environment variable {name} is not set (or use --api-key-file PATH)"
+                ))
+            })?,
+            KeySource::File(path) => {
+                warn_if_key_file_is_open(path);
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::input(format!("--api-key-file {}: {}", path.display(), io_reason(&e)))
+                })?;
+                text.lines().next().unwrap_or("").to_string()
+            }
+        };
+        let key = key.trim().to_string();
+        if key.is_empty() {
+            let from = match &self.key_source {
+                KeySource::Env(name) => format!("the environment variable {name}"),
+                KeySource::File(path) => format!("the file {}", path.display()),
+            };
+            return Err(Error::input(format!("no API key: {from} is empty")));
+        }
+        if key.chars().any(|c| c.is_control() || c == ' ') {
+            return Err(Error::input("the API key contains spaces or control characters"));
+        }
+        Ok(ApiKey(key))
+    }
+}
+
+/// Where `status`, `report` and `retry` find the queue.
+pub fn queue_location(args: &QueueArgs) -> Result<(PathBuf, PathBuf), Error> {
+    if let Some(db) = &args.db {
+        let out = args
+            .out
+            .clone()
+            .or_else(|| db.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."));
+        return Ok((db.clone(), out));
+    }
+    let Some(input) = &args.input else {
+        return Err(Error::input("name the manifest or job file, or the queue with --db PATH"));
+    };
+    let (out, db) = match input_kind(input, None) {
+        Ok(InputKind::Job) => {
+            let job = JobFile::load(input)?;
+            let manifest = job.input.clone().unwrap_or_else(|| input.clone());
+            let out = args.out.clone().or(job.out).unwrap_or_else(|| default_out(&manifest));
+            let db = job.db.unwrap_or_else(|| out.join(DB_FILE));
+            (out, db)
+        }
+        _ => {
+            let out = args.out.clone().unwrap_or_else(|| default_out(input));
+            (out.clone(), out.join(DB_FILE))
+        }
+    };
+    Ok((db, out))
+}
+
+fn check_base_url(raw: &str, allow_insecure: bool) -> Result<String, Error> {
+    let url = reqwest::Url::parse(raw.trim())
+        .map_err(|e| Error::input(format!("--base-url: `{raw}` is not a URL ({e})")))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback || allow_insecure => {}
+        "http" => {
+            return Err(Error::input(format!(
+                "--base-url: `{raw}` is plain http to a host other than loopback; the key would travel in clear (use https, or --allow-insecure-http)"
+            )));
+        }
+        other => {
+            return Err(Error::input(format!(
+                "--base-url: `{raw}` has scheme `{other}`, expected https or http"
+            )));
+        }
+    }
+    if url.host().is_none() {
+        return Err(Error::input(format!("--base-url: `{raw}` has no host")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::input("--base-url: credentials in the URL are not allowed (use the API key)"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::input(format!("--base-url: `{raw}` must not have a query or fragment")));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// Checks a speed value against the API's range.
+pub fn check_speed(speed: f64) -> Result<(), String> {
+    if speed.is_finite() && (0.25..=4.0).contains(&speed) {
+        Ok(())
+    } else {
+        Err(format!("{speed} is out of range (0.25 to 4.0)"))
+    }
+}
+
+fn in_range(flag: &str, value: u32, min: u32, max: u32) -> Result<u32, Error> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::input(format!("{flag}: {value} is out of range ({min} to {max})")))
+    }
+}
+
+fn non_empty(flag: &str, value: Option<String>) -> Result<Option<String>, Error> {
+    match value {
+        Some(v) if v.trim().is_empty() => Err(Error::input(format!("{flag}: the value is empty"))),
+        Some(v) => Ok(Some(v.trim().to_string())),
+        None => Ok(None),
+    }
+}
+
+/// An I/O error in the words a user needs ("no such file", "is a directory", ...).
+pub fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        NotFound => "no such file".into(),
+        PermissionDenied => "permission denied".into(),
+        IsADirectory => "is a directory, not a file".into(),
+        InvalidData => "not valid UTF-8 text".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// A key file others can read gets a warning (like ssh does for private keys).
+fn warn_if_key_file_is_open(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                "the key file {} can be read by others (mode {:o}); chmod 600 it",
+                path.display(),
+                meta.permissions().mode() & 0o777
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(input: &str) -> JobArgs {
+        JobArgs {
+            input: PathBuf::from(input),
+            ..JobArgs::default()
+        }
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let cfg = Config::from_args(&args("book.md"), &no_env).unwrap();
+        assert_eq!(cfg.out, PathBuf::from("book-audio"));
+        assert_eq!(cfg.db, PathBuf::from("book-audio/tts-batch.db"));
+        assert_eq!(cfg.base_url, DEFAULT_BASE_URL);
+        assert_eq!(cfg.voice.model, "tts-1");
+        assert_eq!(cfg.voice.voice, "alloy");
+        assert_eq!(cfg.voice.format, AudioFormat::Mp3);
+        assert_eq!((cfg.concurrency, cfg.rpm, cfg.cpm), (4, 50, None));
+        assert_eq!((cfg.max_attempts, cfg.max_chars), (6, 4096));
+        assert_eq!(cfg.timeout, Duration::from_secs(120));
+        assert_eq!(cfg.key_source, KeySource::Env("OPENAI_API_KEY".into()));
+        assert_eq!(cfg.manifest.format, InputFormat::Markdown);
+    }
+
+    #[test]
+    fn base_url_comes_from_the_environment_and_plain_http_needs_loopback() {
+        let env = |k: &str| (k == "OPENAI_BASE_URL").then(|| "https://relay.example/v1/".to_string());
+        let cfg = Config::from_args(&args("a.txt"), &env).unwrap();
+        assert_eq!(cfg.base_url, "https://relay.example/v1");
+        for ok in ["http://127.0.0.1:8080/v1", "http://localhost/v1", "http://[::1]:9/v1"] {
+            assert!(check_base_url(ok, false).is_ok(), "{ok}");
+        }
+        let err = check_base_url("http://relay.example/v1", false).unwrap_err();
+        assert!(err.to_string().contains("--allow-insecure-http"), "{err}");
+        assert!(check_base_url("http://relay.example/v1", true).is_ok());
+        assert!(check_base_url("not a url", false).is_err());
+        assert!(check_base_url("ftp://x/v1", false).is_err());
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_flag() {
+        let mut a = args("a.txt");
+        a.speed = Some(5.0);
+        assert!(Config::from_args(&a, &no_env).unwrap_err().to_string().starts_with("--speed: 5"));
+        let mut a = args("a.txt");
+        a.max_chars = Some(5000);
+        assert!(Config::from_args(&a, &no_env).unwrap_err().to_string().starts_with("--max-chars: 5000"));
+        let mut a = args("a.txt");
+        a.concurrency = Some(0);
+        assert!(Config::from_args(&a, &no_env).unwrap_err().to_string().starts_with("--concurrency: 0"));
+        let mut a = args("a.txt");
+        a.audio_format = Some("ogg".into());
+        assert!(Config::from_args(&a, &no_env).unwrap_err().to_string().contains("`ogg`"));
+        let err = Config::from_args(&args("a.docx"), &no_env).unwrap_err().to_string();
+        assert!(err.contains("a.docx") && err.contains(".docx"), "{err}");
+    }
+
+    #[test]
+    fn job_files_are_relative_to_themselves_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = dir.path().join("book.toml");
+        std::fs::write(&job, "input = \"book.md\"\nout = \"audio\"\nvoice = \"nova\"\nrpm = 20\n").unwrap();
+        let mut a = args(job.to_str().unwrap());
+        a.rpm = Some(10);
+        let cfg = Config::from_args(&a, &no_env).unwrap();
+        assert_eq!(cfg.input, dir.path().join("book.md"));
+        assert_eq!(cfg.out, dir.path().join("audio"));
+        assert_eq!(cfg.voice.voice, "nova");
+        assert_eq!(cfg.rpm, 10);
+    }
+
+    #[test]
+    fn unknown_job_file_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = dir.path().join("job.toml");
+        std::fs::write(&job, "input = \"a.txt\"\n\nvoise = \"nova\"\n").unwrap();
+        let err = Config::from_args(&args(job.to_str().unwrap()), &no_env).unwrap_err().to_string();
+        assert!(err.contains("voise") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn the_key_is_read_but_never_shown() {
+        let cfg = Config::from_args(&args("a.txt"), &no_env).unwrap();
+        assert!(cfg.api_key(&no_env).unwrap_err().to_string().contains("OPENAI_API_KEY"));
+        let env = |k: &str| (k == "OPENAI_API_KEY").then(|| "sk-secret\n".to_string());
+        let key = cfg.api_key(&env).unwrap();
+        assert_eq!(key.expose(), "sk-secret");
+        assert!(!format!("{key:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,80 @@
+//! The top-level error and outcome of a command, and the one place that maps them to exit codes.
+
+use std::path::PathBuf;
+
+/// How a command that ran to its end came out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything asked for is done.
+    Done,
+    /// The run finished, and this many items failed (see the report).
+    SomeFailed(usize),
+    /// The run stopped early and can be resumed.
+    Stopped(StopReason),
+}
+
+/// Why a run stopped before its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// The next request would have passed `--max-cost`.
+    MaxCost,
+    /// The API refused the key or the quota (401, 403, `insufficient_quota`).
+    Refused(String),
+    /// A local file could not be written (disk full, file-size limit, permissions).
+    Storage(String),
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::Signal => f.write_str("stopped by a signal"),
+            StopReason::MaxCost => f.write_str("stopped before the estimated spend would pass --max-cost"),
+            StopReason::Refused(msg) => write!(f, "stopped: the API refused the request: {msg}"),
+            StopReason::Storage(msg) => write!(f, "stopped: cannot write audio: {msg}"),
+        }
+    }
+}
+
+/// An error that ends a command before or instead of its work.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad usage, configuration or manifest: nothing was sent.
+    #[error("{0}")]
+    Input(String),
+    /// Another run holds the queue.
+    #[error("another run holds the queue {}", .0.display())]
+    Locked(PathBuf),
+    /// The queue database cannot be used.
+    #[error("{0}")]
+    Queue(String),
+    /// Any other failure (I/O on our own files, a bug).
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// An input error from anything displayable.
+    pub fn input(msg: impl std::fmt::Display) -> Self {
+        Error::Input(msg.to_string())
+    }
+}
+
+impl From<crate::queue::QueueError> for Error {
+    fn from(e: crate::queue::QueueError) -> Self {
+        Error::Queue(e.to_string())
+    }
+}
+
+/// The process exit status of a command's result, as SPEC section 6 fixes it.
+pub fn exit_code(result: &Result<Outcome, Error>) -> u8 {
+    match result {
+        Ok(Outcome::Done) => 0,
+        Ok(Outcome::SomeFailed(_)) => 1,
+        Err(Error::Input(_)) | Err(Error::Queue(_)) => 2,
+        Ok(Outcome::Stopped(_)) => 3,
+        Err(Error::Locked(_)) => 4,
+        Err(Error::Other(_)) => 1,
+    }
+}

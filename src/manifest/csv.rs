@@ -1,0 +1,246 @@
+//! CSV manifests: a header row, one item per row; per-row settings override the defaults.
+
+use std::collections::HashMap;
+use std::path::{Component, Path};
+
+use super::{Item, ManifestOptions, Overrides, padded, sanitize};
+use crate::chunk::normalize;
+use crate::config::check_speed;
+use crate::format::AudioFormat;
+
+/// Items of a CSV manifest, or a message naming the line at fault.
+pub fn items(text: &str, opts: &ManifestOptions) -> Result<Vec<Item>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| csv_error(&e))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect::<Vec<_>>();
+    if headers.iter().all(String::is_empty) {
+        return Err("line 1: no header row".into());
+    }
+    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let Some(text_col) = column(&opts.text_column) else {
+        return Err(format!(
+            "line 1: no `{}` column (the columns are: {}; use --text-column NAME)",
+            opts.text_column,
+            headers.join(", ")
+        ));
+    };
+    let id_col = column(&opts.id_column);
+    let cols = RowColumns {
+        voice: column("voice"),
+        model: column("model"),
+        speed: column("speed"),
+        instructions: column("instructions"),
+        audio_format: column("audio_format"),
+        output: column("output"),
+    };
+
+    let records = reader
+        .records()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| csv_error(&e))?;
+    let total = records.len();
+    let mut items = Vec::with_capacity(total);
+    let mut keys: HashMap<String, u64> = HashMap::with_capacity(total);
+    for (row, record) in records.iter().enumerate() {
+        let line = record.position().map_or(row as u64 + 2, |p| p.line());
+        let cell = |i: Option<usize>| i.and_then(|i| record.get(i)).map(str::trim).filter(|s| !s.is_empty());
+        let spoken = normalize(record.get(text_col).unwrap_or(""));
+        if spoken.is_empty() {
+            tracing::warn!("line {line}: the `{}` cell is empty; the row is skipped", opts.text_column);
+            continue;
+        }
+        let key = match id_col {
+            Some(_) => cell(id_col)
+                .ok_or_else(|| format!("line {line}: the `{}` cell is empty", opts.id_column))?
+                .to_string(),
+            None => padded(row + 1, total),
+        };
+        if let Some(first) = keys.insert(key.clone(), line) {
+            return Err(format!("line {line}: duplicate key `{key}` (first on line {first})"));
+        }
+        let overrides = cols.overrides(&cell, line)?;
+        let (output, has_extension) = match cell(cols.output) {
+            Some(out) => (checked_output(out, line)?, Path::new(out).extension().is_some()),
+            None => (sanitize(&key), false),
+        };
+        items.push(Item {
+            key,
+            title: None,
+            text: spoken,
+            overrides,
+            output,
+            has_extension,
+            location: format!("line {line}"),
+        });
+    }
+    Ok(items)
+}
+
+/// Which optional columns the header has.
+struct RowColumns {
+    voice: Option<usize>,
+    model: Option<usize>,
+    speed: Option<usize>,
+    instructions: Option<usize>,
+    audio_format: Option<usize>,
+    output: Option<usize>,
+}
+
+impl RowColumns {
+    fn overrides<'a>(
+        &self,
+        cell: &dyn Fn(Option<usize>) -> Option<&'a str>,
+        line: u64,
+    ) -> Result<Overrides, String> {
+        let speed = match cell(self.speed) {
+            Some(s) => {
+                let v: f64 = s
+                    .parse()
+                    .map_err(|_| format!("line {line}: speed `{s}` is not a number"))?;
+                check_speed(v).map_err(|e| format!("line {line}: speed {e}"))?;
+                Some(v)
+            }
+            None => None,
+        };
+        let audio_format = match cell(self.audio_format) {
+            Some(f) => Some(
+                f.parse::<AudioFormat>()
+                    .map_err(|e| format!("line {line}: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok(Overrides {
+            voice: cell(self.voice).map(str::to_string),
+            model: cell(self.model).map(str::to_string),
+            speed,
+            instructions: cell(self.instructions).map(str::to_string),
+            audio_format,
+        })
+    }
+}
+
+/// An `output` cell must stay inside `--out`: relative, no `..`, no empty or hidden tricks.
+fn checked_output(out: &str, line: u64) -> Result<String, String> {
+    let path = Path::new(out);
+    let refuse = |why: &str| Err(format!("line {line}: output `{out}` {why}"));
+    if path.is_absolute() || out.starts_with('/') || out.starts_with('\\') {
+        return refuse("is absolute; it must be a path inside --out");
+    }
+    let mut parts = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(p) => match p.to_str() {
+                Some(p) if p.starts_with('.') => return refuse("has a hidden or dot-named part"),
+                Some(p) => parts.push(p.to_string()),
+                None => return refuse("is not valid text"),
+            },
+            Component::CurDir => {}
+            Component::ParentDir => return refuse("leaves --out (`..` is not allowed)"),
+            Component::RootDir | Component::Prefix(_) => {
+                return refuse("is absolute; it must be a path inside --out");
+            }
+        }
+    }
+    if parts.is_empty() || out.ends_with('/') {
+        return refuse("names no file");
+    }
+    let joined = parts.join("/");
+    let lower = joined.to_lowercase();
+    if lower == "report.json" || lower == "report.csv" || lower.starts_with("tts-batch.") {
+
+        return refuse("would overwrite the report or the queue");
+    }
+    Ok(joined)
+}
+
+fn csv_error(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => {
+            let line = pos.as_ref().map_or(0, |p| p.line());
+            format!("line {line}: malformed CSV: {len} fields where the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { pos, .. } => {
+            let line = pos.as_ref().map_or(0, |p| p.line());
+            format!("line {line}: not valid UTF-8 text")
+        }
+        _ => match e.position() {
+            Some(p) => format!("line {}: malformed CSV: {e}", p.line()),
+            None => format!("malformed CSV: {e}"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::InputFormat;
+
+    fn opts() -> ManifestOptions {
+        ManifestOptions {
+            format: InputFormat::Csv,
+            text_column: "text".into(),
+            id_column: "id".into(),
+            chapter_level: None,
+            read_code: false,
+        }
+    }
+
+    #[test]
+    fn rows_become_items_with_overrides() {
+        let csv = "id,text,voice,speed,audio_format,output\nq1,\"Hello, world.\",nova,1.5,wav,greetings/hello\nq2,Bye.,,,,\n";
+        let items = items(csv, &opts()).unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].key, "q1");
+        assert_eq!(items[0].text, "Hello, world.");
+        assert_eq!(items[0].overrides.voice.as_deref(), Some("nova"));
+        assert_eq!(items[0].overrides.speed, Some(1.5));
+        assert_eq!(items[0].overrides.audio_format, Some(AudioFormat::Wav));
+        assert_eq!(items[0].output, "greetings/hello");
+        assert_eq!(items[1].overrides, Overrides::default());
+        assert_eq!(items[1].output, "q2");
+    }
+
+    #[test]
+    fn keys_fall_back_to_row_numbers() {
+        let items = items("text\na\nb\n", &opts()).unwrap();
+        assert_eq!(items[0].key, "0001");
+        assert_eq!(items[1].key, "0002");
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let cases = [
+            ("id,body\n1,x\n", "line 1: no `text` column"),
+            ("id,text\n1,x\n1,y\n", "line 3: duplicate key `1` (first on line 2)"),
+            ("id,text\n1,x\n2,y,z\n", "line 3: malformed CSV"),
+            ("id,text,speed\n1,x,fast\n", "line 2: speed `fast`"),
+            ("id,text,speed\n1,x,9\n", "line 2: speed 9 is out of range"),
+            ("id,text,audio_format\n1,x,ogg\n", "line 2: unknown audio format `ogg`"),
+            ("id,text,output\n1,x,../escape\n", "line 2: output `../escape` leaves --out"),
+            ("id,text,output\n1,x,/etc/passwd\n", "line 2: output `/etc/passwd` is absolute"),
+            ("id,text\n,x\n", "line 2: the `id` cell is empty"),
+        ];
+        for (csv, want) in cases {
+            let err = items(csv, &opts()).unwrap_err();
+            assert!(err.starts_with(want), "{csv:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_shared_corpus_reads() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/quotes.csv");
+        let text = std::fs::read_to_string(path).unwrap();
+        let items = items(&text, &opts()).unwrap();
+        assert_eq!(items.len(), 200);
+        assert_eq!(items[0].key, "WQbJJwEFP1l9");
+        assert!(items[0].text.contains("invincible summer"));
+        assert_eq!(items[1].overrides.voice.as_deref(), Some("echo"));
+    }
+}

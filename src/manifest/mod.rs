@@ -1,0 +1,178 @@
+//! Manifests → items. Each reader is a pure function of the text; the only I/O here is reading
+//! the file, so that every error can name the file and line it comes from.
+
+pub mod csv;
+pub mod lines;
+pub mod markdown;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::config::io_reason;
+use crate::format::AudioFormat;
+
+/// A manifest's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    Lines,
+    Csv,
+    Markdown,
+}
+
+/// How to read a manifest.
+#[derive(Debug, Clone)]
+pub struct ManifestOptions {
+    pub format: InputFormat,
+    pub text_column: String,
+    pub id_column: String,
+    pub chapter_level: Option<u8>,
+    pub read_code: bool,
+}
+
+/// Per-item settings a CSV row may set; `None` takes the run's default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    pub voice: Option<String>,
+    pub model: Option<String>,
+    pub speed: Option<f64>,
+    pub instructions: Option<String>,
+    pub audio_format: Option<AudioFormat>,
+}
+
+/// One item of a manifest: it becomes one audio file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Unique within the manifest; the queue knows the item by it.
+    pub key: String,
+    /// A chapter's heading; None for lines and CSV rows.
+    pub title: Option<String>,
+    /// What is spoken, normalised (see `chunk::normalize`).
+    pub text: String,
+    pub overrides: Overrides,
+    /// The output path relative to `--out` without extension, or with one if a CSV `output`
+    /// cell gave it (`has_extension`).
+    pub output: String,
+    /// Whether `output` already carries the file extension the user chose.
+    pub has_extension: bool,
+    /// Where the item is in the manifest, for messages: "line 12".
+    pub location: String,
+}
+
+/// A manifest that cannot be read. The message names the file and, where there is one, the line.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ManifestError {
+    pub file: String,
+    pub message: String,
+}
+
+impl ManifestError {
+    fn new(path: &Path, message: impl Into<String>) -> Self {
+        ManifestError {
+            file: path.display().to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Reads the manifest at `path` into items, in manifest order.
+pub fn load(path: &Path, opts: &ManifestOptions) -> Result<Vec<Item>, ManifestError> {
+    let text = read_text(path)?;
+    let items = match opts.format {
+        InputFormat::Lines => lines::items(&text),
+        InputFormat::Csv => csv::items(&text, opts).map_err(|m| ManifestError::new(path, m))?,
+        InputFormat::Markdown => markdown_items(&text, opts),
+    };
+    if items.is_empty() {
+        return Err(ManifestError::new(path, "nothing to say: the manifest has no text"));
+    }
+    check_unique_outputs(&items).map_err(|m| ManifestError::new(path, m))?;
+    Ok(items)
+}
+
+/// Reads a manifest as UTF-8 text (a leading BOM dropped), naming the line of invalid bytes.
+fn read_text(path: &Path) -> Result<String, ManifestError> {
+    if path.is_dir() {
+        return Err(ManifestError::new(path, "is a directory, not a manifest"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| ManifestError::new(path, io_reason(&e)))?;
+    match String::from_utf8(bytes) {
+        Ok(mut text) => {
+            if text.starts_with('\u{feff}') {
+                text.drain(..'\u{feff}'.len_utf8());
+            }
+            Ok(text)
+        }
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let line = bytes[..valid].iter().filter(|&&b| b == b'\n').count() + 1;
+            let col = valid - bytes[..valid].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+            Err(ManifestError::new(
+                path,
+                format!("line {line}, byte {col}: not valid UTF-8 text"),
+            ))
+        }
+    }
+}
+
+fn markdown_items(text: &str, opts: &ManifestOptions) -> Vec<Item> {
+    let md = markdown::MarkdownOptions {
+        chapter_level: opts.chapter_level,
+        read_code: opts.read_code,
+    };
+    let chapters = markdown::chapters(text, &md);
+    let width = chapters.len().to_string().len().max(2);
+    chapters
+        .into_iter()
+        .filter_map(|ch| {
+            let text = crate::chunk::normalize(&ch.text);
+            if text.is_empty() {
+                return None;
+            }
+            let slug = markdown::slug(&ch.title);
+            let number = format!("{:0width$}", ch.number);
+            let stem = if slug.is_empty() { number } else { format!("{number}-{slug}") };
+            Some(Item {
+                key: stem.clone(),
+                title: Some(ch.title).filter(|t| !t.is_empty()),
+                text,
+                overrides: Overrides::default(),
+                output: stem,
+                has_extension: false,
+                location: format!("line {}", ch.line),
+            })
+        })
+        .collect()
+}
+
+/// Zero-padded key of a line or row number, at least 4 digits wide.
+pub(crate) fn padded(number: usize, total: usize) -> String {
+    let width = total.to_string().len().max(4);
+    format!("{number:0width$}")
+}
+
+/// File-name-safe form of a key: letters, digits, `-`, `_` and `.` kept, anything else `_`.
+pub(crate) fn sanitize(key: &str) -> String {
+    let s: String = key
+        .chars()
+        .map(|c| if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .collect();
+    let s = s.trim_start_matches('.').to_string();
+    if s.is_empty() { "_".to_string() } else { s }
+}
+
+/// Two items may not write the same file (compared without case, as some file systems do).
+fn check_unique_outputs(items: &[Item]) -> Result<(), String> {
+    let mut seen: HashMap<String, &Item> = HashMap::with_capacity(items.len());
+    for item in items {
+        let name = item.output.to_lowercase();
+        if let Some(first) = seen.insert(name, item) {
+            return Err(format!(
+                "{}: item `{}` would write the same file `{}` as item `{}` ({})",
+                item.location, item.key, item.output, first.key, first.location
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! Items → the requests they need: effective settings per item, pieces under `--max-chars`, and
+//! fingerprints. Pure functions; `plan` prints these, `run` syncs them into the queue.
+
+use sha2::{Digest, Sha256};
+
+use crate::chunk;
+use crate::format::AudioFormat;
+use crate::manifest::Item;
+
+/// Everything that changes the audio of a piece besides its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceSettings {
+    pub model: String,
+    pub voice: String,
+    pub format: AudioFormat,
+    pub speed: f64,
+    /// Voice direction; only sent to models that take it (see [`takes_instructions`]).
+    pub instructions: Option<String>,
+}
+
+/// Whether a model takes `instructions` (the gpt-4o-mini-tts family; tts-1 refuses them).
+pub fn takes_instructions(model: &str) -> bool {
+    model.starts_with("gpt-4o-mini-tts")
+}
+
+impl VoiceSettings {
+    /// The instructions actually sent: none for models that do not take them.
+    pub fn sent_instructions(&self) -> Option<&str> {
+        self.instructions
+            .as_deref()
+            .filter(|_| takes_instructions(&self.model))
+    }
+}
+
+/// One request's worth of text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedPiece {
+    pub fingerprint: String,
+    pub text: String,
+    pub characters: usize,
+}
+
+/// An item with its settings, output file and pieces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedItem {
+    pub key: String,
+    pub title: Option<String>,
+    /// Position in the manifest, from 0.
+    pub seq: usize,
+    /// Output file relative to `--out`, with `/` separators.
+    pub output: String,
+    pub settings: VoiceSettings,
+    pub characters: usize,
+    pub pieces: Vec<PlannedPiece>,
+    /// Fingerprint of the whole file: format and the ordered piece fingerprints.
+    pub fingerprint: String,
+    pub location: String,
+}
+
+/// Plans every item. Fails (naming the item) when an item would need joining pieces of a format
+/// that cannot be joined yet.
+pub fn plan(items: Vec<Item>, defaults: &VoiceSettings, max_chars: usize) -> Result<Vec<PlannedItem>, String> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(seq, item)| plan_item(seq, item, defaults, max_chars))
+        .collect()
+}
+
+fn plan_item(seq: usize, item: Item, defaults: &VoiceSettings, max_chars: usize) -> Result<PlannedItem, String> {
+    let o = item.overrides;
+    let settings = VoiceSettings {
+        model: o.model.unwrap_or_else(|| defaults.model.clone()),
+        voice: o.voice.unwrap_or_else(|| defaults.voice.clone()),
+        format: o.audio_format.unwrap_or(defaults.format),
+        speed: o.speed.unwrap_or(defaults.speed),
+        instructions: o.instructions.or_else(|| defaults.instructions.clone()),
+    };
+    let pieces: Vec<PlannedPiece> = chunk::split(&item.text, max_chars)
+        .into_iter()
+        .map(|text| PlannedPiece {
+            fingerprint: piece_fingerprint(&settings, &text),
+            characters: chunk::char_count(&text),
+            text,
+        })
+        .collect();
+    if pieces.len() > 1 && !settings.format.can_join() {
+        return Err(format!(
+            "{}: item `{}` needs {} requests, and joining {} pieces is not supported yet; raise --max-chars (at most 4096) or use mp3, aac, wav or pcm",
+            item.location,
+            item.key,
+            pieces.len(),
+            settings.format
+        ));
+    }
+    let output = if item.has_extension {
+        item.output
+    } else {
+        format!("{}.{}", item.output, settings.format.extension())
+    };
+    let fingerprint = item_fingerprint(settings.format, &pieces);
+    Ok(PlannedItem {
+        key: item.key,
+        title: item.title,
+        seq,
+        output,
+        characters: pieces.iter().map(|p| p.characters).sum(),
+        settings,
+        pieces,
+        fingerprint,
+        location: item.location,
+    })
+}
+
+/// The fingerprint of a piece: its text and every setting that changes its audio. Instructions
+/// count only where they are sent; a speed of 1 and none are the same request.
+pub fn piece_fingerprint(s: &VoiceSettings, text: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        "tts-batch piece v1",
+        &s.model,
+        &s.voice,
+        s.format.as_str(),
+        &format!("{:.4}", s.speed),
+        s.sent_instructions().unwrap_or(""),
+        text,
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+fn item_fingerprint(format: AudioFormat, pieces: &[PlannedPiece]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"tts-batch item v1\0");
+    h.update(format.as_str().as_bytes());
+    for p in pieces {
+        h.update(b"\0");
+        h.update(p.fingerprint.as_bytes());
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+/// US dollars per million input characters of a model, from the providers' price lists
+/// (gpt-4o-mini-tts is priced per token; about $0.015 a minute comes to this). Unknown models
+/// (relays) are estimated at tts-1's price.
+pub fn price_per_million_chars(model: &str) -> f64 {
+    if model.starts_with("tts-1-hd") {
+        30.0
+    } else {
+        15.0
+    }
+}
+
+/// Estimated cost of sending `characters` to `model`.
+pub fn cost_usd(model: &str, characters: usize) -> f64 {
+    characters as f64 * price_per_million_chars(model) / 1_000_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Overrides;
+
+    fn defaults() -> VoiceSettings {
+        VoiceSettings {
+            model: "tts-1".into(),
+            voice: "alloy".into(),
+            format: AudioFormat::Mp3,
+            speed: 1.0,
+            instructions: None,
+        }
+    }
+
+    fn item(key: &str, text: &str) -> Item {
+        Item {
+            key: key.into(),
+            title: None,
+            text: text.into(),
+            overrides: Overrides::default(),
+            output: key.into(),
+            has_extension: false,
+            location: "line 1".into(),
+        }
+    }
+
+    #[test]
+    fn fingerprints_follow_text_and_settings_only() {
+        let d = defaults();
+        let a = piece_fingerprint(&d, "Hello.");
+        assert_eq!(a, piece_fingerprint(&d, "Hello."));
+        assert_ne!(a, piece_fingerprint(&d, "Hello!"));
+        let nova = VoiceSettings { voice: "nova".into(), ..d.clone() };
+        assert_ne!(a, piece_fingerprint(&nova, "Hello."));
+        // tts-1 does not take instructions: they do not change its audio.
+        let told = VoiceSettings { instructions: Some("whisper".into()), ..d.clone() };
+        assert_eq!(a, piece_fingerprint(&told, "Hello."));
+        let mini = VoiceSettings { model: "gpt-4o-mini-tts".into(), ..told };
+        let mini_plain = VoiceSettings { instructions: None, ..mini.clone() };
+        assert_ne!(piece_fingerprint(&mini, "Hello."), piece_fingerprint(&mini_plain, "Hello."));
+    }
+
+    #[test]
+    fn long_items_split_and_output_gets_the_extension() {
+        let text = "One sentence here. ".repeat(50);
+        let planned = plan(vec![item("0001", text.trim())], &defaults(), 100).unwrap();
+        assert!(planned[0].pieces.len() > 5);
+        assert!(planned[0].pieces.iter().all(|p| p.characters <= 100));
+        assert_eq!(planned[0].output, "0001.mp3");
+    }
+
+    #[test]
+    fn flac_items_that_need_joining_are_refused() {
+        let flac = VoiceSettings { format: AudioFormat::Flac, ..defaults() };
+        let text = "Words and more words. ".repeat(20);
+        let err = plan(vec![item("0007", text.trim())], &flac, 100).unwrap_err();
+        assert!(err.contains("`0007`") && err.contains("flac"), "{err}");
+        assert!(plan(vec![item("0007", "Short.")], &flac, 100).is_ok());
+    }
+}

@@ -1,0 +1,155 @@
+//! Files on disk: temporary names beside their final ones, write-fsync-rename-fsync, the piece
+//! audio store, and sweeping temporary files a killed run left behind. A file with a final name
+//! is always whole.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use crate::audio;
+use crate::queue::{ReadyItem, piece_path};
+
+/// Every temporary file ends with this, so a later run can tell ours from the user's files.
+pub const TEMP_SUFFIX: &str = ".tts-tmp";
+
+/// Temporary files alive in this process, so a second Ctrl-C can remove them before exiting.
+fn live_temps() -> &'static Mutex<HashSet<PathBuf>> {
+    static LIVE: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    LIVE.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+/// Removes every temporary file this process has open (the exit-at-once path of a signal).
+pub fn remove_live_temps() {
+    if let Ok(live) = live_temps().lock() {
+        for path in live.iter() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// A file being written under a temporary name beside its final one. Dropped without
+/// [`TempFile::persist`], it is deleted.
+#[derive(Debug)]
+pub struct TempFile {
+    path: PathBuf,
+    persisted: bool,
+}
+
+impl TempFile {
+    /// Reserves the temporary name of `final_path` (creating its folder if needed).
+    pub fn beside(final_path: &Path) -> io::Result<TempFile> {
+        let dir = final_path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let name = final_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = dir.join(format!(".{name}{TEMP_SUFFIX}"));
+        if let Ok(mut live) = live_temps().lock() {
+            live.insert(path.clone());
+        }
+        Ok(TempFile { path, persisted: false })
+    }
+
+    /// The temporary path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the (already synced) file to `final_path` and syncs the folder, so the rename
+    /// itself survives a power loss.
+    pub fn persist(mut self, final_path: &Path) -> io::Result<()> {
+        std::fs::rename(&self.path, final_path)?;
+        self.persisted = true;
+        sync_dir(final_path.parent().unwrap_or(Path::new(".")))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        if let Ok(mut live) = live_temps().lock() {
+            live.remove(&self.path);
+        }
+    }
+}
+
+/// Makes a folder's entries (new names, renames) durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Deletes temporary files left by a killed run under `dir` (a few levels deep). Returns how
+/// many it removed.
+pub fn sweep_temps(dir: &Path) -> usize {
+    fn walk(dir: &Path, depth: usize, removed: &mut usize) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() && depth < 8 {
+                walk(&path, depth + 1, removed);
+            } else if kind.is_file()
+                && path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.') && n.ends_with(TEMP_SUFFIX))
+                && std::fs::remove_file(&path).is_ok()
+            {
+                *removed += 1;
+            }
+        }
+    }
+    let mut removed = 0;
+    walk(dir, 0, &mut removed);
+    removed
+}
+
+/// The folder that keeps piece audio, beside the queue: `tts-batch.db` → `tts-batch.pieces/`.
+pub fn pieces_dir(db: &Path) -> PathBuf {
+    db.with_extension("pieces")
+}
+
+/// Why an item's file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The pieces cannot make one file (format mismatch, damaged piece): the item fails.
+    #[error("{0}")]
+    Audio(String),
+    /// Our disk failed: the run stops.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Writes an item's file from its pieces' stored audio: joined into a temporary file (one piece
+/// is linked, not copied), synced, measured, renamed, folder synced. Returns (bytes, seconds).
+pub fn build_item(out: &Path, pieces_dir: &Path, item: &ReadyItem) -> Result<(u64, f64), BuildError> {
+    let final_path = out.join(&item.output);
+    let io_err = |e: io::Error| BuildError::Io(format!("{}: {e}", final_path.display()));
+    let paths: Vec<PathBuf> = item
+        .pieces
+        .iter()
+        .map(|fp| piece_path(pieces_dir, fp, item.format))
+        .collect();
+    let temp = TempFile::beside(&final_path).map_err(io_err)?;
+    let _ = std::fs::remove_file(temp.path());
+    let bytes = match paths.as_slice() {
+        [one] if std::fs::hard_link(one, temp.path()).is_ok() => std::fs::metadata(temp.path()).map_err(io_err)?.len(),
+        _ => {
+            let mut file = File::create(temp.path()).map_err(io_err)?;
+            let bytes = audio::join(item.format, &paths, &mut file).map_err(|e| match e {
+                audio::AudioError::Io(io) => io_err(io),
+                other => BuildError::Audio(other.to_string()),
+            })?;
+            file.sync_all().map_err(io_err)?;
+            bytes
+        }
+    };
+    let seconds = audio::measure(item.format, temp.path()).map_err(|e| BuildError::Audio(e.to_string()))?;
+    temp.persist(&final_path).map_err(io_err)?;
+    Ok((bytes, seconds))
+}

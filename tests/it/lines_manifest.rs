@@ -1,0 +1,132 @@
+//! Plain-text manifests end to end: one file per line, one request per piece, nothing twice.
+
+use crate::support::decode::decoded_seconds;
+use crate::support::*;
+
+#[test]
+fn each_line_becomes_a_decodable_file_and_the_report_is_true() {
+    let ws = Workspace::new();
+    ws.write("lines.txt", "The first line.\n\nA second line, longer than the first.\nThird.\n");
+    let api = FakeApi::start();
+    let out = ws.run_against(&api, "lines.txt", &[]);
+    assert_exit(&out, 0);
+
+    assert_eq!(api.count(), 3, "one request per line");
+    for (key, text) in [("0001", "The first line."), ("0003", "A second line, longer than the first."), ("0004", "Third.")] {
+        let file = ws.path(&format!("lines-audio/{key}.mp3"));
+        let expected = served_seconds(&api, text);
+        assert_seconds(decoded_seconds(&file).unwrap(), expected);
+        let report = ws.report("lines-audio");
+        let item = item(&report, key);
+        assert_eq!(item["status"], "done");
+        assert_eq!(item["output"], format!("{key}.mp3"));
+        assert_eq!(item["chunks"], 1);
+        assert_eq!(item["attempts"], 1);
+        assert_seconds(item["audio_seconds"].as_f64().unwrap(), expected);
+    }
+    let report = ws.report("lines-audio");
+    let totals = &report["totals"];
+    assert_eq!((totals["items"].as_u64(), totals["done"].as_u64(), totals["requests"].as_u64()), (Some(3), Some(3), Some(3)));
+    assert_eq!(totals["failed"], 0);
+    assert_eq!(report["settings"]["model"], "tts-1");
+    let csv = std::fs::read_to_string(ws.path("lines-audio/report.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    // The request is what the API documents: model, voice, format; no speed or instructions.
+    let first = &api.requests()[0];
+    assert_eq!((first.model.as_str(), first.voice.as_str(), first.format.as_str()), ("tts-1", "alloy", "mp3"));
+    assert_eq!(first.authorization.as_deref(), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(first.body.get("speed"), None);
+    assert_eq!(first.body.get("instructions"), None);
+}
+
+#[test]
+fn a_rerun_sends_nothing_and_an_edited_line_costs_one_request() {
+    let ws = Workspace::new();
+    ws.write("lines.txt", "Alpha line.\nBeta line.\nGamma line.\n");
+    let api = FakeApi::start();
+    assert_exit(&ws.run_against(&api, "lines.txt", &[]), 0);
+    assert_eq!(api.count(), 3);
+
+    api.reset_log();
+    assert_exit(&ws.run_against(&api, "lines.txt", &[]), 0);
+    assert_eq!(api.count(), 0, "a finished job sends nothing");
+
+    ws.write("lines.txt", "Alpha line.\nBeta line, edited.\nGamma line.\n");
+    assert_exit(&ws.run_against(&api, "lines.txt", &[]), 0);
+    let inputs: Vec<String> = api.requests().into_iter().map(|r| r.input).collect();
+    assert_eq!(inputs, ["Beta line, edited."]);
+    assert_seconds(
+        decoded_seconds(&ws.path("lines-audio/0002.mp3")).unwrap(),
+        served_seconds(&api, "Beta line, edited."),
+    );
+    assert_eq!(ws.report("lines-audio")["totals"]["done"], 3);
+}
+
+#[test]
+fn moved_and_repeated_text_is_never_requested_again() {
+    let ws = Workspace::new();
+    ws.write("lines.txt", "One fish.\nTwo fish.\n");
+    let api = FakeApi::start();
+    assert_exit(&ws.run_against(&api, "lines.txt", &[]), 0);
+    assert_eq!(api.count(), 2);
+
+    // A line inserted on top renumbers the others; a repeated line costs nothing either.
+    api.reset_log();
+    ws.write("lines.txt", "Red fish.\nOne fish.\nTwo fish.\nOne fish.\n");
+    assert_exit(&ws.run_against(&api, "lines.txt", &[]), 0);
+    let inputs: Vec<String> = api.requests().into_iter().map(|r| r.input).collect();
+    assert_eq!(inputs, ["Red fish."]);
+    let one = decoded_seconds(&ws.path("lines-audio/0002.mp3")).unwrap();
+    assert_seconds(decoded_seconds(&ws.path("lines-audio/0004.mp3")).unwrap(), one);
+    assert_eq!(ws.report("lines-audio")["totals"]["done"], 4);
+}
+
+#[test]
+fn long_lines_are_split_and_joined_with_exact_duration_in_every_joinable_format() {
+    let sentence = "This sentence is one of many in a long line of text. ";
+    let long = sentence.repeat(12);
+    for format in ["mp3", "aac", "wav", "pcm"] {
+        let ws = Workspace::new();
+        ws.write("long.txt", format!("{}\nShort one.\n", long.trim()));
+        let api = FakeApi::start();
+        let out = ws.run_against(&api, "long.txt", &["--max-chars", "120", "--audio-format", format]);
+        assert_exit(&out, 0);
+        let requests = api.requests();
+        assert!(requests.iter().all(|r| r.input.chars().count() <= 120 && r.format == format));
+        let pieces: Vec<_> = requests.iter().filter(|r| r.input != "Short one.").collect();
+        assert!(pieces.len() >= 6, "{format}: {} pieces", pieces.len());
+        // One request per distinct piece: the repeated sentences pair up into equal pieces.
+        let distinct: std::collections::HashSet<_> = pieces.iter().map(|r| r.input.clone()).collect();
+        assert_eq!(distinct.len(), pieces.len(), "{format}: a piece was requested twice");
+
+        let report = ws.report("long-audio");
+        let item = item(&report, "0001");
+        let chunks = item["chunks"].as_u64().unwrap() as usize;
+        assert!(chunks >= pieces.len());
+        // The joined file lasts exactly as long as its pieces, each counted as often as it occurs.
+        let texts = tts_batch::chunk::split(&tts_batch::chunk::normalize(&long), 120);
+        assert_eq!(texts.len(), chunks);
+        let expected: f64 = texts.iter().map(|t| served_seconds(&api, t)).sum();
+        let file = ws.path(&format!("long-audio/0001.{format}"));
+        assert_seconds(decoded_seconds(&file).unwrap(), expected);
+        assert_seconds(item["audio_seconds"].as_f64().unwrap(), expected);
+    }
+}
+
+#[test]
+fn plan_sends_nothing_and_writes_nothing() {
+    let ws = Workspace::new();
+    ws.write("lines.txt", "One.\nTwo.\nThree.\n");
+    let api = FakeApi::start();
+    let out = ws.run(&["plan", "lines.txt", "--base-url", &api.base_url()]);
+    assert_exit(&out, 0);
+    assert!(out.stdout.contains("3 items, 3 pieces"), "{}", out.stdout);
+    assert!(out.stdout.contains("3 requests to send"), "{}", out.stdout);
+    assert_eq!(api.count(), 0);
+    assert_eq!(ws.files(), ["lines.txt"]);
+
+    // After a run, plan knows what is done.
+    assert_exit(&ws.run_against(&api, "lines.txt", &[]), 0);
+    let out = ws.run(&["plan", "lines.txt"]);
+    assert!(out.stdout.contains("0 requests to send"), "{}", out.stdout);
+}

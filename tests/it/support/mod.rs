@@ -1,0 +1,156 @@
+//! Test support: a workspace with the real `tts-batch` binary, the fake speech API it talks to,
+//! and the audio tools that check what it wrote. A new test is a few lines: write a manifest,
+//! start the API, run the binary, assert on files, the report and the API's request log.
+
+#![allow(dead_code)] // shared by every test file; not every file uses every helper
+
+pub mod decode;
+pub mod server;
+pub mod synth;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub use server::{FakeApi, Fault};
+
+/// The key the fake API expects and the binary is given.
+pub const KEY: &str = "sk-test-0123456789abcdef";
+
+/// A folder for one test, with the binary run inside it.
+pub struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+/// What a finished run of the binary left.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        Workspace {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Writes a file (creating folders) and returns its path.
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&path, contents).expect("write");
+        path
+    }
+
+    /// Copies a file of the shared corpus into the workspace.
+    pub fn corpus(&self, name: &str) -> PathBuf {
+        let text = std::fs::read(corpus_path(name)).expect("corpus file");
+        self.write(name, text)
+    }
+
+    /// The binary, run in the workspace, with a clean environment: the test key, no base URL,
+    /// no RUST_LOG.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tts-batch"));
+        cmd.args(args)
+            .current_dir(self.root())
+            .env_remove("OPENAI_BASE_URL")
+            .env_remove("RUST_LOG")
+            .env("OPENAI_API_KEY", KEY)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs the binary to its end.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().expect("run tts-batch");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `run INPUT` against `api`, fast pacing, plus `extra` flags.
+    pub fn run_against(&self, api: &FakeApi, input: &str, extra: &[&str]) -> Output {
+        let base = api.base_url();
+        let mut args = vec!["run", input, "--base-url", &base, "--rpm", "6000"];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    /// The parsed report.json of an output folder.
+    pub fn report(&self, out: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.path(out).join("report.json")).expect("report.json");
+        serde_json::from_str(&text).expect("report.json parses")
+    }
+
+    /// Every file under the workspace, relative, sorted.
+    pub fn files(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        walk(self.root(), self.root(), &mut found);
+        found.sort();
+        found
+    }
+}
+
+fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(root, &path, found);
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            found.push(rel.to_string_lossy().into_owned());
+        }
+    }
+}
+
+/// A file of the shared corpus (the repo sits beside `shared/`).
+pub fn corpus_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus").join(name)
+}
+
+/// Asserts the run exited with `code`, showing its output if not.
+#[track_caller]
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.code, code,
+        "expected exit {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.code, out.stdout, out.stderr
+    );
+}
+
+/// Asserts two durations in seconds are equal to within a microsecond.
+#[track_caller]
+pub fn assert_seconds(actual: f64, expected: f64) {
+    assert!((actual - expected).abs() < 1e-6, "duration {actual} s, expected {expected} s");
+}
+
+/// The report's item with this key.
+pub fn item<'a>(report: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    report["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["key"] == key))
+        .unwrap_or_else(|| panic!("no item {key} in the report"))
+}
+
+/// Seconds of audio the API served, per input text, for the successful requests.
+pub fn served_seconds(api: &FakeApi, input: &str) -> f64 {
+    api.successes()
+        .iter()
+        .find(|r| r.input == input)
+        .and_then(|r| r.audio_seconds)
+        .unwrap_or_else(|| panic!("the API never served {input:?}"))
+}
