@@ -8,10 +8,8 @@
 //! Interrupt it and run it again: it resumes, as a real run does.
 
 #[path = "../tests/it/support/server.rs"]
-#[allow(dead_code)] // shared with the tests; the demo uses only part of it
 mod server;
 #[path = "../tests/it/support/synth.rs"]
-#[allow(dead_code)] // shared with the tests; the demo uses only part of it
 mod synth;
 
 use std::process::ExitCode;
@@ -38,16 +36,31 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    eprintln!("demo: a local speech API is listening at {}", api.base_url());
+    eprintln!(
+        "demo: a local speech API is listening at {}",
+        api.base_url()
+    );
     let mut argv = vec!["tts-batch".to_string(), "run".to_string()];
     argv.extend(args);
     let base = api.base_url();
     let key_path = key_file.path().display().to_string();
-    argv.extend(["--base-url".into(), base, "--api-key-file".into(), key_path, "--rpm".into(), "600".into(), "-j".into(), "8".into()]);
+    argv.extend([
+        "--base-url".into(),
+        base,
+        "--api-key-file".into(),
+        key_path,
+        "--rpm".into(),
+        "600".into(),
+        "-j".into(),
+        "8".into(),
+    ]);
 
     let cli = tts_batch::cli::Cli::parse_from(argv);
     tts_batch::logging::init(&cli.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: {e}");

@@ -42,7 +42,11 @@ fn load_plan(cfg: &Config) -> Result<Vec<PlannedItem>, Error> {
     let items = manifest::load(&cfg.input, &cfg.manifest).map_err(Error::input)?;
     let planned = plan::plan(items, &cfg.voice, cfg.max_chars)
         .map_err(|e| Error::input(format!("{}: {e}", cfg.input.display())))?;
-    if cfg.voice.instructions.is_some() && !planned.iter().any(|i| plan::takes_instructions(&i.settings.model)) {
+    if cfg.voice.instructions.is_some()
+        && !planned
+            .iter()
+            .any(|i| plan::takes_instructions(&i.settings.model))
+    {
         tracing::warn!(
             "--instructions are only sent to gpt-4o-mini-tts models; {} ignores them",
             cfg.voice.model
@@ -69,13 +73,20 @@ impl QueueLock {
             .create(true)
             .truncate(false)
             .open(db)
-            .map_err(|e| Error::input(format!("{}: cannot open the queue: {}", db.display(), io_reason(&e))))?;
+            .map_err(|e| {
+                Error::input(format!(
+                    "{}: cannot open the queue: {}",
+                    db.display(),
+                    io_reason(&e)
+                ))
+            })?;
         match file.try_lock() {
             Ok(()) => Ok(QueueLock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(db.to_path_buf())),
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(Error::input(format!("{}: cannot lock the queue: {e}", db.display())))
-            }
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::input(format!(
+                "{}: cannot lock the queue: {e}",
+                db.display()
+            ))),
         }
     }
 }
@@ -103,32 +114,53 @@ fn settings_json(cfg: &Config) -> String {
 
 /// `run`: sync the manifest into the queue, work it, write the report.
 async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
+    ignore_file_size_signal();
     let cfg = Config::from_args(args, &env)?;
     let planned = load_plan(&cfg)?;
     let key = cfg.api_key(&env)?;
 
     std::fs::create_dir_all(&cfg.out).map_err(|e| {
-        Error::input(format!("{}: cannot create the output folder: {}", cfg.out.display(), io_reason(&e)))
+        Error::input(format!(
+            "{}: cannot create the output folder: {}",
+            cfg.out.display(),
+            io_reason(&e)
+        ))
     })?;
     if let Some(parent) = cfg.db.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| {
-            Error::input(format!("{}: cannot create the queue's folder: {}", parent.display(), io_reason(&e)))
+            Error::input(format!(
+                "{}: cannot create the queue's folder: {}",
+                parent.display(),
+                io_reason(&e)
+            ))
         })?;
     }
     let lock = QueueLock::acquire(&cfg.db)?;
     let mut conn = queue::open(&cfg.db)?;
     let pieces_dir = store::pieces_dir(&cfg.db);
     std::fs::create_dir_all(&pieces_dir).map_err(|e| {
-        Error::input(format!("{}: cannot create the piece store: {}", pieces_dir.display(), io_reason(&e)))
+        Error::input(format!(
+            "{}: cannot create the piece store: {}",
+            pieces_dir.display(),
+            io_reason(&e)
+        ))
     })?;
 
     // What a killed run left: its claims and its temporary files.
     let released = queue::release_dead_claims(&conn)?;
     let swept = store::sweep_temps(&cfg.out) + store::sweep_temps(&pieces_dir);
     if released + swept > 0 {
-        tracing::info!("recovered from an earlier run: {released} claims released, {swept} temporary files removed");
+        tracing::info!(
+            "recovered from an earlier run: {released} claims released, {swept} temporary files removed"
+        );
     }
     let summary = queue::sync(&mut conn, &planned, &cfg.out, &pieces_dir)?;
+    let adopted = adopt_stored_audio(&conn, &pieces_dir)?;
+    if adopted > 0 {
+        tracing::info!(
+            "{adopted} pieces already had audio in the store from a run that stopped before recording it"
+        );
+    }
     tracing::info!(
         "{}: {} items ({} new, {} changed, {} unchanged, {} to rebuild, {} removed)",
         cfg.input.display(),
@@ -148,7 +180,12 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
     let now = queue::now_ms();
     let recent: Vec<(Duration, u64)> = queue::recent_requests(&conn, now, 60_000)?
         .into_iter()
-        .map(|(at, chars)| (Duration::from_millis((now - at).max(0) as u64), chars as u64))
+        .map(|(at, chars)| {
+            (
+                Duration::from_millis((now - at).max(0) as u64),
+                chars as u64,
+            )
+        })
         .collect();
     let to_write = pending_items(&conn)?;
 
@@ -204,7 +241,10 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
     queue::end_run(&conn, run_id, &outcome_text)?;
     let report = report::build(&conn)?;
     report::write_files(&report, &cfg.out).map_err(|e| {
-        Error::Other(anyhow::anyhow!("{}: cannot write the report: {e}", cfg.out.display()))
+        Error::Other(anyhow::anyhow!(
+            "{}: cannot write the report: {e}",
+            cfg.out.display()
+        ))
     })?;
     drop(conn);
     drop(lock);
@@ -227,8 +267,52 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
     Ok(outcome)
 }
 
+/// Pending pieces whose audio is already in the store (a run died between saving the audio and
+/// recording it) are recorded done instead of being requested again. A file in the store is
+/// whole by construction (checked, synced, then renamed), but it is checked again anyway.
+fn adopt_stored_audio(conn: &rusqlite::Connection, pieces_dir: &Path) -> Result<usize, Error> {
+    let mut adopted = 0;
+    for (fingerprint, format) in queue::pending_pieces(conn)? {
+        let path = queue::piece_path(pieces_dir, &fingerprint, format);
+        if !path.is_file() {
+            continue;
+        }
+        match crate::audio::validate(format, &path) {
+            Ok(seconds) => {
+                let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                queue::adopt_piece(conn, &fingerprint, bytes, seconds)?;
+                adopted += 1;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "{}: stored audio is damaged, requesting it again: {e}",
+                    path.display()
+                );
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    Ok(adopted)
+}
+
 fn pending_items(conn: &rusqlite::Connection) -> Result<u64, Error> {
-    Ok(queue::item_rows(conn)?.iter().filter(|r| r.status == "pending").count() as u64)
+    Ok(queue::item_rows(conn)?
+        .iter()
+        .filter(|r| r.status == "pending")
+        .count() as u64)
+}
+
+/// A write past `RLIMIT_FSIZE` raises SIGXFSZ, which kills by default; caught, the write fails
+/// with EFBIG instead, and the run stops with a clear message and no partial file.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    {
+        // SIGXFSZ is 25 on Linux, the BSDs and macOS.
+        let xfsz = tokio::signal::unix::SignalKind::from_raw(25);
+        if let Ok(mut stream) = tokio::signal::unix::signal(xfsz) {
+            tokio::spawn(async move { while stream.recv().await.is_some() {} });
+        }
+    }
 }
 
 /// First SIGINT/SIGTERM: stop sending, let requests in flight finish. Second: remove our
@@ -238,7 +322,10 @@ fn spawn_signal_handler(pool: Arc<Pool>) -> tokio::task::JoinHandle<()> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
                 return;
             };
             let mut seen = 0;
@@ -290,13 +377,19 @@ fn plan_command(args: &JobArgs) -> Result<Outcome, Error> {
 /// The text `plan` prints.
 pub fn render_plan(cfg: &Config, planned: &[PlannedItem], done: &HashSet<String>) -> String {
     let mut out = String::new();
-    let key_width = planned.iter().map(|i| i.key.chars().count()).max().unwrap_or(3).clamp(3, 40);
+    let key_width = planned
+        .iter()
+        .map(|i| i.key.chars().count())
+        .max()
+        .unwrap_or(3)
+        .clamp(3, 40);
     out.push_str(&format!(
         "{:<key_width$}  {:>6}  {:>9}  {:>8}  OUTPUT\n",
         "KEY", "PIECES", "CHARS", "REQUESTS"
     ));
     let mut seen: HashSet<&str> = HashSet::new();
-    let (mut pieces, mut chars, mut requests, mut send_chars, mut cost) = (0usize, 0usize, 0usize, 0usize, 0.0f64);
+    let (mut pieces, mut chars, mut requests, mut send_chars, mut cost) =
+        (0usize, 0usize, 0usize, 0usize, 0.0f64);
     for item in planned {
         let mut item_requests = 0;
         for p in &item.pieces {
@@ -337,7 +430,12 @@ pub fn render_plan(cfg: &Config, planned: &[PlannedItem], done: &HashSet<String>
 
 fn format_minutes(minutes: f64) -> String {
     let total = (minutes * 60.0).ceil() as u64;
-    format!("{}h{:02}m{:02}s", total / 3600, (total / 60) % 60, total % 60)
+    format!(
+        "{}h{:02}m{:02}s",
+        total / 3600,
+        (total / 60) % 60,
+        total % 60
+    )
 }
 
 /// `status`: counts, progress and recent errors, read-only.
@@ -349,7 +447,11 @@ fn status(args: &QueueArgs) -> Result<Outcome, Error> {
     let t = &report.totals;
     let piece_total: u64 = pieces.values().sum();
     let piece_done = pieces.get("done").copied().unwrap_or(0);
-    let percent = if t.items == 0 { 100.0 } else { t.done as f64 * 100.0 / t.items as f64 };
+    let percent = if t.items == 0 {
+        100.0
+    } else {
+        t.done as f64 * 100.0 / t.items as f64
+    };
     println!("queue: {}", db.display());
     if let Some(started) = &report.started_at {
         println!(
@@ -376,11 +478,20 @@ fn status(args: &QueueArgs) -> Result<Outcome, Error> {
         t.audio_seconds / 60.0,
         t.estimated_cost_usd
     );
-    let errors: Vec<_> = report.items.iter().filter(|i| i.error.is_some() && i.status != "removed").collect();
+    let errors: Vec<_> = report
+        .items
+        .iter()
+        .filter(|i| i.error.is_some() && i.status != "removed")
+        .collect();
     if !errors.is_empty() {
         println!("recent errors:");
         for item in errors.iter().rev().take(5) {
-            println!("  {} ({}): {}", item.key, item.status, item.error.as_deref().unwrap_or(""));
+            println!(
+                "  {} ({}): {}",
+                item.key,
+                item.status,
+                item.error.as_deref().unwrap_or("")
+            );
         }
     }
     Ok(Outcome::Done)
@@ -399,10 +510,22 @@ fn report_command(args: &ReportArgs) -> Result<Outcome, Error> {
             print!("{}", String::from_utf8_lossy(&csv));
         }
         None => {
-            let out = if report.out.is_empty() { default_out } else { PathBuf::from(&report.out) };
-            report::write_files(&report, &out)
-                .map_err(|e| Error::Other(anyhow::anyhow!("{}: cannot write the report: {e}", out.display())))?;
-            println!("wrote {} and {}", out.join("report.json").display(), out.join("report.csv").display());
+            let out = if report.out.is_empty() {
+                default_out
+            } else {
+                PathBuf::from(&report.out)
+            };
+            report::write_files(&report, &out).map_err(|e| {
+                Error::Other(anyhow::anyhow!(
+                    "{}: cannot write the report: {e}",
+                    out.display()
+                ))
+            })?;
+            println!(
+                "wrote {} and {}",
+                out.join("report.json").display(),
+                out.join("report.csv").display()
+            );
         }
     }
     Ok(Outcome::Done)
@@ -418,7 +541,10 @@ fn retry(args: &RetryArgs) -> Result<Outcome, Error> {
     let mut conn = queue::open(&db)?;
     let known = queue::item_keys(&conn)?;
     if let Some(unknown) = args.keys.iter().find(|k| !known.contains(*k)) {
-        return Err(Error::input(format!("--key {unknown}: no such item in {}", db.display())));
+        return Err(Error::input(format!(
+            "--key {unknown}: no such item in {}",
+            db.display()
+        )));
     }
     let n = queue::retry_failed(&mut conn, &args.keys)?;
     drop(conn);

@@ -599,7 +599,10 @@ impl FrameInfo {
         if self.profile == 0 {
             format!("{} Hz {channels}", self.sample_rate)
         } else {
-            format!("{} Hz {channels}, profile {}", self.sample_rate, self.profile)
+            format!(
+                "{} Hz {channels}, profile {}",
+                self.sample_rate, self.profile
+            )
         }
     }
 }
@@ -751,7 +754,7 @@ fn walk_frames(
                 format,
                 path,
                 format!(
-                    "the last frame is cut short at byte {pos}: {} of {} bytes",
+                    "the file ends inside the frame at byte {pos} ({} of its {} bytes)",
                     header_len + got,
                     info.len
                 ),
@@ -1016,7 +1019,10 @@ impl WavLayout {
         };
         let tag = u16::from_le_bytes([self.fmt[0], self.fmt[1]]);
         let bits = u16::from_le_bytes([self.fmt[14], self.fmt[15]]);
-        format!("{} Hz {channels}, {bits}-bit, format tag {tag:#06x}", self.sample_rate)
+        format!(
+            "{} Hz {channels}, {bits}-bit, format tag {tag:#06x}",
+            self.sample_rate
+        )
     }
 }
 
@@ -1111,12 +1117,12 @@ fn join_wav<W: Write>(
                 "the sample data ends inside a sample frame",
             ));
         }
-        layouts.push((file, layout));
+        layouts.push(layout);
     }
-    let Some((_, first)) = layouts.first() else {
+    let Some(first) = layouts.first() else {
         return Err(AudioError::CannotJoin { format, count: 0 });
     };
-    for ((_, layout), piece) in layouts.iter().zip(pieces) {
+    for (layout, piece) in layouts.iter().zip(pieces) {
         if layout.fmt != first.fmt {
             let (first_desc, this_desc) = (first.describe(), layout.describe());
             let (first_desc, this_desc) = if first_desc == this_desc {
@@ -1137,10 +1143,17 @@ fn join_wav<W: Write>(
         }
     }
     let fmt = first.fmt.clone();
-    let data_len: u64 = layouts.iter().map(|(_, l)| l.data_len).sum();
     let fmt_len = fmt.len() as u64;
-    let riff_len = 4 + (8 + fmt_len + (fmt_len & 1)) + (8 + data_len + (data_len & 1));
-    let (Ok(riff_len), Ok(data_len32)) = (u32::try_from(riff_len), u32::try_from(data_len)) else {
+    let sizes = layouts
+        .iter()
+        .try_fold(0u64, |total, layout| total.checked_add(layout.data_len))
+        .and_then(|data_len| {
+            let data_len = u32::try_from(data_len).ok()?;
+            let data = u64::from(data_len);
+            let riff_len = 4 + (8 + fmt_len + (fmt_len & 1)) + (8 + data + (data & 1));
+            Some((u32::try_from(riff_len).ok()?, data_len))
+        });
+    let Some((riff_len, data_len)) = sizes else {
         return Err(AudioError::TooLarge { format });
     };
     let mut header = Vec::with_capacity(28 + fmt.len());
@@ -1153,9 +1166,12 @@ fn join_wav<W: Write>(
         header.push(0);
     }
     header.extend_from_slice(b"data");
-    header.extend_from_slice(&data_len32.to_le_bytes());
+    header.extend_from_slice(&data_len.to_le_bytes());
     writer.put(&header)?;
-    for ((mut file, layout), piece) in layouts.into_iter().zip(pieces) {
+    // Reopened rather than kept open from the first pass, so that an item of many pieces does
+    // not hold a descriptor per piece.
+    for (layout, piece) in layouts.iter().zip(pieces) {
+        let mut file = open(piece)?;
         file.seek(SeekFrom::Start(layout.data_start))
             .map_err(read_error(piece))?;
         copy_exact(piece, &mut file, writer, Some(layout.data_len))?;
@@ -1421,7 +1437,7 @@ mod tests {
         // The synth's MPEG-2, 64 kbit/s, 24 kHz mono.
         let info = parse_mp3_header(&[0xFF, 0xF3, 0x84, 0xC0]).unwrap();
         assert_eq!(
-            (info.len, info.sample_rate, info.channels, info.detail),
+            (info.len, info.sample_rate, info.channels, info.side_info),
             (192, 24_000, 1, 9)
         );
         assert!(
@@ -1449,7 +1465,7 @@ mod tests {
         let (aac, _) = synth::audio("aac", 100);
         let info = parse_adts_header(&aac).unwrap();
         assert_eq!(
-            (info.len, info.sample_rate, info.channels, info.detail),
+            (info.len, info.sample_rate, info.channels, info.profile),
             (11, 24_000, 1, 1)
         );
         let mut crc = aac.clone();
@@ -1741,6 +1757,47 @@ mod tests {
             seconds,
             "decoded vbri",
         );
+    }
+
+    #[test]
+    fn joined_wav_over_4_gib_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (header, _) = synth::streamed_wav(1);
+        let big = write(&dir, "big.wav", &header[..44]);
+        // Sparse: 2.5 GiB of samples that take no disk space.
+        File::options()
+            .write(true)
+            .open(&big)
+            .unwrap()
+            .set_len(44 + (5 << 29))
+            .unwrap();
+        let err = join_to(&dir, "huge.wav", AudioFormat::Wav, &[big.clone(), big]).unwrap_err();
+        assert!(matches!(err, AudioError::TooLarge { .. }), "{err}");
+        assert_eq!(
+            std::fs::metadata(dir.path().join("huge.wav"))
+                .unwrap()
+                .len(),
+            0
+        );
+    }
+
+    #[test]
+    fn the_test_decoder_catches_corrupt_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut mp3, _) = synth::audio("mp3", 500);
+        let frame = synth::id3v2_tag().len() + 192 * 5;
+        mp3[frame + 4..frame + 13].fill(0xFF);
+        let path = write(&dir, "corrupt.mp3", &mp3);
+        assert!(decode::decoded_seconds(&path).is_err());
+        // symphonia skips a FLAC frame that fails its CRC; the gap must still show.
+        let (mut flac, _) = synth::audio("flac", 500);
+        flac[5_000] ^= 0xFF;
+        let path = write(&dir, "corrupt.flac", &flac);
+        assert!(decode::decoded_seconds(&path).is_err());
+        assert!(matches!(
+            validate(AudioFormat::Flac, &path),
+            Err(AudioError::Damaged { .. })
+        ));
     }
 
     /// Pieces of each joinable format with different lengths and different wrappings.

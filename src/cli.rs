@@ -8,7 +8,12 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 /// Turn a manifest of text (lines, CSV rows or Markdown chapters) into audio files through an
 /// OpenAI-compatible text-to-speech API, as a resumable, rate-limited batch job.
 #[derive(Debug, Parser)]
-#[command(name = "tts-batch", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "tts-batch",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -184,7 +184,8 @@ impl Config {
     /// Builds the configuration of `run`/`plan` from flags, the job file they name, and the
     /// environment. Every error names the flag, key or value at fault.
     pub fn from_args(args: &JobArgs, env: EnvLookup<'_>) -> Result<Config, Error> {
-        let (job, manifest_path, forced_format) = match input_kind(&args.input, args.input_format)? {
+        let (job, manifest_path, forced_format) = match input_kind(&args.input, args.input_format)?
+        {
             InputKind::Job => {
                 let job = JobFile::load(&args.input)?;
                 let Some(input) = job.input.clone() else {
@@ -213,7 +214,11 @@ impl Config {
             .clone()
             .or(job.out)
             .unwrap_or_else(|| default_out(&manifest_path));
-        let db = args.db.clone().or(job.db).unwrap_or_else(|| out.join(DB_FILE));
+        let db = args
+            .db
+            .clone()
+            .or(job.db)
+            .unwrap_or_else(|| out.join(DB_FILE));
 
         let allow_insecure = args.allow_insecure_http || job.allow_insecure_http.unwrap_or(false);
         let base_url = args
@@ -236,7 +241,9 @@ impl Config {
         if let KeySource::Env(name) = &key_source
             && (name.is_empty() || name.contains('='))
         {
-            return Err(Error::input(format!("--api-key-env: `{name}` is not a variable name")));
+            return Err(Error::input(format!(
+                "--api-key-env: `{name}` is not a variable name"
+            )));
         }
 
         let audio_format = match args.audio_format.clone().or(job.audio_format) {
@@ -247,40 +254,66 @@ impl Config {
         };
         let speed = args.speed.or(job.speed).unwrap_or(1.0);
         check_speed(speed).map_err(|e| Error::input(format!("--speed: {e}")))?;
-        let model = non_empty("--model", args.model.clone().or(job.model))?.unwrap_or_else(|| "tts-1".into());
-        let voice = non_empty("--voice", args.voice.clone().or(job.voice))?.unwrap_or_else(|| "alloy".into());
+        let model = non_empty("--model", args.model.clone().or(job.model))?
+            .unwrap_or_else(|| "tts-1".into());
+        let voice = non_empty("--voice", args.voice.clone().or(job.voice))?
+            .unwrap_or_else(|| "alloy".into());
         let instructions = args
             .instructions
             .clone()
             .or(job.instructions)
             .filter(|s| !s.trim().is_empty());
 
-        let concurrency = in_range("--concurrency", args.concurrency.or(job.concurrency).unwrap_or(4), 1, 256)?;
+        let concurrency = in_range(
+            "--concurrency",
+            args.concurrency.or(job.concurrency).unwrap_or(4),
+            1,
+            256,
+        )?;
         let rpm = in_range("--rpm", args.rpm.or(job.rpm).unwrap_or(50), 1, 1_000_000)?;
         let cpm = match args.cpm.or(job.cpm) {
             Some(c) => Some(in_range("--cpm", c, 1, u32::MAX)?),
             None => None,
         };
-        let max_attempts = in_range("--max-attempts", args.max_attempts.or(job.max_attempts).unwrap_or(6), 1, 100)?;
+        let max_attempts = in_range(
+            "--max-attempts",
+            args.max_attempts.or(job.max_attempts).unwrap_or(6),
+            1,
+            100,
+        )?;
         let timeout = args.timeout.or(job.timeout).unwrap_or(120);
         if !(1..=3600).contains(&timeout) {
-            return Err(Error::input(format!("--timeout: {timeout} is out of range (1 to 3600 seconds)")));
+            return Err(Error::input(format!(
+                "--timeout: {timeout} is out of range (1 to 3600 seconds)"
+            )));
         }
-        let max_chars = in_range("--max-chars", args.max_chars.or(job.max_chars).unwrap_or(API_MAX_CHARS), 1, API_MAX_CHARS)?;
+        let max_chars = in_range(
+            "--max-chars",
+            args.max_chars.or(job.max_chars).unwrap_or(API_MAX_CHARS),
+            1,
+            API_MAX_CHARS,
+        )?;
         let chapter_level = args.chapter_level.or(job.chapter_level);
         if let Some(level) = chapter_level
             && !(1..=6).contains(&level)
         {
-            return Err(Error::input(format!("--chapter-level: {level} is out of range (1 to 6)")));
+            return Err(Error::input(format!(
+                "--chapter-level: {level} is out of range (1 to 6)"
+            )));
         }
         let max_cost = args.max_cost.or(job.max_cost);
         if let Some(cost) = max_cost
             && !(cost.is_finite() && cost > 0.0)
         {
-            return Err(Error::input(format!("--max-cost: {cost} is not a positive amount")));
+            return Err(Error::input(format!(
+                "--max-cost: {cost} is not a positive amount"
+            )));
         }
-        let text_column = non_empty("--text-column", args.text_column.clone().or(job.text_column))?
-            .unwrap_or_else(|| "text".into());
+        let text_column = non_empty(
+            "--text-column",
+            args.text_column.clone().or(job.text_column),
+        )?
+        .unwrap_or_else(|| "text".into());
         let id_column = non_empty("--id-column", args.id_column.clone().or(job.id_column))?
             .unwrap_or_else(|| "id".into());
 
@@ -339,7 +372,9 @@ impl Config {
             return Err(Error::input(format!("no API key: {from} is empty")));
         }
         if key.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(Error::input("the API key contains spaces or control characters"));
+            return Err(Error::input(
+                "the API key contains spaces or control characters",
+            ));
         }
         Ok(ApiKey(key))
     }
@@ -356,13 +391,19 @@ pub fn queue_location(args: &QueueArgs) -> Result<(PathBuf, PathBuf), Error> {
         return Ok((db.clone(), out));
     }
     let Some(input) = &args.input else {
-        return Err(Error::input("name the manifest or job file, or the queue with --db PATH"));
+        return Err(Error::input(
+            "name the manifest or job file, or the queue with --db PATH",
+        ));
     };
     let (out, db) = match input_kind(input, None) {
         Ok(InputKind::Job) => {
             let job = JobFile::load(input)?;
             let manifest = job.input.clone().unwrap_or_else(|| input.clone());
-            let out = args.out.clone().or(job.out).unwrap_or_else(|| default_out(&manifest));
+            let out = args
+                .out
+                .clone()
+                .or(job.out)
+                .unwrap_or_else(|| default_out(&manifest));
             let db = job.db.unwrap_or_else(|| out.join(DB_FILE));
             (out, db)
         }
@@ -401,10 +442,14 @@ fn check_base_url(raw: &str, allow_insecure: bool) -> Result<String, Error> {
         return Err(Error::input(format!("--base-url: `{raw}` has no host")));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::input("--base-url: credentials in the URL are not allowed (use the API key)"));
+        return Err(Error::input(
+            "--base-url: credentials in the URL are not allowed (use the API key)",
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::input(format!("--base-url: `{raw}` must not have a query or fragment")));
+        return Err(Error::input(format!(
+            "--base-url: `{raw}` must not have a query or fragment"
+        )));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
@@ -422,7 +467,9 @@ fn in_range(flag: &str, value: u32, min: u32, max: u32) -> Result<u32, Error> {
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(Error::input(format!("{flag}: {value} is out of range ({min} to {max})")))
+        Err(Error::input(format!(
+            "{flag}: {value} is out of range ({min} to {max})"
+        )))
     }
 }
 
@@ -496,10 +543,15 @@ mod tests {
 
     #[test]
     fn base_url_comes_from_the_environment_and_plain_http_needs_loopback() {
-        let env = |k: &str| (k == "OPENAI_BASE_URL").then(|| "https://relay.example/v1/".to_string());
+        let env =
+            |k: &str| (k == "OPENAI_BASE_URL").then(|| "https://relay.example/v1/".to_string());
         let cfg = Config::from_args(&args("a.txt"), &env).unwrap();
         assert_eq!(cfg.base_url, "https://relay.example/v1");
-        for ok in ["http://127.0.0.1:8080/v1", "http://localhost/v1", "http://[::1]:9/v1"] {
+        for ok in [
+            "http://127.0.0.1:8080/v1",
+            "http://localhost/v1",
+            "http://[::1]:9/v1",
+        ] {
             assert!(check_base_url(ok, false).is_ok(), "{ok}");
         }
         let err = check_base_url("http://relay.example/v1", false).unwrap_err();
@@ -513,17 +565,39 @@ mod tests {
     fn out_of_range_values_name_the_flag() {
         let mut a = args("a.txt");
         a.speed = Some(5.0);
-        assert!(Config::from_args(&a, &no_env).unwrap_err().to_string().starts_with("--speed: 5"));
+        assert!(
+            Config::from_args(&a, &no_env)
+                .unwrap_err()
+                .to_string()
+                .starts_with("--speed: 5")
+        );
         let mut a = args("a.txt");
         a.max_chars = Some(5000);
-        assert!(Config::from_args(&a, &no_env).unwrap_err().to_string().starts_with("--max-chars: 5000"));
+        assert!(
+            Config::from_args(&a, &no_env)
+                .unwrap_err()
+                .to_string()
+                .starts_with("--max-chars: 5000")
+        );
         let mut a = args("a.txt");
         a.concurrency = Some(0);
-        assert!(Config::from_args(&a, &no_env).unwrap_err().to_string().starts_with("--concurrency: 0"));
+        assert!(
+            Config::from_args(&a, &no_env)
+                .unwrap_err()
+                .to_string()
+                .starts_with("--concurrency: 0")
+        );
         let mut a = args("a.txt");
         a.audio_format = Some("ogg".into());
-        assert!(Config::from_args(&a, &no_env).unwrap_err().to_string().contains("`ogg`"));
-        let err = Config::from_args(&args("a.docx"), &no_env).unwrap_err().to_string();
+        assert!(
+            Config::from_args(&a, &no_env)
+                .unwrap_err()
+                .to_string()
+                .contains("`ogg`")
+        );
+        let err = Config::from_args(&args("a.docx"), &no_env)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("a.docx") && err.contains(".docx"), "{err}");
     }
 
@@ -531,7 +605,11 @@ mod tests {
     fn job_files_are_relative_to_themselves_and_flags_win() {
         let dir = tempfile::tempdir().unwrap();
         let job = dir.path().join("book.toml");
-        std::fs::write(&job, "input = \"book.md\"\nout = \"audio\"\nvoice = \"nova\"\nrpm = 20\n").unwrap();
+        std::fs::write(
+            &job,
+            "input = \"book.md\"\nout = \"audio\"\nvoice = \"nova\"\nrpm = 20\n",
+        )
+        .unwrap();
         let mut a = args(job.to_str().unwrap());
         a.rpm = Some(10);
         let cfg = Config::from_args(&a, &no_env).unwrap();
@@ -546,14 +624,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let job = dir.path().join("job.toml");
         std::fs::write(&job, "input = \"a.txt\"\n\nvoise = \"nova\"\n").unwrap();
-        let err = Config::from_args(&args(job.to_str().unwrap()), &no_env).unwrap_err().to_string();
+        let err = Config::from_args(&args(job.to_str().unwrap()), &no_env)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("voise") && err.contains("line 3"), "{err}");
     }
 
     #[test]
     fn the_key_is_read_but_never_shown() {
         let cfg = Config::from_args(&args("a.txt"), &no_env).unwrap();
-        assert!(cfg.api_key(&no_env).unwrap_err().to_string().contains("OPENAI_API_KEY"));
+        assert!(
+            cfg.api_key(&no_env)
+                .unwrap_err()
+                .to_string()
+                .contains("OPENAI_API_KEY")
+        );
         let env = |k: &str| (k == "OPENAI_API_KEY").then(|| "sk-secret\n".to_string());
         let key = cfg.api_key(&env).unwrap();
         assert_eq!(key.expose(), "sk-secret");

@@ -30,7 +30,9 @@ impl std::fmt::Display for StopReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StopReason::Signal => f.write_str("stopped by a signal"),
-            StopReason::MaxCost => f.write_str("stopped before the estimated spend would pass --max-cost"),
+            StopReason::MaxCost => {
+                f.write_str("stopped before the estimated spend would pass --max-cost")
+            }
             StopReason::Refused(msg) => write!(f, "stopped: the API refused the request: {msg}"),
             StopReason::Storage(msg) => write!(f, "stopped: cannot write audio: {msg}"),
         }

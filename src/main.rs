@@ -11,7 +11,10 @@ use tts_batch::error::exit_code;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tts_batch::logging::init(&cli.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -59,7 +59,11 @@ pub struct PlannedItem {
 
 /// Plans every item. Fails (naming the item) when an item would need joining pieces of a format
 /// that cannot be joined yet.
-pub fn plan(items: Vec<Item>, defaults: &VoiceSettings, max_chars: usize) -> Result<Vec<PlannedItem>, String> {
+pub fn plan(
+    items: Vec<Item>,
+    defaults: &VoiceSettings,
+    max_chars: usize,
+) -> Result<Vec<PlannedItem>, String> {
     items
         .into_iter()
         .enumerate()
@@ -67,7 +71,12 @@ pub fn plan(items: Vec<Item>, defaults: &VoiceSettings, max_chars: usize) -> Res
         .collect()
 }
 
-fn plan_item(seq: usize, item: Item, defaults: &VoiceSettings, max_chars: usize) -> Result<PlannedItem, String> {
+fn plan_item(
+    seq: usize,
+    item: Item,
+    defaults: &VoiceSettings,
+    max_chars: usize,
+) -> Result<PlannedItem, String> {
     let o = item.overrides;
     let settings = VoiceSettings {
         model: o.model.unwrap_or_else(|| defaults.model.clone()),
@@ -191,14 +200,29 @@ mod tests {
         let a = piece_fingerprint(&d, "Hello.");
         assert_eq!(a, piece_fingerprint(&d, "Hello."));
         assert_ne!(a, piece_fingerprint(&d, "Hello!"));
-        let nova = VoiceSettings { voice: "nova".into(), ..d.clone() };
+        let nova = VoiceSettings {
+            voice: "nova".into(),
+            ..d.clone()
+        };
         assert_ne!(a, piece_fingerprint(&nova, "Hello."));
         // tts-1 does not take instructions: they do not change its audio.
-        let told = VoiceSettings { instructions: Some("whisper".into()), ..d.clone() };
+        let told = VoiceSettings {
+            instructions: Some("whisper".into()),
+            ..d.clone()
+        };
         assert_eq!(a, piece_fingerprint(&told, "Hello."));
-        let mini = VoiceSettings { model: "gpt-4o-mini-tts".into(), ..told };
-        let mini_plain = VoiceSettings { instructions: None, ..mini.clone() };
-        assert_ne!(piece_fingerprint(&mini, "Hello."), piece_fingerprint(&mini_plain, "Hello."));
+        let mini = VoiceSettings {
+            model: "gpt-4o-mini-tts".into(),
+            ..told
+        };
+        let mini_plain = VoiceSettings {
+            instructions: None,
+            ..mini.clone()
+        };
+        assert_ne!(
+            piece_fingerprint(&mini, "Hello."),
+            piece_fingerprint(&mini_plain, "Hello.")
+        );
     }
 
     #[test]
@@ -212,7 +236,10 @@ mod tests {
 
     #[test]
     fn flac_items_that_need_joining_are_refused() {
-        let flac = VoiceSettings { format: AudioFormat::Flac, ..defaults() };
+        let flac = VoiceSettings {
+            format: AudioFormat::Flac,
+            ..defaults()
+        };
         let text = "Words and more words. ".repeat(20);
         let err = plan(vec![item("0007", text.trim())], &flac, 100).unwrap_err();
         assert!(err.contains("`0007`") && err.contains("flac"), "{err}");

@@ -79,11 +79,15 @@ impl CharWindow {
             for &(at, n) in &self.sent {
                 freed -= n;
                 if freed + chars <= self.limit {
-                    return Some((at + MINUTE).saturating_duration_since(now) + Duration::from_millis(1));
+                    return Some(
+                        (at + MINUTE).saturating_duration_since(now) + Duration::from_millis(1),
+                    );
                 }
             }
             let oldest = self.sent.back().map_or(now, |&(at, _)| at);
-            return Some((oldest + MINUTE).saturating_duration_since(now) + Duration::from_millis(1));
+            return Some(
+                (oldest + MINUTE).saturating_duration_since(now) + Duration::from_millis(1),
+            );
         }
         None
     }
@@ -91,7 +95,10 @@ impl CharWindow {
     fn record(&mut self, at: Instant, chars: u64) {
         self.sent.push_back((at, chars));
         self.in_window += chars;
-        self.next_free = at + self.per_char.saturating_mul(chars.min(u32::MAX as u64) as u32);
+        self.next_free = at
+            + self
+                .per_char
+                .saturating_mul(chars.min(u32::MAX as u64) as u32);
     }
 }
 
@@ -295,7 +302,9 @@ impl Pool {
         let run = self.run;
         while !self.stop.is_cancelled() {
             let mut claims = self.queue.call(move |c| queue::claim(c, run, 1)).await?;
-            let Some(claim) = claims.pop() else { return Ok(()) };
+            let Some(claim) = claims.pop() else {
+                return Ok(());
+            };
             self.process(claim).await?;
         }
         Ok(())
@@ -335,7 +344,8 @@ impl Pool {
             }
             let n = self.request_seq.fetch_add(1, Ordering::Relaxed) + 1;
             let (piece, chars, sent) = (fp.clone(), claim.characters, queue::now_ms());
-            self.queue.send(move |c| queue::log_request(c, run, n, &piece, sent, chars));
+            self.queue
+                .send(move |c| queue::log_request(c, run, n, &piece, sent, chars));
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             if attempt > 1 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -349,7 +359,8 @@ impl Pool {
             let error = match result {
                 Ok((bytes, seconds)) => {
                     let piece = fp.clone();
-                    self.queue.send(move |c| queue::log_outcome(c, run, n, &piece, Ok(())));
+                    self.queue
+                        .send(move |c| queue::log_outcome(c, run, n, &piece, Ok(())));
                     let piece = fp.clone();
                     let ready = self
                         .queue
@@ -366,9 +377,14 @@ impl Pool {
             let said = error.to_string();
             let piece = fp.clone();
             let logged = said.clone();
-            self.queue.send(move |c| queue::log_outcome(c, run, n, &piece, Err(&logged)));
+            self.queue
+                .send(move |c| queue::log_outcome(c, run, n, &piece, Err(&logged)));
             match error {
-                SpeechError::Retryable { reason, after, rate_limited } => {
+                SpeechError::Retryable {
+                    reason,
+                    after,
+                    rate_limited,
+                } => {
                     let after = after.map(|hint| {
                         if hint > MAX_HINT {
                             tracing::warn!(
@@ -415,10 +431,16 @@ impl Pool {
     }
 
     /// Sends the request, checks the whole response is audio, and moves it to its final name.
-    async fn fetch_piece(&self, request: &SpeechRequest<'_>, final_path: &std::path::Path) -> Result<(u64, f64), SpeechError> {
-        let local = |e: std::io::Error| SpeechError::Local(format!("{}: {e}", final_path.display()));
+    async fn fetch_piece(
+        &self,
+        request: &SpeechRequest<'_>,
+        final_path: &std::path::Path,
+    ) -> Result<(u64, f64), SpeechError> {
+        let local =
+            |e: std::io::Error| SpeechError::Local(format!("{}: {e}", final_path.display()));
         let temp = TempFile::beside(final_path).map_err(local)?;
         let fetched = self.client.fetch(request, temp.path()).await?;
+        store::failpoint("piece-after-temp-write");
         let format = request.response_format;
         let check_path = temp.path().to_path_buf();
         let measured = tokio::task::spawn_blocking(move || audio::validate(format, &check_path))
@@ -426,7 +448,9 @@ impl Pool {
             .map_err(|e| SpeechError::Local(format!("checking audio: {e}")))?;
         let seconds = match measured {
             Ok(seconds) => seconds,
-            Err(audio::AudioError::Io(e)) => return Err(local(e)),
+            Err(audio::AudioError::Io(e) | audio::AudioError::Read { source: e, .. }) => {
+                return Err(local(e));
+            }
             Err(e) => {
                 return Err(SpeechError::Retryable {
                     reason: format!("response is not whole {format} audio: {e}"),
@@ -440,13 +464,16 @@ impl Pool {
             .await
             .map_err(|e| SpeechError::Local(format!("saving audio: {e}")))?
             .map_err(local)?;
+        store::failpoint("piece-after-rename");
         Ok((fetched.bytes, seconds))
     }
 
     /// Adds a request's estimated cost to this run's spend, unless it would pass `--max-cost`.
     fn charge(&self, claim: &Claim) -> bool {
         let cost = cost_usd(&claim.model, claim.characters);
-        let Ok(mut spent) = self.spent_usd.lock() else { return false };
+        let Ok(mut spent) = self.spent_usd.lock() else {
+            return false;
+        };
         if let Some(max) = self.max_cost
             && *spent + cost > max
         {
@@ -463,13 +490,20 @@ impl Pool {
 
     async fn release(&self, fp: &str) -> Result<(), QueueError> {
         let (run, piece) = (self.run, fp.to_string());
-        self.queue.call(move |c| queue::release_claim(c, run, &piece)).await
+        self.queue
+            .call(move |c| queue::release_claim(c, run, &piece))
+            .await
     }
 
     async fn fail(&self, fp: &str, msg: String) -> Result<(), QueueError> {
         let (run, piece) = (self.run, fp.to_string());
-        let failed = self.queue.call(move |c| queue::fail_piece(c, run, &piece, &msg)).await?;
-        self.stats.items_failed.fetch_add(failed as u64, Ordering::Relaxed);
+        let failed = self
+            .queue
+            .call(move |c| queue::fail_piece(c, run, &piece, &msg))
+            .await?;
+        self.stats
+            .items_failed
+            .fetch_add(failed as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -496,7 +530,9 @@ impl Pool {
             Err(BuildError::Audio(msg)) => {
                 tracing::warn!(item = %item.key, "{msg}");
                 let key = item.key.clone();
-                self.queue.call(move |c| queue::fail_item(c, &key, &msg)).await?;
+                self.queue
+                    .call(move |c| queue::fail_item(c, &key, &msg))
+                    .await?;
                 self.stats.items_failed.fetch_add(1, Ordering::Relaxed);
             }
             Err(BuildError::Io(msg)) => {
@@ -519,15 +555,23 @@ mod tests {
         let now = Instant::now();
         assert_eq!(s.try_acquire(now, 10), None);
         let wait = s.try_acquire(now, 10).expect("second request must wait");
-        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_millis(1001), "{wait:?}");
+        assert!(
+            wait > Duration::from_millis(900) && wait <= Duration::from_millis(1001),
+            "{wait:?}"
+        );
     }
 
     #[test]
     fn a_resumed_run_keeps_the_spacing_of_the_last() {
         let pacer = Pacer::new(6, None, &[(Duration::from_secs(2), 10)]);
         let mut s = pacer.state.lock().unwrap();
-        let wait = s.try_acquire(Instant::now(), 10).expect("must wait for the previous run's spacing");
-        assert!(wait > Duration::from_secs(7) && wait <= Duration::from_secs(8), "{wait:?}");
+        let wait = s
+            .try_acquire(Instant::now(), 10)
+            .expect("must wait for the previous run's spacing");
+        assert!(
+            wait > Duration::from_secs(7) && wait <= Duration::from_secs(8),
+            "{wait:?}"
+        );
     }
 
     #[test]
@@ -553,8 +597,14 @@ mod tests {
             }
         }
         for (i, &a) in sent.iter().enumerate() {
-            let in_minute = sent[i..].iter().take_while(|&&b| b.duration_since(a) < MINUTE).count();
-            assert!(in_minute * 300 <= 1000 + 300, "window at {i}: {in_minute} pieces");
+            let in_minute = sent[i..]
+                .iter()
+                .take_while(|&&b| b.duration_since(a) < MINUTE)
+                .count();
+            assert!(
+                in_minute * 300 <= 1000 + 300,
+                "window at {i}: {in_minute} pieces"
+            );
             assert!(in_minute * 300 <= 1000, "window at {i}: {in_minute} pieces");
         }
         // A piece larger than the whole minute still goes, alone.

@@ -16,7 +16,12 @@ const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
 /// Shows progress until `done` is cancelled. `items` is the number of items to write in this
 /// run; `already` how many were done before it started.
-pub fn spawn(pool: Arc<Pool>, items: u64, quiet: bool, done: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    pool: Arc<Pool>,
+    items: u64,
+    quiet: bool,
+    done: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if quiet {
             return;
@@ -36,13 +41,17 @@ pub fn spawn(pool: Arc<Pool>, items: u64, quiet: bool, done: CancellationToken) 
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::with_draw_target(Some(items), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} items  {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:30}] {pos}/{len} items  {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
             );
             loop {
                 let s = &pool.stats;
-                bar.set_position(s.items_done.load(Ordering::Relaxed) + s.items_failed.load(Ordering::Relaxed));
+                bar.set_position(
+                    s.items_done.load(Ordering::Relaxed) + s.items_failed.load(Ordering::Relaxed),
+                );
                 bar.set_message(line(&pool));
                 tokio::select! {
                     _ = done.cancelled() => break,
@@ -57,7 +66,8 @@ pub fn spawn(pool: Arc<Pool>, items: u64, quiet: bool, done: CancellationToken) 
                     _ = tokio::time::sleep(PLAIN_EVERY) => {}
                 }
                 let s = &pool.stats;
-                let finished = s.items_done.load(Ordering::Relaxed) + s.items_failed.load(Ordering::Relaxed);
+                let finished =
+                    s.items_done.load(Ordering::Relaxed) + s.items_failed.load(Ordering::Relaxed);
                 eprintln!(
                     "progress: {finished}/{items} items after {}s: {}",
                     started.elapsed().as_secs(),

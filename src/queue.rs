@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 use rusqlite_migration::{M, Migrations};
 
 use crate::format::AudioFormat;
@@ -33,7 +35,11 @@ pub enum QueueError {
     #[error("{}: not a tts-batch queue (not an SQLite database, or another program's)", .0.display())]
     NotAQueue(PathBuf),
     #[error("{}: the queue was written by a newer tts-batch (schema version {found}, this one knows {known}); upgrade tts-batch", path.display())]
-    Newer { path: PathBuf, found: i64, known: i64 },
+    Newer {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("{}: no queue here (run `tts-batch run` first)", .0.display())]
     Missing(PathBuf),
     #[error("{}: cannot open the queue: {reason}", path.display())]
@@ -61,11 +67,14 @@ pub fn open_read_only(path: &Path) -> Result<Connection, QueueError> {
     if !path.is_file() {
         return Err(QueueError::Missing(path.to_path_buf()));
     }
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| QueueError::Open {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| QueueError::Open {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     let version = identify(&conn, path)?;
     if version == 0 {
         return Err(QueueError::Missing(path.to_path_buf()));
@@ -143,7 +152,12 @@ pub fn now_ms() -> i64 {
 // Runs
 
 /// Records the start of a run and returns its id.
-pub fn begin_run(conn: &Connection, input: &str, out: &str, settings: &str) -> Result<i64, QueueError> {
+pub fn begin_run(
+    conn: &Connection,
+    input: &str,
+    out: &str,
+    settings: &str,
+) -> Result<i64, QueueError> {
     conn.execute(
         "INSERT INTO runs (pid, started_at, input, out, settings) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![std::process::id(), now_rfc3339(), input, out, settings],
@@ -230,8 +244,11 @@ pub fn sync(
     let now = now_rfc3339();
     let mut summary = SyncSummary::default();
     let existing: HashMap<String, (String, String, String, Option<String>)> = {
-        let mut stmt = tx.prepare("SELECT key, fingerprint, output, status, built_fingerprint FROM items")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))))?;
+        let mut stmt =
+            tx.prepare("SELECT key, fingerprint, output, status, built_fingerprint FROM items")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        })?;
         rows.collect::<Result<_, _>>()?
     };
     {
@@ -250,7 +267,8 @@ pub fn sync(
                  updated_at = excluded.updated_at",
         )?;
         let mut clear_pieces = tx.prepare("DELETE FROM item_pieces WHERE item_key = ?1")?;
-        let mut add_piece = tx.prepare("INSERT INTO item_pieces (item_key, idx, piece) VALUES (?1, ?2, ?3)")?;
+        let mut add_piece =
+            tx.prepare("INSERT INTO item_pieces (item_key, idx, piece) VALUES (?1, ?2, ?3)")?;
         let mut ord: i64 = 0;
         for item in items {
             for piece in &item.pieces {
@@ -268,7 +286,9 @@ pub fn sync(
                 ord += 1;
             }
             let previous = existing.get(&item.key);
-            let same = previous.is_some_and(|(fp, output, _, _)| *fp == item.fingerprint && *output == item.output);
+            let same = previous.is_some_and(|(fp, output, _, _)| {
+                *fp == item.fingerprint && *output == item.output
+            });
             let status = match previous {
                 None => {
                     summary.new += 1;
@@ -319,7 +339,8 @@ pub fn sync(
     }
     let keys: HashSet<&str> = items.iter().map(|i| i.key.as_str()).collect();
     {
-        let mut remove = tx.prepare("UPDATE items SET status = 'removed', updated_at = ?2 WHERE key = ?1")?;
+        let mut remove =
+            tx.prepare("UPDATE items SET status = 'removed', updated_at = ?2 WHERE key = ?1")?;
         for (key, (_, _, status, _)) in &existing {
             if !keys.contains(key.as_str()) && status != "removed" {
                 remove.execute(params![key, now])?;
@@ -420,7 +441,14 @@ pub fn claim(conn: &Connection, run: i64, limit: usize) -> Result<Vec<Claim>, Qu
 }
 
 /// Records that a request for a piece is going out now.
-pub fn log_request(conn: &Connection, run: i64, n: i64, piece: &str, sent_ms: i64, characters: usize) -> Result<(), QueueError> {
+pub fn log_request(
+    conn: &Connection,
+    run: i64,
+    n: i64,
+    piece: &str,
+    sent_ms: i64,
+    characters: usize,
+) -> Result<(), QueueError> {
     conn.prepare_cached(
         "INSERT INTO requests (run, n, piece, sent_ms, characters) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -431,7 +459,13 @@ pub fn log_request(conn: &Connection, run: i64, n: i64, piece: &str, sent_ms: i6
 }
 
 /// Records how a request ended; a failed one also leaves its error on the piece.
-pub fn log_outcome(conn: &Connection, run: i64, n: i64, piece: &str, outcome: Result<(), &str>) -> Result<(), QueueError> {
+pub fn log_outcome(
+    conn: &Connection,
+    run: i64,
+    n: i64,
+    piece: &str,
+    outcome: Result<(), &str>,
+) -> Result<(), QueueError> {
     let text = match outcome {
         Ok(()) => "ok",
         Err(e) => e,
@@ -458,7 +492,13 @@ pub struct ReadyItem {
 
 /// Marks a claimed piece done. Fenced: only the claim's owner completes it, and exactly one row
 /// must change. Returns the items this completion made ready.
-pub fn complete_piece(conn: &Connection, run: i64, piece: &str, bytes: u64, seconds: f64) -> Result<Vec<ReadyItem>, QueueError> {
+pub fn complete_piece(
+    conn: &Connection,
+    run: i64,
+    piece: &str,
+    bytes: u64,
+    seconds: f64,
+) -> Result<Vec<ReadyItem>, QueueError> {
     let changed = conn
         .prepare_cached(
             "UPDATE pieces SET status = 'done', claim_run = NULL, bytes = ?3, audio_seconds = ?4, error = NULL
@@ -482,9 +522,12 @@ pub fn ready_items(conn: &Connection, piece: Option<&str>) -> Result<Vec<ReadyIt
          ORDER BY i.seq",
     )?;
     let heads: Vec<(String, String, String, String)> = stmt
-        .query_map([piece], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .query_map([piece], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
         .collect::<Result<_, _>>()?;
-    let mut pieces = conn.prepare_cached("SELECT piece FROM item_pieces WHERE item_key = ?1 ORDER BY idx")?;
+    let mut pieces =
+        conn.prepare_cached("SELECT piece FROM item_pieces WHERE item_key = ?1 ORDER BY idx")?;
     heads
         .into_iter()
         .map(|(key, output, format, fingerprint)| {
@@ -503,7 +546,13 @@ pub fn ready_items(conn: &Connection, piece: Option<&str>) -> Result<Vec<ReadyIt
 }
 
 /// Marks an item's file written. Only if the item has not changed since it was made ready.
-pub fn complete_item(conn: &Connection, key: &str, fingerprint: &str, bytes: u64, seconds: f64) -> Result<bool, QueueError> {
+pub fn complete_item(
+    conn: &Connection,
+    key: &str,
+    fingerprint: &str,
+    bytes: u64,
+    seconds: f64,
+) -> Result<bool, QueueError> {
     let changed = conn
         .prepare_cached(
             "UPDATE items SET status = 'done', built_fingerprint = ?2, bytes = ?3, audio_seconds = ?4,
@@ -516,13 +565,20 @@ pub fn complete_item(conn: &Connection, key: &str, fingerprint: &str, bytes: u64
 
 /// Fails an item whose file could not be written.
 pub fn fail_item(conn: &Connection, key: &str, error: &str) -> Result<(), QueueError> {
-    conn.prepare_cached("UPDATE items SET status = 'failed', error = ?2, updated_at = ?3 WHERE key = ?1")?
-        .execute(params![key, error, now_rfc3339()])?;
+    conn.prepare_cached(
+        "UPDATE items SET status = 'failed', error = ?2, updated_at = ?3 WHERE key = ?1",
+    )?
+    .execute(params![key, error, now_rfc3339()])?;
     Ok(())
 }
 
 /// Fails a claimed piece for good, and every pending item that needs it. Returns those items.
-pub fn fail_piece(conn: &Connection, run: i64, piece: &str, error: &str) -> Result<usize, QueueError> {
+pub fn fail_piece(
+    conn: &Connection,
+    run: i64,
+    piece: &str,
+    error: &str,
+) -> Result<usize, QueueError> {
     conn.prepare_cached(
         "UPDATE pieces SET status = 'failed', claim_run = NULL, error = ?3 WHERE fingerprint = ?1 AND claim_run = ?2",
     )?
@@ -545,10 +601,46 @@ pub fn release_claim(conn: &Connection, run: i64, piece: &str) -> Result<(), Que
 
 /// Requests sent in the last `window_ms` before `now_ms`, oldest first: (sent_ms, characters).
 /// A new run starts its rate limiter from these, so a resume does not burst.
-pub fn recent_requests(conn: &Connection, now_ms: i64, window_ms: i64) -> Result<Vec<(i64, usize)>, QueueError> {
-    let mut stmt = conn.prepare("SELECT sent_ms, characters FROM requests WHERE sent_ms > ?1 ORDER BY sent_ms")?;
-    let rows = stmt.query_map([now_ms - window_ms], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))?;
+pub fn recent_requests(
+    conn: &Connection,
+    now_ms: i64,
+    window_ms: i64,
+) -> Result<Vec<(i64, usize)>, QueueError> {
+    let mut stmt = conn
+        .prepare("SELECT sent_ms, characters FROM requests WHERE sent_ms > ?1 ORDER BY sent_ms")?;
+    let rows = stmt.query_map([now_ms - window_ms], |r| {
+        Ok((r.get(0)?, r.get::<_, i64>(1)? as usize))
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Pending pieces that a pending item needs: (fingerprint, format).
+pub fn pending_pieces(conn: &Connection) -> Result<Vec<(String, AudioFormat)>, QueueError> {
+    let mut stmt = conn.prepare(
+        "SELECT p.fingerprint, p.format FROM pieces p WHERE p.status = 'pending' AND EXISTS (
+             SELECT 1 FROM item_pieces ip JOIN items i ON i.key = ip.item_key
+             WHERE ip.piece = p.fingerprint AND i.status = 'pending')",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let format: String = r.get(1)?;
+        Ok((r.get(0)?, format.parse().unwrap_or(AudioFormat::Mp3)))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Records a pending piece done from audio already in the store.
+pub fn adopt_piece(
+    conn: &Connection,
+    piece: &str,
+    bytes: u64,
+    seconds: f64,
+) -> Result<(), QueueError> {
+    conn.execute(
+        "UPDATE pieces SET status = 'done', bytes = ?2, audio_seconds = ?3, error = NULL
+         WHERE fingerprint = ?1 AND status = 'pending'",
+        params![piece, bytes as i64, seconds],
+    )?;
+    Ok(())
 }
 
 /// Puts failed items (all, or those with the given keys) and their failed pieces back to
@@ -634,7 +726,11 @@ pub fn item_rows(conn: &Connection) -> Result<Vec<ItemRow>, QueueError> {
             attempts: r.get::<_, i64>(6)? as u64,
             bytes: r.get::<_, Option<i64>>(7)?.map(|b| b as u64),
             audio_seconds: r.get(8)?,
-            error: if r.get::<_, String>(2)? == "done" { None } else { r.get(9)? },
+            error: if r.get::<_, String>(2)? == "done" {
+                None
+            } else {
+                r.get(9)?
+            },
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -89,18 +89,27 @@ impl From<ItemRow> for ReportItem {
 /// Reads the report out of the queue.
 pub fn build(conn: &Connection) -> Result<Report, QueueError> {
     let run = queue::last_run(conn)?;
-    let items: Vec<ReportItem> = queue::item_rows(conn)?.into_iter().map(ReportItem::from).collect();
+    let items: Vec<ReportItem> = queue::item_rows(conn)?
+        .into_iter()
+        .map(ReportItem::from)
+        .collect();
     let (requests, retries, _) = queue::request_counts(conn, None)?;
     let (run_requests, run_retries, run_chars) = match &run {
         Some(r) => queue::request_counts(conn, Some(r.id))?,
         None => (0, 0, 0),
     };
     let estimated_cost_usd = spent(conn)?;
-    Ok(assemble(run, items, (requests, retries), RunTotals {
-        requests: run_requests,
-        retries: run_retries,
-        characters_sent: run_chars,
-    }, estimated_cost_usd))
+    Ok(assemble(
+        run,
+        items,
+        (requests, retries),
+        RunTotals {
+            requests: run_requests,
+            retries: run_retries,
+            characters_sent: run_chars,
+        },
+        estimated_cost_usd,
+    ))
 }
 
 /// The estimated cost of every request sent, at each piece's model's price.
@@ -160,7 +169,9 @@ pub fn assemble(
         started_at: run.as_ref().map(|r| r.started_at.clone()),
         finished_at: run.as_ref().and_then(|r| r.finished_at.clone()),
         elapsed_seconds,
-        outcome: run.as_ref().map(|r| r.outcome.clone().unwrap_or_else(|| "running".into())),
+        outcome: run
+            .as_ref()
+            .map(|r| r.outcome.clone().unwrap_or_else(|| "running".into())),
         settings: run
             .as_ref()
             .and_then(|r| serde_json::from_str(&r.settings).ok())
@@ -174,7 +185,10 @@ pub fn assemble(
 fn elapsed(start: &str, end: &str) -> f64 {
     use time::OffsetDateTime;
     use time::format_description::well_known::Rfc3339;
-    match (OffsetDateTime::parse(start, &Rfc3339), OffsetDateTime::parse(end, &Rfc3339)) {
+    match (
+        OffsetDateTime::parse(start, &Rfc3339),
+        OffsetDateTime::parse(end, &Rfc3339),
+    ) {
         (Ok(a), Ok(b)) => round((b - a).as_seconds_f64().max(0.0), 3),
         _ => 0.0,
     }
@@ -187,13 +201,25 @@ fn round(x: f64, digits: i32) -> f64 {
 
 /// The report as pretty JSON.
 pub fn to_json(report: &Report) -> String {
-    serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n"
+    serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+        + "\n"
 }
 
 /// The items as CSV, one row per item.
 pub fn to_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["key", "title", "status", "output", "characters", "chunks", "attempts", "bytes", "audio_seconds", "error"])?;
+    w.write_record([
+        "key",
+        "title",
+        "status",
+        "output",
+        "characters",
+        "chunks",
+        "attempts",
+        "bytes",
+        "audio_seconds",
+        "error",
+    ])?;
     for i in &report.items {
         w.write_record([
             i.key.clone(),
@@ -204,7 +230,9 @@ pub fn to_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
             i.chunks.to_string(),
             i.attempts.to_string(),
             i.bytes.map(|b| b.to_string()).unwrap_or_default(),
-            i.audio_seconds.map(|s| format!("{s:.3}")).unwrap_or_default(),
+            i.audio_seconds
+                .map(|s| format!("{s:.3}"))
+                .unwrap_or_default(),
             i.error.clone().unwrap_or_default(),
         ])?;
     }
@@ -219,9 +247,15 @@ pub fn to_markdown(report: &Report) -> String {
         report.input,
         report.out,
         report.outcome.as_deref().unwrap_or("none"),
-        t.items, t.done, t.failed, t.pending, t.removed,
-        t.requests, t.retries,
-        t.audio_seconds / 60.0, t.bytes,
+        t.items,
+        t.done,
+        t.failed,
+        t.pending,
+        t.removed,
+        t.requests,
+        t.retries,
+        t.audio_seconds / 60.0,
+        t.bytes,
         t.estimated_cost_usd,
     );
     for i in &report.items {
@@ -234,7 +268,9 @@ pub fn to_markdown(report: &Report) -> String {
             i.characters,
             i.chunks,
             i.attempts,
-            i.audio_seconds.map(|x| format!("{x:.1}")).unwrap_or_default(),
+            i.audio_seconds
+                .map(|x| format!("{x:.1}"))
+                .unwrap_or_default(),
             cell(i.error.as_deref().unwrap_or("")),
         ));
     }
@@ -244,7 +280,10 @@ pub fn to_markdown(report: &Report) -> String {
 /// Writes `report.json` and `report.csv` into `out`, each whole or not at all.
 pub fn write_files(report: &Report, out: &Path) -> std::io::Result<()> {
     let csv = to_csv(report).map_err(std::io::Error::other)?;
-    for (name, bytes) in [("report.json", to_json(report).into_bytes()), ("report.csv", csv)] {
+    for (name, bytes) in [
+        ("report.json", to_json(report).into_bytes()),
+        ("report.csv", csv),
+    ] {
         let path = out.join(name);
         let temp = TempFile::beside(&path)?;
         let mut file = std::fs::File::create(temp.path())?;
@@ -301,8 +340,13 @@ mod tests {
             }
         );
         let csv = String::from_utf8(to_csv(&r).unwrap()).unwrap();
-        assert!(csv.starts_with("key,title,status,output,characters,chunks,attempts,bytes,audio_seconds,error\n"));
-        assert!(csv.contains("c,,failed,c.mp3,100,1,1,,,400 Bad Request: nope\n"), "{csv}");
+        assert!(csv.starts_with(
+            "key,title,status,output,characters,chunks,attempts,bytes,audio_seconds,error\n"
+        ));
+        assert!(
+            csv.contains("c,,failed,c.mp3,100,1,1,,,400 Bad Request: nope\n"),
+            "{csv}"
+        );
         assert!(to_markdown(&r).contains("| c | failed | c.mp3 |"));
     }
 }

@@ -53,7 +53,9 @@ impl std::fmt::Display for SpeechError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SpeechError::Retryable { reason, .. } => f.write_str(reason),
-            SpeechError::ItemFailed(m) | SpeechError::RunStopped(m) | SpeechError::Local(m) => f.write_str(m),
+            SpeechError::ItemFailed(m) | SpeechError::RunStopped(m) | SpeechError::Local(m) => {
+                f.write_str(m)
+            }
         }
     }
 }
@@ -83,7 +85,12 @@ pub struct SpeechClient {
 
 impl SpeechClient {
     /// A client for `{base_url}/audio/speech`.
-    pub fn new(base_url: &str, key: ApiKey, timeout: Duration, concurrency: usize) -> anyhow::Result<Self> {
+    pub fn new(
+        base_url: &str,
+        key: ApiKey,
+        timeout: Duration,
+        concurrency: usize,
+    ) -> anyhow::Result<Self> {
         // reqwest is built without a default crypto provider, so that ring (small, no C build
         // tools) serves TLS; installing twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -104,7 +111,11 @@ impl SpeechClient {
     /// Sends one request and streams a successful body into `dest` (created or truncated),
     /// flushed and synced. The body is accepted only if it is 200, non-empty, as long as its
     /// Content-Length says, and starts like `format`.
-    pub async fn fetch(&self, req: &SpeechRequest<'_>, dest: &Path) -> Result<Fetched, SpeechError> {
+    pub async fn fetch(
+        &self,
+        req: &SpeechRequest<'_>,
+        dest: &Path,
+    ) -> Result<Fetched, SpeechError> {
         let response = self
             .http
             .post(&self.endpoint)
@@ -128,7 +139,9 @@ impl SpeechClient {
         if let Some(expected) = expected
             && expected != bytes
         {
-            return Err(retry(format!("response body cut short: {bytes} of {expected} bytes")));
+            return Err(retry(format!(
+                "response body cut short: {bytes} of {expected} bytes"
+            )));
         }
         Ok(Fetched { bytes, hints })
     }
@@ -217,7 +230,11 @@ impl SpeechClient {
     fn classify(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> SpeechError {
         let error = ApiError::parse(body);
         let message = self.redact(&error.message.clone().unwrap_or_else(|| describe_body(body)));
-        let said = format!("{} {}: {message}", status.as_u16(), status.canonical_reason().unwrap_or(""));
+        let said = format!(
+            "{} {}: {message}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        );
         let quota = error.code.as_deref() == Some("insufficient_quota")
             || error.kind.as_deref() == Some("insufficient_quota");
         match status.as_u16() {
@@ -253,7 +270,11 @@ impl SpeechClient {
     /// The key never leaves in a message, whatever a server echoes back.
     fn redact(&self, text: &str) -> String {
         let key = self.key.expose();
-        let mut s = if key.len() >= 4 { text.replace(key, "[redacted]") } else { text.to_string() };
+        let mut s = if key.len() >= 4 {
+            text.replace(key, "[redacted]")
+        } else {
+            text.to_string()
+        };
         if s.chars().count() > 300 {
             s = s.chars().take(300).collect::<String>() + "…";
         }
@@ -322,7 +343,11 @@ fn describe_body(body: &[u8]) -> String {
     {
         return format!("HTML page \"{}\"", text[a + 7..b].trim());
     }
-    let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     if first.chars().all(|c| !c.is_control()) && !first.is_empty() {
         first.chars().take(120).collect()
     } else {
@@ -333,7 +358,12 @@ fn describe_body(body: &[u8]) -> String {
 /// The server's hint of when to try again: `retry-after-ms`, `retry-after` (seconds), or
 /// "try again in 1.5s" / "in 20ms" / "in 1m2s" inside the message.
 pub fn retry_after(headers: &HeaderMap, message: &str) -> Option<Duration> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok())
         && ms.is_finite()
         && ms >= 0.0
@@ -352,7 +382,7 @@ pub fn retry_after(headers: &HeaderMap, message: &str) -> Option<Duration> {
     let end = rest
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
         .unwrap_or(rest.len());
-    parse_duration(&rest[..end])
+    parse_duration(rest[..end].trim_end_matches('.'))
 }
 
 /// Parses durations as the API writes them: `12ms`, `1.5s`, `6m0s`, `1h2m3s`, `20` (seconds).
@@ -373,7 +403,9 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         }
         let value: f64 = rest[..num_end].parse().ok()?;
         rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let scale = match &rest[..unit_end] {
             "ms" => 0.001,
             "s" => 1.0,
@@ -391,7 +423,8 @@ fn rate_hints(headers: &HeaderMap) -> RateHints {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     RateHints {
         limit_requests: header("x-ratelimit-limit-requests").and_then(|v| v.trim().parse().ok()),
-        remaining_requests: header("x-ratelimit-remaining-requests").and_then(|v| v.trim().parse().ok()),
+        remaining_requests: header("x-ratelimit-remaining-requests")
+            .and_then(|v| v.trim().parse().ok()),
         reset_requests: header("x-ratelimit-reset-requests").and_then(parse_duration),
     }
 }
@@ -401,7 +434,7 @@ mod tests {
     use super::*;
 
     fn client() -> SpeechClient {
-        let env = |_: &str| Some("sk-test-secret-key".to_string());
+        let env = |k: &str| (k == "OPENAI_API_KEY").then(|| "sk-test-secret-key".to_string());
         let cfg = crate::config::Config::from_args(
             &crate::cli::JobArgs {
                 input: "a.txt".into(),
@@ -424,34 +457,59 @@ mod tests {
     fn statuses_fall_into_their_classes() {
         let c = client();
         let h = HeaderMap::new();
-        let class = |status: u16, b: &[u8]| c.classify(StatusCode::from_u16(status).unwrap(), &h, b);
-        assert!(matches!(class(400, &body(None, "invalid_request_error", "bad voice")), SpeechError::ItemFailed(m) if m.contains("bad voice")));
+        let class =
+            |status: u16, b: &[u8]| c.classify(StatusCode::from_u16(status).unwrap(), &h, b);
+        assert!(
+            matches!(class(400, &body(None, "invalid_request_error", "bad voice")), SpeechError::ItemFailed(m) if m.contains("bad voice"))
+        );
         for s in [404, 413, 422] {
             assert!(matches!(class(s, b"{}"), SpeechError::ItemFailed(_)), "{s}");
         }
         for s in [401, 403] {
             assert!(matches!(class(s, b"{}"), SpeechError::RunStopped(_)), "{s}");
         }
-        let quota = body(Some("insufficient_quota"), "insufficient_quota", "You exceeded your current quota");
+        let quota = body(
+            Some("insufficient_quota"),
+            "insufficient_quota",
+            "You exceeded your current quota",
+        );
         assert!(matches!(class(429, &quota), SpeechError::RunStopped(_)));
-        let rate = body(Some("rate_limit_exceeded"), "requests", "Rate limit reached. Please try again in 20s.");
+        let rate = body(
+            Some("rate_limit_exceeded"),
+            "requests",
+            "Rate limit reached. Please try again in 20s.",
+        );
         assert_eq!(
             class(429, &rate),
             SpeechError::Retryable {
-                reason: "429 Too Many Requests: Rate limit reached. Please try again in 20s.".into(),
+                reason: "429 Too Many Requests: Rate limit reached. Please try again in 20s."
+                    .into(),
                 after: Some(Duration::from_secs(20)),
                 rate_limited: true
             }
         );
         for s in [408, 409, 500, 502, 503] {
-            assert!(matches!(class(s, b"<html>"), SpeechError::Retryable { rate_limited: false, .. }), "{s}");
+            assert!(
+                matches!(
+                    class(s, b"<html>"),
+                    SpeechError::Retryable {
+                        rate_limited: false,
+                        ..
+                    }
+                ),
+                "{s}"
+            );
         }
     }
 
     #[test]
     fn the_key_is_redacted_from_server_messages() {
         let c = client();
-        let echo = body(None, "invalid_request_error", "bad key sk-test-secret-key given");
+        let echo = body(
+            None,
+            "invalid_request_error",
+            "bad key sk-test-secret-key given",
+        );
         let err = c.classify(StatusCode::UNAUTHORIZED, &HeaderMap::new(), &echo);
         assert!(!err.to_string().contains("sk-test-secret-key"), "{err}");
         assert!(err.to_string().contains("[redacted]"));
@@ -460,9 +518,18 @@ mod tests {
     #[test]
     fn retry_hints_are_read_in_every_form() {
         let mut h = HeaderMap::new();
-        assert_eq!(retry_after(&h, "Please try again in 1.5s."), Some(Duration::from_millis(1500)));
-        assert_eq!(retry_after(&h, "try again in 120ms"), Some(Duration::from_millis(120)));
-        assert_eq!(retry_after(&h, "Try again in 1m2s."), Some(Duration::from_secs(62)));
+        assert_eq!(
+            retry_after(&h, "Please try again in 1.5s."),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            retry_after(&h, "try again in 120ms"),
+            Some(Duration::from_millis(120))
+        );
+        assert_eq!(
+            retry_after(&h, "Try again in 1m2s."),
+            Some(Duration::from_secs(62))
+        );
         assert_eq!(retry_after(&h, "no hint"), None);
         h.insert("retry-after", "7".parse().unwrap());
         assert_eq!(retry_after(&h, ""), Some(Duration::from_secs(7)));

@@ -50,7 +50,10 @@ impl TempFile {
         if let Ok(mut live) = live_temps().lock() {
             live.insert(path.clone());
         }
-        Ok(TempFile { path, persisted: false })
+        Ok(TempFile {
+            path,
+            persisted: false,
+        })
     }
 
     /// The temporary path.
@@ -63,6 +66,11 @@ impl TempFile {
     pub fn persist(mut self, final_path: &Path) -> io::Result<()> {
         std::fs::rename(&self.path, final_path)?;
         self.persisted = true;
+        // Renaming a hard link onto another link of the same file does nothing (POSIX), which
+        // happens when an item is rebuilt from the piece its file already is: drop the link.
+        if self.path.exists() {
+            std::fs::remove_file(&self.path)?;
+        }
         sync_dir(final_path.parent().unwrap_or(Path::new(".")))
     }
 }
@@ -78,6 +86,18 @@ impl Drop for TempFile {
     }
 }
 
+/// A crash point for tests: in debug builds, if `TTS_BATCH_FAILPOINT` names this point, the
+/// process aborts here, as if killed. Release builds compile it to nothing.
+pub fn failpoint(name: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var("TTS_BATCH_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("failpoint {name}: aborting");
+        std::process::abort();
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = name;
+}
+
 /// Makes a folder's entries (new names, renames) durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -87,10 +107,14 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 /// many it removed.
 pub fn sweep_temps(dir: &Path) -> usize {
     fn walk(dir: &Path, depth: usize, removed: &mut usize) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
-            let Ok(kind) = entry.file_type() else { continue };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
             if kind.is_dir() && depth < 8 {
                 walk(&path, depth + 1, removed);
             } else if kind.is_file()
@@ -127,7 +151,11 @@ pub enum BuildError {
 
 /// Writes an item's file from its pieces' stored audio: joined into a temporary file (one piece
 /// is linked, not copied), synced, measured, renamed, folder synced. Returns (bytes, seconds).
-pub fn build_item(out: &Path, pieces_dir: &Path, item: &ReadyItem) -> Result<(u64, f64), BuildError> {
+pub fn build_item(
+    out: &Path,
+    pieces_dir: &Path,
+    item: &ReadyItem,
+) -> Result<(u64, f64), BuildError> {
     let final_path = out.join(&item.output);
     let io_err = |e: io::Error| BuildError::Io(format!("{}: {e}", final_path.display()));
     let paths: Vec<PathBuf> = item
@@ -138,18 +166,25 @@ pub fn build_item(out: &Path, pieces_dir: &Path, item: &ReadyItem) -> Result<(u6
     let temp = TempFile::beside(&final_path).map_err(io_err)?;
     let _ = std::fs::remove_file(temp.path());
     let bytes = match paths.as_slice() {
-        [one] if std::fs::hard_link(one, temp.path()).is_ok() => std::fs::metadata(temp.path()).map_err(io_err)?.len(),
+        [one] if std::fs::hard_link(one, temp.path()).is_ok() => {
+            std::fs::metadata(temp.path()).map_err(io_err)?.len()
+        }
         _ => {
             let mut file = File::create(temp.path()).map_err(io_err)?;
             let bytes = audio::join(item.format, &paths, &mut file).map_err(|e| match e {
-                audio::AudioError::Io(io) => io_err(io),
+                audio::AudioError::Io(io) | audio::AudioError::Read { source: io, .. } => {
+                    io_err(io)
+                }
                 other => BuildError::Audio(other.to_string()),
             })?;
             file.sync_all().map_err(io_err)?;
             bytes
         }
     };
-    let seconds = audio::measure(item.format, temp.path()).map_err(|e| BuildError::Audio(e.to_string()))?;
+    let seconds =
+        audio::measure(item.format, temp.path()).map_err(|e| BuildError::Audio(e.to_string()))?;
+    failpoint("item-after-temp-write");
     temp.persist(&final_path).map_err(io_err)?;
+    failpoint("item-after-rename");
     Ok((bytes, seconds))
 }

@@ -50,10 +50,17 @@ pub fn items(text: &str, opts: &ManifestOptions) -> Result<Vec<Item>, String> {
     let mut keys: HashMap<String, u64> = HashMap::with_capacity(total);
     for (row, record) in records.iter().enumerate() {
         let line = record.position().map_or(row as u64 + 2, |p| p.line());
-        let cell = |i: Option<usize>| i.and_then(|i| record.get(i)).map(str::trim).filter(|s| !s.is_empty());
+        let cell = |i: Option<usize>| {
+            i.and_then(|i| record.get(i))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
         let spoken = normalize(record.get(text_col).unwrap_or(""));
         if spoken.is_empty() {
-            tracing::warn!("line {line}: the `{}` cell is empty; the row is skipped", opts.text_column);
+            tracing::warn!(
+                "line {line}: the `{}` cell is empty; the row is skipped",
+                opts.text_column
+            );
             continue;
         }
         let key = match id_col {
@@ -63,11 +70,16 @@ pub fn items(text: &str, opts: &ManifestOptions) -> Result<Vec<Item>, String> {
             None => padded(row + 1, total),
         };
         if let Some(first) = keys.insert(key.clone(), line) {
-            return Err(format!("line {line}: duplicate key `{key}` (first on line {first})"));
+            return Err(format!(
+                "line {line}: duplicate key `{key}` (first on line {first})"
+            ));
         }
         let overrides = cols.overrides(&cell, line)?;
         let (output, has_extension) = match cell(cols.output) {
-            Some(out) => (checked_output(out, line)?, Path::new(out).extension().is_some()),
+            Some(out) => (
+                checked_output(out, line)?,
+                Path::new(out).extension().is_some(),
+            ),
             None => (sanitize(&key), false),
         };
         items.push(Item {
@@ -154,7 +166,6 @@ fn checked_output(out: &str, line: u64) -> Result<String, String> {
     let joined = parts.join("/");
     let lower = joined.to_lowercase();
     if lower == "report.json" || lower == "report.csv" || lower.starts_with("tts-batch.") {
-
         return refuse("would overwrite the report or the queue");
     }
     Ok(joined)
@@ -162,7 +173,11 @@ fn checked_output(out: &str, line: u64) -> Result<String, String> {
 
 fn csv_error(e: &csv::Error) -> String {
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => {
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => {
             let line = pos.as_ref().map_or(0, |p| p.line());
             format!("line {line}: malformed CSV: {len} fields where the header has {expected_len}")
         }
@@ -218,13 +233,25 @@ mod tests {
     fn errors_name_the_line() {
         let cases = [
             ("id,body\n1,x\n", "line 1: no `text` column"),
-            ("id,text\n1,x\n1,y\n", "line 3: duplicate key `1` (first on line 2)"),
+            (
+                "id,text\n1,x\n1,y\n",
+                "line 3: duplicate key `1` (first on line 2)",
+            ),
             ("id,text\n1,x\n2,y,z\n", "line 3: malformed CSV"),
             ("id,text,speed\n1,x,fast\n", "line 2: speed `fast`"),
             ("id,text,speed\n1,x,9\n", "line 2: speed 9 is out of range"),
-            ("id,text,audio_format\n1,x,ogg\n", "line 2: unknown audio format `ogg`"),
-            ("id,text,output\n1,x,../escape\n", "line 2: output `../escape` leaves --out"),
-            ("id,text,output\n1,x,/etc/passwd\n", "line 2: output `/etc/passwd` is absolute"),
+            (
+                "id,text,audio_format\n1,x,ogg\n",
+                "line 2: unknown audio format `ogg`",
+            ),
+            (
+                "id,text,output\n1,x,../escape\n",
+                "line 2: output `../escape` leaves --out",
+            ),
+            (
+                "id,text,output\n1,x,/etc/passwd\n",
+                "line 2: output `/etc/passwd` is absolute",
+            ),
             ("id,text\n,x\n", "line 2: the `id` cell is empty"),
         ];
         for (csv, want) in cases {

@@ -84,7 +84,10 @@ pub fn load(path: &Path, opts: &ManifestOptions) -> Result<Vec<Item>, ManifestEr
         InputFormat::Markdown => markdown_items(&text, opts),
     };
     if items.is_empty() {
-        return Err(ManifestError::new(path, "nothing to say: the manifest has no text"));
+        return Err(ManifestError::new(
+            path,
+            "nothing to say: the manifest has no text",
+        ));
     }
     check_unique_outputs(&items).map_err(|m| ManifestError::new(path, m))?;
     Ok(items)
@@ -107,7 +110,12 @@ fn read_text(path: &Path) -> Result<String, ManifestError> {
             let valid = e.utf8_error().valid_up_to();
             let bytes = e.as_bytes();
             let line = bytes[..valid].iter().filter(|&&b| b == b'\n').count() + 1;
-            let col = valid - bytes[..valid].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+            let col = valid
+                - bytes[..valid]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |p| p + 1)
+                + 1;
             Err(ManifestError::new(
                 path,
                 format!("line {line}, byte {col}: not valid UTF-8 text"),
@@ -132,7 +140,11 @@ fn markdown_items(text: &str, opts: &ManifestOptions) -> Vec<Item> {
             }
             let slug = markdown::slug(&ch.title);
             let number = format!("{:0width$}", ch.number);
-            let stem = if slug.is_empty() { number } else { format!("{number}-{slug}") };
+            let stem = if slug.is_empty() {
+                number
+            } else {
+                format!("{number}-{slug}")
+            };
             Some(Item {
                 key: stem.clone(),
                 title: Some(ch.title).filter(|t| !t.is_empty()),
@@ -156,7 +168,13 @@ pub(crate) fn padded(number: usize, total: usize) -> String {
 pub(crate) fn sanitize(key: &str) -> String {
     let s: String = key
         .chars()
-        .map(|c| if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let s = s.trim_start_matches('.').to_string();
     if s.is_empty() { "_".to_string() } else { s }

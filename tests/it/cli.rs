@@ -16,9 +16,17 @@ fn refused(ws: &Workspace, args: &[&str], needle: &str) {
     }
     let out = ws.run(&all);
     assert_exit(&out, 2);
-    let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     assert_eq!(lines.len(), 1, "one line expected: {}", out.stderr);
-    assert!(out.stderr.contains(needle), "{needle:?} not in: {}", out.stderr);
+    assert!(
+        out.stderr.contains(needle),
+        "{needle:?} not in: {}",
+        out.stderr
+    );
     assert_eq!(api.count(), 0, "no request may be sent");
     assert_eq!(ws.files(), before, "nothing may be written");
 }
@@ -37,20 +45,62 @@ fn bad_manifests_are_refused_by_name_and_line() {
     ws.write("abs.csv", "id,text,output\n1,one,/tmp/x\n");
     ws.write("blank.md", "<!-- nothing -->\n\n```\ncode only\n```\n");
     ws.write("big.csv", "id,text,speed\n1,one,12\n");
-    ws.write("flac.txt", format!("{}\n", "A sentence that goes on. ".repeat(30)));
+    ws.write(
+        "flac.txt",
+        format!("{}\n", "A sentence that goes on. ".repeat(30)),
+    );
     refused(&ws, &["run", "missing.txt"], "missing.txt: no such file");
     refused(&ws, &["run", "empty.txt"], "empty.txt: nothing to say");
-    refused(&ws, &["run", "bad-utf8.txt"], "bad-utf8.txt: line 3, byte 8: not valid UTF-8");
+    refused(
+        &ws,
+        &["run", "bad-utf8.txt"],
+        "bad-utf8.txt: line 3, byte 8: not valid UTF-8",
+    );
     refused(&ws, &["run", "notes.docx"], "unknown extension `.docx`");
     refused(&ws, &["run", "dir.txt"], "dir.txt: is a directory");
-    refused(&ws, &["run", "ragged.csv"], "ragged.csv: line 3: malformed CSV");
-    refused(&ws, &["run", "notext.csv"], "notext.csv: line 1: no `text` column");
-    refused(&ws, &["run", "dupes.csv"], "dupes.csv: line 3: duplicate key `7`");
-    refused(&ws, &["run", "escape.csv"], "escape.csv: line 2: output `../../etc/x` leaves --out");
-    refused(&ws, &["run", "abs.csv"], "abs.csv: line 2: output `/tmp/x` is absolute");
+    refused(
+        &ws,
+        &["run", "ragged.csv"],
+        "ragged.csv: line 3: malformed CSV",
+    );
+    refused(
+        &ws,
+        &["run", "notext.csv"],
+        "notext.csv: line 1: no `text` column",
+    );
+    refused(
+        &ws,
+        &["run", "dupes.csv"],
+        "dupes.csv: line 3: duplicate key `7`",
+    );
+    refused(
+        &ws,
+        &["run", "escape.csv"],
+        "escape.csv: line 2: output `../../etc/x` leaves --out",
+    );
+    refused(
+        &ws,
+        &["run", "abs.csv"],
+        "abs.csv: line 2: output `/tmp/x` is absolute",
+    );
     refused(&ws, &["run", "blank.md"], "blank.md: nothing to say");
-    refused(&ws, &["run", "big.csv"], "big.csv: line 2: speed 12 is out of range");
-    refused(&ws, &["run", "flac.txt", "--audio-format", "flac", "--max-chars", "200"], "joining");
+    refused(
+        &ws,
+        &["run", "big.csv"],
+        "big.csv: line 2: speed 12 is out of range",
+    );
+    refused(
+        &ws,
+        &[
+            "run",
+            "flac.txt",
+            "--audio-format",
+            "flac",
+            "--max-chars",
+            "200",
+        ],
+        "joining",
+    );
     refused(&ws, &["plan", "missing.txt"], "missing.txt: no such file");
 }
 
@@ -61,29 +111,76 @@ fn bad_settings_are_refused_by_name() {
     ws.write("job.toml", "input = \"a.txt\"\nvoise = \"nova\"\n");
     ws.write("bad-type.toml", "input = \"a.txt\"\nrpm = \"fast\"\n");
     ws.write("no-input.toml", "voice = \"nova\"\n");
-    refused(&ws, &["run", "a.txt", "--speed", "9"], "--speed: 9 is out of range");
-    refused(&ws, &["run", "a.txt", "--max-chars", "5000"], "--max-chars: 5000 is out of range");
-    refused(&ws, &["run", "a.txt", "-j", "0"], "--concurrency: 0 is out of range");
-    refused(&ws, &["run", "a.txt", "--rpm", "0"], "--rpm: 0 is out of range");
-    refused(&ws, &["run", "a.txt", "--audio-format", "ogg"], "unknown audio format `ogg`");
-    refused(&ws, &["run", "a.txt", "--base-url", "not a url"], "--base-url: `not a url` is not a URL");
-    refused(&ws, &["run", "a.txt", "--base-url", "http://relay.example/v1"], "--allow-insecure-http");
-    refused(&ws, &["run", "job.toml"], "job.toml: line 2: unknown field `voise`");
+    refused(
+        &ws,
+        &["run", "a.txt", "--speed", "9"],
+        "--speed: 9 is out of range",
+    );
+    refused(
+        &ws,
+        &["run", "a.txt", "--max-chars", "5000"],
+        "--max-chars: 5000 is out of range",
+    );
+    refused(
+        &ws,
+        &["run", "a.txt", "-j", "0"],
+        "--concurrency: 0 is out of range",
+    );
+    refused(
+        &ws,
+        &["run", "a.txt", "--rpm", "0"],
+        "--rpm: 0 is out of range",
+    );
+    refused(
+        &ws,
+        &["run", "a.txt", "--audio-format", "ogg"],
+        "unknown audio format `ogg`",
+    );
+    refused(
+        &ws,
+        &["run", "a.txt", "--base-url", "not a url"],
+        "--base-url: `not a url` is not a URL",
+    );
+    refused(
+        &ws,
+        &["run", "a.txt", "--base-url", "http://relay.example/v1"],
+        "--allow-insecure-http",
+    );
+    refused(
+        &ws,
+        &["run", "job.toml"],
+        "job.toml: line 2: unknown field `voise`",
+    );
     refused(&ws, &["run", "bad-type.toml"], "bad-type.toml: line 2");
     refused(&ws, &["run", "no-input.toml"], "no `input` key");
-    refused(&ws, &["run", "a.txt", "--api-key-env", "NO_SUCH_KEY_VAR"], "NO_SUCH_KEY_VAR is not set");
-    refused(&ws, &["run", "a.txt", "--api-key-file", "nokey"], "--api-key-file nokey: no such file");
+    refused(
+        &ws,
+        &["run", "a.txt", "--api-key-env", "NO_SUCH_KEY_VAR"],
+        "NO_SUCH_KEY_VAR is not set",
+    );
+    refused(
+        &ws,
+        &["run", "a.txt", "--api-key-file", "nokey"],
+        "--api-key-file nokey: no such file",
+    );
 }
 
 #[test]
 fn an_unusable_queue_is_refused_clearly() {
     let ws = Workspace::new();
     ws.write("a.txt", "Hello.\n");
-    ws.write("a-audio/tts-batch.db", "this is not a database, just text that is long enough to matter");
+    ws.write(
+        "a-audio/tts-batch.db",
+        "this is not a database, just text that is long enough to matter",
+    );
     let api = FakeApi::start();
     let out = ws.run_against(&api, "a.txt", &[]);
     assert_exit(&out, 2);
-    assert!(out.stderr.contains("not a tts-batch queue"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not a tts-batch queue"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(api.count(), 0);
 }
 
@@ -91,17 +188,32 @@ fn an_unusable_queue_is_refused_clearly() {
 fn the_key_never_reaches_output_queue_or_report() {
     let ws = Workspace::new();
     ws.write("lines.txt", "One line.\nTwo line.\n");
-    let api = FakeApi::builder().fault_when("Two", Fault::Status500, 1).start();
+    let api = FakeApi::builder()
+        .fault_when("Two", Fault::Status500, 1)
+        .start();
     let base = api.base_url();
     let out = ws
-        .command(&["run", "lines.txt", "--base-url", &base, "--rpm", "6000", "-vvv", "--log-format", "json"])
+        .command(&[
+            "run",
+            "lines.txt",
+            "--base-url",
+            &base,
+            "--rpm",
+            "6000",
+            "-vvv",
+            "--log-format",
+            "json",
+        ])
         .env("RUST_LOG", "trace")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let key = KEY.as_bytes();
     let contains = |hay: &[u8]| hay.windows(key.len()).any(|w| w == key);
-    assert!(!contains(&out.stdout) && !contains(&out.stderr), "the key was printed");
+    assert!(
+        !contains(&out.stdout) && !contains(&out.stderr),
+        "the key was printed"
+    );
     for file in ws.files() {
         let bytes = std::fs::read(ws.path(&file)).unwrap();
         assert!(!contains(&bytes), "the key is in {file}");
@@ -116,13 +228,25 @@ fn shipped_job_files_and_examples_run() {
         for entry in std::fs::read_dir(root.join(dir)).unwrap().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if !name.ends_with(".rs") {
-                ws.write(&format!("{dir}/{name}"), std::fs::read(entry.path()).unwrap());
+                ws.write(
+                    &format!("{dir}/{name}"),
+                    std::fs::read(entry.path()).unwrap(),
+                );
             }
         }
     }
     let api = FakeApi::builder().ms_per_char(1).start();
     for job in ["jobs/quotes.toml", "jobs/lines.toml"] {
-        let out = ws.run(&["run", job, "--base-url", &api.base_url(), "--rpm", "6000", "-j", "8"]);
+        let out = ws.run(&[
+            "run",
+            job,
+            "--base-url",
+            &api.base_url(),
+            "--rpm",
+            "6000",
+            "-j",
+            "8",
+        ]);
         assert_exit(&out, 0);
     }
     assert!(api.count() > 0);
@@ -141,9 +265,28 @@ fn help_lists_every_command_and_flag() {
     }
     let out = ws.run(&["run", "--help"]);
     for flag in [
-        "--out", "--db", "--base-url", "--api-key-env", "--api-key-file", "--model", "--voice", "--audio-format",
-        "--speed", "--instructions", "--concurrency", "--rpm", "--cpm", "--max-attempts", "--timeout", "--max-chars",
-        "--chapter-level", "--text-column", "--id-column", "--max-cost", "--log-format", "--input-format",
+        "--out",
+        "--db",
+        "--base-url",
+        "--api-key-env",
+        "--api-key-file",
+        "--model",
+        "--voice",
+        "--audio-format",
+        "--speed",
+        "--instructions",
+        "--concurrency",
+        "--rpm",
+        "--cpm",
+        "--max-attempts",
+        "--timeout",
+        "--max-chars",
+        "--chapter-level",
+        "--text-column",
+        "--id-column",
+        "--max-cost",
+        "--log-format",
+        "--input-format",
     ] {
         assert!(out.stdout.contains(flag), "{flag} missing from run --help");
     }

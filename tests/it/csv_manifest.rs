@@ -16,7 +16,11 @@ fn quotes_use_their_row_voices_and_ids() {
     for row in rows.records().take(20) {
         let row = row.unwrap();
         let (id, text, voice) = (&row[0], &row[1], &row[2]);
-        let request = api.requests().into_iter().find(|r| r.input == text).expect("requested");
+        let request = api
+            .requests()
+            .into_iter()
+            .find(|r| r.input == text)
+            .expect("requested");
         assert_eq!(request.voice, voice);
         let file = ws.path(&format!("quotes-audio/{id}.mp3"));
         assert_seconds(decoded_seconds(&file).unwrap(), served_seconds(&api, text));
@@ -36,11 +40,19 @@ fn rows_set_format_speed_model_instructions_and_output() {
     );
     let api = FakeApi::start();
     assert_exit(&ws.run_against(&api, "rows.csv", &[]), 0);
-    let by_input = |text: &str| api.requests().into_iter().find(|r| r.input == text).unwrap();
+    let by_input = |text: &str| {
+        api.requests()
+            .into_iter()
+            .find(|r| r.input == text)
+            .unwrap()
+    };
     let a = by_input("First row.");
     assert_eq!((a.format.as_str(), a.speed), ("wav", Some(1.25)));
     let b = by_input("Second row.");
-    assert_eq!((b.model.as_str(), b.instructions.as_deref()), ("gpt-4o-mini-tts", Some("Speak softly.")));
+    assert_eq!(
+        (b.model.as_str(), b.instructions.as_deref()),
+        ("gpt-4o-mini-tts", Some("Speak softly."))
+    );
     let c = by_input("Third row.");
     assert_eq!(c.instructions, None, "tts-1 takes no instructions");
     assert!(ws.path("rows-audio/greetings/first.wav").is_file());

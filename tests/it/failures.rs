@@ -16,7 +16,9 @@ fn transient_faults_are_retried_until_the_audio_is_whole() {
     let faults = [
         Fault::Status500,
         Fault::BadGateway,
-        Fault::Unavailable { retry_after_secs: 0 },
+        Fault::Unavailable {
+            retry_after_secs: 0,
+        },
         Fault::Reset,
         Fault::ShortBody,
         Fault::JsonErrorIn200,
@@ -26,15 +28,24 @@ fn transient_faults_are_retried_until_the_audio_is_whole() {
         Fault::RateLimitMs { ms: 20 },
         Fault::RateLimitSecs { secs: 0 },
         Fault::RateLimitMessage { secs: 0 },
-        Fault::Status { code: 408, message: "timeout".into() },
+        Fault::Status {
+            code: 408,
+            message: "timeout".into(),
+        },
     ];
     for fault in faults {
         let ws = Workspace::new();
         three_lines(&ws);
-        let api = FakeApi::builder().fault_when("beta", fault.clone(), 2).start();
+        let api = FakeApi::builder()
+            .fault_when("beta", fault.clone(), 2)
+            .start();
         let out = ws.run_against(&api, "lines.txt", &[]);
         assert_exit(&out, 0);
-        assert_eq!(attempts_for(&api, "Line beta."), 3, "{fault:?}: two faults, then success");
+        assert_eq!(
+            attempts_for(&api, "Line beta."),
+            3,
+            "{fault:?}: two faults, then success"
+        );
         assert_eq!(attempts_for(&api, "Line alpha."), 1, "{fault:?}");
         let report = ws.report("lines-audio");
         assert_eq!(item(&report, "0002")["attempts"], 3, "{fault:?}");
@@ -43,7 +54,10 @@ fn transient_faults_are_retried_until_the_audio_is_whole() {
             decoded_seconds(&ws.path("lines-audio/0002.mp3")).unwrap(),
             served_seconds(&api, "Line beta."),
         );
-        assert!(ws.files().iter().all(|f| !f.ends_with(".tts-tmp")), "{fault:?}: temporary file left");
+        assert!(
+            ws.files().iter().all(|f| !f.ends_with(".tts-tmp")),
+            "{fault:?}: temporary file left"
+        );
     }
 }
 
@@ -51,7 +65,9 @@ fn transient_faults_are_retried_until_the_audio_is_whole() {
 fn a_request_that_hangs_times_out_and_is_retried() {
     let ws = Workspace::new();
     three_lines(&ws);
-    let api = FakeApi::builder().fault_when("beta", Fault::Hang, 1).start();
+    let api = FakeApi::builder()
+        .fault_when("beta", Fault::Hang, 1)
+        .start();
     let out = ws.run_against(&api, "lines.txt", &["--timeout", "1"]);
     assert_exit(&out, 0);
     assert_eq!(attempts_for(&api, "Line beta."), 2);
@@ -64,7 +80,14 @@ fn refused_text_fails_only_its_item_once_with_the_servers_message() {
         three_lines(&ws);
         let message = format!("Refused with {code}: input not allowed");
         let api = FakeApi::builder()
-            .fault_when("beta", Fault::Status { code, message: message.clone() }, usize::MAX)
+            .fault_when(
+                "beta",
+                Fault::Status {
+                    code,
+                    message: message.clone(),
+                },
+                usize::MAX,
+            )
             .start();
         let out = ws.run_against(&api, "lines.txt", &[]);
         assert_exit(&out, 1);
@@ -72,7 +95,10 @@ fn refused_text_fails_only_its_item_once_with_the_servers_message() {
         let report = ws.report("lines-audio");
         let failed = item(&report, "0002");
         assert_eq!(failed["status"], "failed");
-        assert!(failed["error"].as_str().unwrap().contains(&message), "{code}: {failed}");
+        assert!(
+            failed["error"].as_str().unwrap().contains(&message),
+            "{code}: {failed}"
+        );
         assert_eq!(report["totals"]["done"], 2);
         assert!(!ws.path("lines-audio/0002.mp3").exists());
     }
@@ -81,21 +107,40 @@ fn refused_text_fails_only_its_item_once_with_the_servers_message() {
 #[test]
 fn a_refused_key_or_quota_stops_the_run_with_no_further_request() {
     let cases = [
-        Fault::Status { code: 401, message: "Incorrect API key provided".into() },
-        Fault::Status { code: 403, message: "Country not supported".into() },
+        Fault::Status {
+            code: 401,
+            message: "Incorrect API key provided".into(),
+        },
+        Fault::Status {
+            code: 403,
+            message: "Country not supported".into(),
+        },
         Fault::InsufficientQuota,
     ];
     for fault in cases {
         let ws = Workspace::new();
-        ws.write("lines.txt", (1..=20).map(|i| format!("Line number {i}.\n")).collect::<String>());
+        ws.write(
+            "lines.txt",
+            (1..=20)
+                .map(|i| format!("Line number {i}.\n"))
+                .collect::<String>(),
+        );
         let api = FakeApi::builder().fault_after(3, fault.clone()).start();
         let out = ws.run_against(&api, "lines.txt", &["-j", "1"]);
         assert_exit(&out, 3);
-        assert_eq!(api.count(), 4, "{fault:?}: three successes, one refusal, then nothing");
+        assert_eq!(
+            api.count(),
+            4,
+            "{fault:?}: three successes, one refusal, then nothing"
+        );
         let report = ws.report("lines-audio");
         assert_eq!(report["totals"]["done"], 3);
         assert_eq!(report["totals"]["pending"], 17);
-        assert!(report["outcome"].as_str().unwrap().contains("refused"), "{}", report["outcome"]);
+        assert!(
+            report["outcome"].as_str().unwrap().contains("refused"),
+            "{}",
+            report["outcome"]
+        );
     }
 }
 
@@ -103,10 +148,17 @@ fn a_refused_key_or_quota_stops_the_run_with_no_further_request() {
 fn items_that_keep_failing_give_up_after_max_attempts() {
     let ws = Workspace::new();
     three_lines(&ws);
-    let api = FakeApi::builder().fault_when("beta", Fault::Status500, usize::MAX).start();
+    let api = FakeApi::builder()
+        .fault_when("beta", Fault::Status500, usize::MAX)
+        .start();
     let out = ws.run_against(&api, "lines.txt", &["--max-attempts", "2"]);
     assert_exit(&out, 1);
     assert_eq!(attempts_for(&api, "Line beta."), 2);
     let report = ws.report("lines-audio");
-    assert!(item(&report, "0002")["error"].as_str().unwrap().contains("gave up after 2 attempts"));
+    assert!(
+        item(&report, "0002")["error"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 2 attempts")
+    );
 }

@@ -6,13 +6,20 @@ use crate::support::*;
 #[test]
 fn each_line_becomes_a_decodable_file_and_the_report_is_true() {
     let ws = Workspace::new();
-    ws.write("lines.txt", "The first line.\n\nA second line, longer than the first.\nThird.\n");
+    ws.write(
+        "lines.txt",
+        "The first line.\n\nA second line, longer than the first.\nThird.\n",
+    );
     let api = FakeApi::start();
     let out = ws.run_against(&api, "lines.txt", &[]);
     assert_exit(&out, 0);
 
     assert_eq!(api.count(), 3, "one request per line");
-    for (key, text) in [("0001", "The first line."), ("0003", "A second line, longer than the first."), ("0004", "Third.")] {
+    for (key, text) in [
+        ("0001", "The first line."),
+        ("0003", "A second line, longer than the first."),
+        ("0004", "Third."),
+    ] {
         let file = ws.path(&format!("lines-audio/{key}.mp3"));
         let expected = served_seconds(&api, text);
         assert_seconds(decoded_seconds(&file).unwrap(), expected);
@@ -26,15 +33,32 @@ fn each_line_becomes_a_decodable_file_and_the_report_is_true() {
     }
     let report = ws.report("lines-audio");
     let totals = &report["totals"];
-    assert_eq!((totals["items"].as_u64(), totals["done"].as_u64(), totals["requests"].as_u64()), (Some(3), Some(3), Some(3)));
+    assert_eq!(
+        (
+            totals["items"].as_u64(),
+            totals["done"].as_u64(),
+            totals["requests"].as_u64()
+        ),
+        (Some(3), Some(3), Some(3))
+    );
     assert_eq!(totals["failed"], 0);
     assert_eq!(report["settings"]["model"], "tts-1");
     let csv = std::fs::read_to_string(ws.path("lines-audio/report.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4, "{csv}");
     // The request is what the API documents: model, voice, format; no speed or instructions.
     let first = &api.requests()[0];
-    assert_eq!((first.model.as_str(), first.voice.as_str(), first.format.as_str()), ("tts-1", "alloy", "mp3"));
-    assert_eq!(first.authorization.as_deref(), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(
+        (
+            first.model.as_str(),
+            first.voice.as_str(),
+            first.format.as_str()
+        ),
+        ("tts-1", "alloy", "mp3")
+    );
+    assert_eq!(
+        first.authorization.as_deref(),
+        Some(format!("Bearer {KEY}").as_str())
+    );
     assert_eq!(first.body.get("speed"), None);
     assert_eq!(first.body.get("instructions"), None);
 }
@@ -51,7 +75,10 @@ fn a_rerun_sends_nothing_and_an_edited_line_costs_one_request() {
     assert_exit(&ws.run_against(&api, "lines.txt", &[]), 0);
     assert_eq!(api.count(), 0, "a finished job sends nothing");
 
-    ws.write("lines.txt", "Alpha line.\nBeta line, edited.\nGamma line.\n");
+    ws.write(
+        "lines.txt",
+        "Alpha line.\nBeta line, edited.\nGamma line.\n",
+    );
     assert_exit(&ws.run_against(&api, "lines.txt", &[]), 0);
     let inputs: Vec<String> = api.requests().into_iter().map(|r| r.input).collect();
     assert_eq!(inputs, ["Beta line, edited."]);
@@ -77,39 +104,74 @@ fn moved_and_repeated_text_is_never_requested_again() {
     let inputs: Vec<String> = api.requests().into_iter().map(|r| r.input).collect();
     assert_eq!(inputs, ["Red fish."]);
     let one = decoded_seconds(&ws.path("lines-audio/0002.mp3")).unwrap();
-    assert_seconds(decoded_seconds(&ws.path("lines-audio/0004.mp3")).unwrap(), one);
+    assert_seconds(
+        decoded_seconds(&ws.path("lines-audio/0004.mp3")).unwrap(),
+        one,
+    );
     assert_eq!(ws.report("lines-audio")["totals"]["done"], 4);
 }
 
 #[test]
 fn long_lines_are_split_and_joined_with_exact_duration_in_every_joinable_format() {
-    let sentence = "This sentence is one of many in a long line of text. ";
-    let long = sentence.repeat(12);
+    let long: String = (1..=12)
+        .map(|i| format!("Sentence number {i} is one of many in a long line of text. "))
+        .collect();
+    // A line of one sentence said over and over: its pieces are all the same piece.
+    let echo = "Echo, echo, echo again. ".repeat(20);
     for format in ["mp3", "aac", "wav", "pcm"] {
         let ws = Workspace::new();
-        ws.write("long.txt", format!("{}\nShort one.\n", long.trim()));
+        ws.write(
+            "long.txt",
+            format!(
+                "{}
+Short one.
+{}
+",
+                long.trim(),
+                echo.trim()
+            ),
+        );
         let api = FakeApi::start();
-        let out = ws.run_against(&api, "long.txt", &["--max-chars", "120", "--audio-format", format]);
+        let out = ws.run_against(
+            &api,
+            "long.txt",
+            &["--max-chars", "120", "--audio-format", format],
+        );
         assert_exit(&out, 0);
         let requests = api.requests();
-        assert!(requests.iter().all(|r| r.input.chars().count() <= 120 && r.format == format));
-        let pieces: Vec<_> = requests.iter().filter(|r| r.input != "Short one.").collect();
-        assert!(pieces.len() >= 6, "{format}: {} pieces", pieces.len());
-        // One request per distinct piece: the repeated sentences pair up into equal pieces.
-        let distinct: std::collections::HashSet<_> = pieces.iter().map(|r| r.input.clone()).collect();
-        assert_eq!(distinct.len(), pieces.len(), "{format}: a piece was requested twice");
+        assert!(
+            requests
+                .iter()
+                .all(|r| r.input.chars().count() <= 120 && r.format == format)
+        );
+        let distinct: std::collections::HashSet<_> =
+            requests.iter().map(|r| r.input.clone()).collect();
+        assert_eq!(
+            distinct.len(),
+            requests.len(),
+            "{format}: a piece was requested twice"
+        );
 
         let report = ws.report("long-audio");
-        let item = item(&report, "0001");
-        let chunks = item["chunks"].as_u64().unwrap() as usize;
-        assert!(chunks >= pieces.len());
-        // The joined file lasts exactly as long as its pieces, each counted as often as it occurs.
-        let texts = tts_batch::chunk::split(&tts_batch::chunk::normalize(&long), 120);
-        assert_eq!(texts.len(), chunks);
-        let expected: f64 = texts.iter().map(|t| served_seconds(&api, t)).sum();
-        let file = ws.path(&format!("long-audio/0001.{format}"));
-        assert_seconds(decoded_seconds(&file).unwrap(), expected);
-        assert_seconds(item["audio_seconds"].as_f64().unwrap(), expected);
+        for (key, text) in [("0001", long.as_str()), ("0003", echo.as_str())] {
+            let item = item(&report, key);
+            let pieces = tts_batch::chunk::split(&tts_batch::chunk::normalize(text), 120);
+            assert!(pieces.len() >= 4, "{format}: {} pieces", pieces.len());
+            assert_eq!(item["chunks"].as_u64(), Some(pieces.len() as u64));
+            // The joined file lasts exactly as long as its pieces, each counted as often as it occurs.
+            let expected: f64 = pieces.iter().map(|t| served_seconds(&api, t)).sum();
+            let file = ws.path(&format!("long-audio/{key}.{format}"));
+            assert_seconds(decoded_seconds(&file).unwrap(), expected);
+            assert_seconds(item["audio_seconds"].as_f64().unwrap(), expected);
+        }
+        let echo_requests = requests
+            .iter()
+            .filter(|r| r.input.starts_with("Echo"))
+            .count();
+        assert_eq!(
+            echo_requests, 1,
+            "{format}: the repeated piece is requested once"
+        );
     }
 }
 

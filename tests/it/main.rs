@@ -8,4 +8,5 @@ mod csv_manifest;
 mod failures;
 mod lines_manifest;
 mod markdown_manifest;
+mod reliability;
 mod resume;

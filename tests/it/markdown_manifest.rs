@@ -31,13 +31,19 @@ fn alice_becomes_one_file_per_chapter_with_exact_durations() {
     let requests = api.requests();
     let distinct: std::collections::HashSet<_> = requests.iter().map(|r| r.input.clone()).collect();
     assert_eq!(distinct.len(), requests.len());
-    assert_eq!(report["totals"]["requests"].as_u64(), Some(requests.len() as u64));
+    assert_eq!(
+        report["totals"]["requests"].as_u64(),
+        Some(requests.len() as u64)
+    );
 
     let source = std::fs::read_to_string(corpus_path("alice.md")).unwrap();
     let chapters = tts_batch::manifest::markdown::chapters(&source, &Default::default());
     let mut total = 0.0;
     for (item, chapter) in items.iter().zip(&chapters) {
-        assert!(item["chunks"].as_u64().unwrap() >= 2, "chapters are longer than 2000 characters");
+        assert!(
+            item["chunks"].as_u64().unwrap() >= 2,
+            "chapters are longer than 2000 characters"
+        );
         let file = ws.path(&format!("alice-audio/{}", item["output"].as_str().unwrap()));
         let expected = expected_seconds(&api, &chapter.text, 2000);
         assert_seconds(decoded_seconds(&file).unwrap(), expected);
@@ -46,7 +52,11 @@ fn alice_becomes_one_file_per_chapter_with_exact_durations() {
     }
     assert!((report["totals"]["audio_seconds"].as_f64().unwrap() - total).abs() < 0.01);
     // Markup is not read aloud.
-    assert!(requests.iter().all(|r| !r.input.contains('_') && !r.input.contains("##")));
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.input.contains('_') && !r.input.contains("##"))
+    );
 }
 
 #[test]
@@ -54,10 +64,19 @@ fn a_chinese_novel_keeps_its_title_page_and_cjk_file_names() {
     let ws = Workspace::new();
     ws.corpus("chinese-novel.md");
     let api = FakeApi::builder().ms_per_char(2).start();
-    let out = ws.run_against(&api, "chinese-novel.md", &["--max-chars", "1500", "-j", "8"]);
+    let out = ws.run_against(
+        &api,
+        "chinese-novel.md",
+        &["--max-chars", "1500", "-j", "8"],
+    );
     assert_exit(&out, 0);
     let report = ws.report("chinese-novel-audio");
-    let outputs: Vec<&str> = report["items"].as_array().unwrap().iter().map(|i| i["output"].as_str().unwrap()).collect();
+    let outputs: Vec<&str> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["output"].as_str().unwrap())
+        .collect();
     assert_eq!(outputs.len(), 6, "{outputs:?}");
     assert!(outputs[0].starts_with("00-"), "{outputs:?}");
     assert_eq!(outputs[1], "01-第一回-靈根育孕源流出-心性修持大道生.mp3");
@@ -65,7 +84,11 @@ fn a_chinese_novel_keeps_its_title_page_and_cjk_file_names() {
         let file = ws.path(&format!("chinese-novel-audio/{output}"));
         assert!(decoded_seconds(&file).unwrap() > 0.0);
     }
-    assert!(api.requests().iter().all(|r| r.input.chars().count() <= 1500));
+    assert!(
+        api.requests()
+            .iter()
+            .all(|r| r.input.chars().count() <= 1500)
+    );
 }
 
 #[test]
@@ -73,7 +96,11 @@ fn the_rust_book_reads_prose_and_skips_code() {
     let ws = Workspace::new();
     ws.corpus("rust-book-ch01-03.md");
     let api = FakeApi::builder().ms_per_char(1).start();
-    let out = ws.run_against(&api, "rust-book-ch01-03.md", &["--audio-format", "wav", "-j", "8"]);
+    let out = ws.run_against(
+        &api,
+        "rust-book-ch01-03.md",
+        &["--audio-format", "wav", "-j", "8"],
+    );
     assert_exit(&out, 0);
     let requests = api.requests();
     assert!(!requests.is_empty());
@@ -85,5 +112,11 @@ fn the_rust_book_reads_prose_and_skips_code() {
     }
     let report = ws.report("rust-book-ch01-03-audio");
     assert_eq!(report["totals"]["failed"], 0);
-    assert!(report["items"].as_array().unwrap().iter().all(|i| i["output"].as_str().unwrap().ends_with(".wav")));
+    assert!(
+        report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["output"].as_str().unwrap().ends_with(".wav"))
+    );
 }

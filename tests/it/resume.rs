@@ -16,17 +16,31 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 fn many_lines(n: usize) -> String {
-    (1..=n).map(|i| format!("This is line number {i} of the book.\n")).collect()
+    (1..=n)
+        .map(|i| format!("This is line number {i} of the book.\n"))
+        .collect()
 }
 
 #[test]
 fn a_run_killed_halfway_resumes_without_paying_twice() {
     let ws = Workspace::new();
     ws.write("book.txt", many_lines(30));
-    let api = FakeApi::builder().latency(Duration::from_millis(100)).start();
+    let api = FakeApi::builder()
+        .latency(Duration::from_millis(100))
+        .start();
     let base = api.base_url();
     let mut child = ws
-        .command(&["run", "book.txt", "--base-url", &base, "--rpm", "6000", "-j", "3", "-q"])
+        .command(&[
+            "run",
+            "book.txt",
+            "--base-url",
+            &base,
+            "--rpm",
+            "6000",
+            "-j",
+            "3",
+            "-q",
+        ])
         .spawn()
         .unwrap();
     wait_for("ten finished requests", || api.successes().len() >= 10);
@@ -42,9 +56,16 @@ fn a_run_killed_halfway_resumes_without_paying_twice() {
     }
     assert_eq!(per_input.len(), 30);
     let repeated = per_input.values().filter(|&&n| n > 1).count();
-    assert!(repeated <= 3, "{repeated} items paid twice; at most the 3 in flight at the kill may be");
+    assert!(
+        repeated <= 3,
+        "{repeated} items paid twice; at most the 3 in flight at the kill may be"
+    );
     assert!(per_input.values().all(|&n| n <= 2));
-    assert!(api.successes().len() <= 30 + 3, "{} successes, {before_resume} before the resume", api.successes().len());
+    assert!(
+        api.successes().len() <= 30 + 3,
+        "{} successes, {before_resume} before the resume",
+        api.successes().len()
+    );
 
     let report = ws.report("book-audio");
     assert_eq!(report["totals"]["done"], 30);
@@ -60,10 +81,22 @@ fn a_run_killed_halfway_resumes_without_paying_twice() {
 fn sigterm_stops_sending_writes_the_report_and_the_next_run_finishes() {
     let ws = Workspace::new();
     ws.write("book.txt", many_lines(20));
-    let api = FakeApi::builder().latency(Duration::from_millis(100)).start();
+    let api = FakeApi::builder()
+        .latency(Duration::from_millis(100))
+        .start();
     let base = api.base_url();
     let mut child = ws
-        .command(&["run", "book.txt", "--base-url", &base, "--rpm", "6000", "-j", "2", "-q"])
+        .command(&[
+            "run",
+            "book.txt",
+            "--base-url",
+            &base,
+            "--rpm",
+            "6000",
+            "-j",
+            "2",
+            "-q",
+        ])
         .spawn()
         .unwrap();
     wait_for("four finished requests", || api.successes().len() >= 4);
@@ -73,7 +106,11 @@ fn sigterm_stops_sending_writes_the_report_and_the_next_run_finishes() {
     assert_eq!(status.code(), Some(3));
     let sent_at_stop = api.count();
     let report = ws.report("book-audio");
-    assert!(report["outcome"].as_str().unwrap().contains("signal"), "{}", report["outcome"]);
+    assert!(
+        report["outcome"].as_str().unwrap().contains("signal"),
+        "{}",
+        report["outcome"]
+    );
     assert!(report["totals"]["pending"].as_u64().unwrap() > 0);
     assert!(ws.files().iter().all(|f| !f.ends_with(".tts-tmp")));
     assert!(sent_at_stop < 20);
@@ -93,14 +130,25 @@ fn a_second_run_on_a_held_queue_exits_4_and_changes_nothing() {
     let report_before = std::fs::read(ws.path("lines-audio/report.json")).unwrap();
 
     // Hold the queue's lock as a running tts-batch would.
-    let held = std::fs::OpenOptions::new().read(true).write(true).open(ws.path("lines-audio/tts-batch.db")).unwrap();
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(ws.path("lines-audio/tts-batch.db"))
+        .unwrap();
     held.try_lock().unwrap();
     api.reset_log();
     let out = ws.run_against(&api, "lines.txt", &[]);
     assert_exit(&out, 4);
-    assert!(out.stderr.contains("another run holds the queue"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("another run holds the queue"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(api.count(), 0);
-    assert_eq!(std::fs::read(ws.path("lines-audio/report.json")).unwrap(), report_before);
+    assert_eq!(
+        std::fs::read(ws.path("lines-audio/report.json")).unwrap(),
+        report_before
+    );
     assert_exit(&ws.run(&["retry", "lines.txt"]), 4);
 
     // A lock that dies with its holder blocks nothing.
@@ -114,12 +162,23 @@ fn retry_puts_failed_items_back_and_status_tells_what_happened() {
     let ws = Workspace::new();
     ws.write("lines.txt", "Fine line.\nBad line.\n");
     let api = FakeApi::builder()
-        .fault_when("Bad", Fault::Status { code: 400, message: "nope".into() }, 1)
+        .fault_when(
+            "Bad",
+            Fault::Status {
+                code: 400,
+                message: "nope".into(),
+            },
+            1,
+        )
         .start();
     assert_exit(&ws.run_against(&api, "lines.txt", &[]), 1);
     let status = ws.run(&["status", "lines.txt"]);
     assert_exit(&status, 0);
-    assert!(status.stdout.contains("1 done, 1 failed"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("1 done, 1 failed"),
+        "{}",
+        status.stdout
+    );
     assert!(status.stdout.contains("nope"), "{}", status.stdout);
 
     // A re-run leaves failed items alone until `retry`.
@@ -128,13 +187,23 @@ fn retry_puts_failed_items_back_and_status_tells_what_happened() {
     assert_eq!(api.count(), 0);
     let retry = ws.run(&["retry", "lines.txt", "--key", "0002"]);
     assert_exit(&retry, 0);
-    assert!(retry.stdout.contains("1 failed items back to pending"), "{}", retry.stdout);
+    assert!(
+        retry.stdout.contains("1 failed items back to pending"),
+        "{}",
+        retry.stdout
+    );
     assert_exit(&ws.run_against(&api, "lines.txt", &[]), 0);
     assert_eq!(api.count(), 1);
 
     let md = ws.run(&["report", "lines.txt", "--format", "md"]);
     assert!(md.stdout.contains("| 0002 | done |"), "{}", md.stdout);
-    let csv = ws.run(&["report", "--db", "lines-audio/tts-batch.db", "--format", "csv"]);
+    let csv = ws.run(&[
+        "report",
+        "--db",
+        "lines-audio/tts-batch.db",
+        "--format",
+        "csv",
+    ]);
     assert!(csv.stdout.starts_with("key,title,status"), "{}", csv.stdout);
     assert_exit(&ws.run(&["retry", "lines.txt", "--key", "nosuch"]), 2);
 }
@@ -144,12 +213,24 @@ fn requests_are_spaced_no_burst_above_a_seconds_share() {
     let ws = Workspace::new();
     ws.write("book.txt", many_lines(25));
     let api = FakeApi::start();
-    let out = ws.run(&["run", "book.txt", "--base-url", &api.base_url(), "--rpm", "600", "-j", "8"]);
+    let out = ws.run(&[
+        "run",
+        "book.txt",
+        "--base-url",
+        &api.base_url(),
+        "--rpm",
+        "600",
+        "-j",
+        "8",
+    ]);
     assert_exit(&out, 0);
     let times: Vec<u64> = api.requests().iter().map(|r| r.at_ms).collect();
     assert_eq!(times.len(), 25);
     for (i, &start) in times.iter().enumerate() {
         let in_second = times[i..].iter().take_while(|&&t| t < start + 1000).count();
-        assert!(in_second <= 11, "{in_second} requests within one second from request {i}");
+        assert!(
+            in_second <= 11,
+            "{in_second} requests within one second from request {i}"
+        );
     }
 }

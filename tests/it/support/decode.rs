@@ -81,6 +81,14 @@ fn decode(path: &Path, ext: &str) -> Result<f64, String> {
         if packet.track_id() != track.id {
             continue;
         }
+        // The FLAC reader drops a frame that fails its CRC and carries on; the frame numbers
+        // (timestamps) of what follows show the hole.
+        if packet.ts() != frames {
+            return Err(format!(
+                "packet {packets} starts at sample {} but {frames} samples came before it",
+                packet.ts()
+            ));
+        }
         let decoded = decoder
             .decode(&packet)
             .map_err(|e| format!("decoding packet {packets}: {e}"))?;

@@ -93,7 +93,8 @@ impl Workspace {
 
     /// The parsed report.json of an output folder.
     pub fn report(&self, out: &str) -> serde_json::Value {
-        let text = std::fs::read_to_string(self.path(out).join("report.json")).expect("report.json");
+        let text =
+            std::fs::read_to_string(self.path(out).join("report.json")).expect("report.json");
         serde_json::from_str(&text).expect("report.json parses")
     }
 
@@ -119,7 +120,9 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
 
 /// A file of the shared corpus (the repo sits beside `shared/`).
 pub fn corpus_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus")
+        .join(name)
 }
 
 /// Asserts the run exited with `code`, showing its output if not.
@@ -135,7 +138,10 @@ pub fn assert_exit(out: &Output, code: i32) {
 /// Asserts two durations in seconds are equal to within a microsecond.
 #[track_caller]
 pub fn assert_seconds(actual: f64, expected: f64) {
-    assert!((actual - expected).abs() < 1e-6, "duration {actual} s, expected {expected} s");
+    assert!(
+        (actual - expected).abs() < 1e-6,
+        "duration {actual} s, expected {expected} s"
+    );
 }
 
 /// The report's item with this key.

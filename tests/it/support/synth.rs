@@ -3,7 +3,9 @@
 //! Everything is 24 kHz mono, like OpenAI's speech output, and built by hand bit by bit so that
 //! the tests need no encoder: every stream here decodes with symphonia (and with ffmpeg), and the
 //! duration returned with it is the one a decoder reports, computed as `samples / rate` the same
-//! way the library measures it.
+//! way the library measures it. For mp3 that is with gapless trimming off (symphonia's default):
+//! every audio frame counts, the Xing/Info frame does not. ffmpeg, which honours the encoder delay
+//! in the LAME tag, plays 1105 samples less.
 // This file is `#[path]`-included by several crates (the `it` test binary, the unit tests of
 // `src/audio.rs`, a benchmark); each uses only part of it.
 #![allow(dead_code)]
