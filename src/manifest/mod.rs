@@ -194,3 +194,44 @@ fn check_unique_outputs(items: &[Item]) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn opts(format: InputFormat) -> ManifestOptions {
+        ManifestOptions {
+            format,
+            text_column: "text".into(),
+            id_column: "id".into(),
+            chapter_level: None,
+            read_code: false,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Arbitrary bytes through every reader: an item list or an error, never a panic.
+        #[test]
+        fn any_bytes_through_every_reader_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("m");
+            std::fs::write(&path, &bytes).unwrap();
+            for format in [InputFormat::Lines, InputFormat::Csv, InputFormat::Markdown] {
+                if let Ok(items) = load(&path, &opts(format)) {
+                    prop_assert!(!items.is_empty());
+                    prop_assert!(items.iter().all(|i| !i.text.is_empty() && !i.key.is_empty()));
+                }
+            }
+        }
+
+        /// CSV-shaped text (quotes, commas, newlines, the known columns) never panics either.
+        #[test]
+        fn csv_shaped_text_never_panics(cells in proptest::collection::vec(r#"[a-z0-9 ,"\n./é语-]{0,12}"#, 0..30)) {
+            let text = format!("id,text,voice,speed,audio_format,output\n{}", cells.join(","));
+            let _ = csv::items(&text, &opts(InputFormat::Csv));
+        }
+    }
+}

@@ -78,46 +78,62 @@ fn a_run_killed_halfway_resumes_without_paying_twice() {
 }
 
 #[test]
-fn sigterm_stops_sending_writes_the_report_and_the_next_run_finishes() {
-    let ws = Workspace::new();
-    ws.write("book.txt", many_lines(20));
-    let api = FakeApi::builder()
-        .latency(Duration::from_millis(100))
-        .start();
-    let base = api.base_url();
-    let mut child = ws
-        .command(&[
-            "run",
-            "book.txt",
-            "--base-url",
-            &base,
-            "--rpm",
-            "6000",
-            "-j",
-            "2",
-            "-q",
-        ])
-        .spawn()
-        .unwrap();
-    wait_for("four finished requests", || api.successes().len() >= 4);
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(3));
-    let sent_at_stop = api.count();
-    let report = ws.report("book-audio");
-    assert!(
-        report["outcome"].as_str().unwrap().contains("signal"),
-        "{}",
-        report["outcome"]
-    );
-    assert!(report["totals"]["pending"].as_u64().unwrap() > 0);
-    assert!(ws.files().iter().all(|f| !f.ends_with(".tts-tmp")));
-    assert!(sent_at_stop < 20);
+fn sigint_and_sigterm_stop_sending_write_the_report_and_the_next_run_finishes() {
+    for signal in [rustix::process::Signal::TERM, rustix::process::Signal::INT] {
+        let ws = Workspace::new();
+        ws.write("book.txt", many_lines(20));
+        let api = FakeApi::builder()
+            .latency(Duration::from_millis(100))
+            .start();
+        let base = api.base_url();
+        let mut child = ws
+            .command(&[
+                "run",
+                "book.txt",
+                "--base-url",
+                &base,
+                "--rpm",
+                "6000",
+                "-j",
+                "2",
+                "-q",
+            ])
+            .spawn()
+            .unwrap();
+        wait_for("four finished requests", || api.successes().len() >= 4);
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, signal).unwrap();
+        let sent_at_signal = api.count();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(3), "{signal:?}");
+        // The two requests in flight may land after the signal; nothing new is sent.
+        assert!(
+            api.count() <= sent_at_signal + 2,
+            "{signal:?}: {} requests after the signal",
+            api.count() - sent_at_signal
+        );
+        let report = ws.report("book-audio");
+        assert!(
+            report["outcome"].as_str().unwrap().contains("signal"),
+            "{}",
+            report["outcome"]
+        );
+        assert!(report["totals"]["pending"].as_u64().unwrap() > 0);
+        assert!(ws.files().iter().all(|f| !f.ends_with(".tts-tmp")));
+        let conn = rusqlite::Connection::open(ws.path("book-audio/tts-batch.db")).unwrap();
+        let claimed: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM pieces WHERE status = 'claimed'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(claimed, 0, "{signal:?}: claims released");
 
-    let out = ws.run_against(&api, "book.txt", &[]);
-    assert_exit(&out, 0);
-    assert_eq!(ws.report("book-audio")["totals"]["done"], 20);
+        let out = ws.run_against(&api, "book.txt", &[]);
+        assert_exit(&out, 0);
+        assert_eq!(ws.report("book-audio")["totals"]["done"], 20);
+    }
 }
 
 #[test]
