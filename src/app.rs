@@ -13,8 +13,9 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{Cli, Command, JobArgs, QueueArgs, ReportArgs, ReportFormat, RetryArgs};
 use crate::config::{Config, io_reason, queue_location};
 use crate::error::{Error, Outcome, StopReason};
+use crate::pacer::{Pacer, Rpm};
 use crate::plan::{self, PlannedItem};
-use crate::pool::{Pacer, Pool};
+use crate::pool::Pool;
 use crate::queue::{self, QueueHandle};
 use crate::report;
 use crate::speech::SpeechClient;
@@ -100,7 +101,10 @@ fn settings_json(cfg: &Config) -> String {
         "audio_format": cfg.voice.format,
         "speed": cfg.voice.speed,
         "instructions": cfg.voice.instructions,
-        "rpm": cfg.rpm,
+        "rpm": match cfg.rpm {
+            Rpm::Fixed(n) => serde_json::json!(n),
+            Rpm::Auto => serde_json::json!("auto"),
+        },
         "cpm": cfg.cpm,
         "concurrency": cfg.concurrency,
         "max_attempts": cfg.max_attempts,
@@ -171,6 +175,7 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
         summary.rebuild,
         summary.removed
     );
+    let after_crash = queue::last_run(&conn)?.is_some_and(|r| r.finished_at.is_none());
     let run_id = queue::begin_run(
         &conn,
         &cfg.input.display().to_string(),
@@ -199,7 +204,7 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
         client,
         cfg.out.clone(),
         pieces_dir,
-        Pacer::new(cfg.rpm, cfg.cpm, &recent),
+        Pacer::new(cfg.rpm, cfg.cpm, &recent, after_crash),
         cfg.max_attempts,
         cfg.max_cost,
         stop.clone(),
@@ -411,7 +416,7 @@ pub fn render_plan(cfg: &Config, planned: &[PlannedItem], done: &HashSet<String>
             item.output
         ));
     }
-    let minutes_by_rpm = requests as f64 / cfg.rpm as f64;
+    let minutes_by_rpm = requests as f64 / cfg.rpm.planned() as f64;
     let minutes_by_cpm = cfg.cpm.map_or(0.0, |c| send_chars as f64 / c as f64);
     let minutes = minutes_by_rpm.max(minutes_by_cpm);
     out.push_str(&format!(

@@ -123,9 +123,10 @@ pub struct JobArgs {
     #[arg(short = 'j', long, value_name = "N")]
     pub concurrency: Option<u32>,
 
-    /// Requests per minute, shared by all workers [default: 50]
-    #[arg(long, value_name = "N")]
-    pub rpm: Option<u32>,
+    /// Requests per minute, shared by all workers, or `auto` to follow the limit the server
+    /// advertises [default: 50]
+    #[arg(long, value_name = "N|auto")]
+    pub rpm: Option<String>,
 
     /// Input characters per minute, shared by all workers [default: no limit]
     #[arg(long, value_name = "N")]

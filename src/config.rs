@@ -10,6 +10,7 @@ use crate::cli::{InputFormatArg, JobArgs, QueueArgs};
 use crate::error::Error;
 use crate::format::AudioFormat;
 use crate::manifest::{InputFormat, ManifestOptions};
+use crate::pacer::Rpm;
 use crate::plan::VoiceSettings;
 
 /// The API root used when neither a flag, a job file nor `OPENAI_BASE_URL` names one.
@@ -35,7 +36,7 @@ pub struct Config {
     /// Defaults of every item; CSV rows may override them.
     pub voice: VoiceSettings,
     pub concurrency: usize,
-    pub rpm: u32,
+    pub rpm: Rpm,
     pub cpm: Option<u32>,
     pub max_attempts: u32,
     pub timeout: Duration,
@@ -67,6 +68,28 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
+/// `rpm` in a job file: a number or "auto".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RpmValue {
+    Number(u32),
+    Text(String),
+}
+
+/// Parses `--rpm`: a number of requests per minute, or `auto`.
+fn parse_rpm(value: &str) -> Result<Rpm, Error> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("auto") {
+        return Ok(Rpm::Auto);
+    }
+    let n: u32 = value.parse().map_err(|_| {
+        Error::input(format!(
+            "--rpm: `{value}` is not a number of requests per minute or `auto`"
+        ))
+    })?;
+    Ok(Rpm::Fixed(in_range("--rpm", n, 1, 1_000_000)?))
+}
+
 /// A job file: the long flag names as keys. Unknown keys are refused by name.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -83,7 +106,7 @@ struct JobFile {
     speed: Option<f64>,
     instructions: Option<String>,
     concurrency: Option<u32>,
-    rpm: Option<u32>,
+    rpm: Option<RpmValue>,
     cpm: Option<u32>,
     max_attempts: Option<u32>,
     timeout: Option<u64>,
@@ -270,7 +293,14 @@ impl Config {
             1,
             256,
         )?;
-        let rpm = in_range("--rpm", args.rpm.or(job.rpm).unwrap_or(50), 1, 1_000_000)?;
+        let rpm = match (args.rpm.clone(), job.rpm) {
+            (Some(flag), _) => parse_rpm(&flag)?,
+            (None, Some(RpmValue::Number(n))) => Rpm::Fixed(in_range("--rpm", n, 1, 1_000_000)?),
+            (None, Some(RpmValue::Text(t))) => {
+                parse_rpm(&t).map_err(|e| Error::input(format!("{}: {e}", args.input.display())))?
+            }
+            (None, None) => Rpm::Fixed(50),
+        };
         let cpm = match args.cpm.or(job.cpm) {
             Some(c) => Some(in_range("--cpm", c, 1, u32::MAX)?),
             None => None,
@@ -534,7 +564,10 @@ mod tests {
         assert_eq!(cfg.voice.model, "tts-1");
         assert_eq!(cfg.voice.voice, "alloy");
         assert_eq!(cfg.voice.format, AudioFormat::Mp3);
-        assert_eq!((cfg.concurrency, cfg.rpm, cfg.cpm), (4, 50, None));
+        assert_eq!(
+            (cfg.concurrency, cfg.rpm, cfg.cpm),
+            (4, Rpm::Fixed(50), None)
+        );
         assert_eq!((cfg.max_attempts, cfg.max_chars), (6, 4096));
         assert_eq!(cfg.timeout, Duration::from_secs(120));
         assert_eq!(cfg.key_source, KeySource::Env("OPENAI_API_KEY".into()));
@@ -611,12 +644,15 @@ mod tests {
         )
         .unwrap();
         let mut a = args(job.to_str().unwrap());
-        a.rpm = Some(10);
+        a.rpm = Some("10".into());
         let cfg = Config::from_args(&a, &no_env).unwrap();
         assert_eq!(cfg.input, dir.path().join("book.md"));
         assert_eq!(cfg.out, dir.path().join("audio"));
         assert_eq!(cfg.voice.voice, "nova");
-        assert_eq!(cfg.rpm, 10);
+        assert_eq!(cfg.rpm, Rpm::Fixed(10));
+        let mut a = args(job.to_str().unwrap());
+        a.rpm = Some("auto".into());
+        assert_eq!(Config::from_args(&a, &no_env).unwrap().rpm, Rpm::Auto);
     }
 
     #[test]

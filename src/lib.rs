@@ -12,6 +12,7 @@ pub mod error;
 pub mod format;
 pub mod logging;
 pub mod manifest;
+pub mod pacer;
 pub mod plan;
 pub mod pool;
 pub mod progress;

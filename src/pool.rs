@@ -3,22 +3,21 @@
 //! stop signal are shared by every worker.
 
 use std::collections::VecDeque;
-use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::audio;
 use crate::error::StopReason;
+use crate::pacer::Pacer;
 use crate::plan::cost_usd;
 use crate::queue::{self, Claim, QueueError, QueueHandle, ReadyItem};
-use crate::speech::{SpeechClient, SpeechError, SpeechRequest};
+use crate::speech::{RateHints, SpeechClient, SpeechError, SpeechRequest};
 use crate::store::{self, BuildError, TempFile};
 
 /// The longest wait a server's retry hint may impose; a hostile `retry-after: 86400` is cut to
@@ -27,165 +26,6 @@ pub const MAX_HINT: Duration = Duration::from_secs(300);
 /// The first and the largest backoff delay between attempts of one request.
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
-
-// ---------------------------------------------------------------------------------------------
-// Pacing
-
-/// Paces requests for the whole run: at most `--rpm` requests and `--cpm` characters per minute,
-/// spaced evenly, and none during a 429 pause. One check decides both limits at once, so a
-/// request leaves the moment it is admitted and the two limits hold at the time of sending.
-pub struct Pacer {
-    state: Mutex<PacerState>,
-}
-
-struct PacerState {
-    /// `--rpm` as GCRA with a burst of one: one request per 60/R seconds, never two at once.
-    rpm: DefaultDirectRateLimiter,
-    clock: DefaultClock,
-    /// No request before this: the spacing carried over from an earlier run, or a 429 pause.
-    not_before: Instant,
-    cpm: Option<CharWindow>,
-}
-
-/// `--cpm`: a piece of n characters delays the next one by n × 60/C seconds (evenness), and the
-/// characters of the last 60 seconds plus the next piece never pass C (the minute's cap). A piece
-/// larger than C goes alone, when the last minute is empty.
-struct CharWindow {
-    limit: u64,
-    per_char: Duration,
-    next_free: Instant,
-    sent: VecDeque<(Instant, u64)>,
-    in_window: u64,
-}
-
-const MINUTE: Duration = Duration::from_secs(60);
-
-impl CharWindow {
-    fn wait(&mut self, now: Instant, chars: u64) -> Option<Duration> {
-        while let Some(&(at, n)) = self.sent.front() {
-            if now.duration_since(at) >= MINUTE {
-                self.sent.pop_front();
-                self.in_window -= n;
-            } else {
-                break;
-            }
-        }
-        if now < self.next_free {
-            return Some(self.next_free - now);
-        }
-        if self.in_window + chars > self.limit && !self.sent.is_empty() {
-            // Wait until enough of the window has aged out.
-            let mut freed = self.in_window;
-            for &(at, n) in &self.sent {
-                freed -= n;
-                if freed + chars <= self.limit {
-                    return Some(
-                        (at + MINUTE).saturating_duration_since(now) + Duration::from_millis(1),
-                    );
-                }
-            }
-            let oldest = self.sent.back().map_or(now, |&(at, _)| at);
-            return Some(
-                (oldest + MINUTE).saturating_duration_since(now) + Duration::from_millis(1),
-            );
-        }
-        None
-    }
-
-    fn record(&mut self, at: Instant, chars: u64) {
-        self.sent.push_back((at, chars));
-        self.in_window += chars;
-        self.next_free = at
-            + self
-                .per_char
-                .saturating_mul(chars.min(u32::MAX as u64) as u32);
-    }
-}
-
-impl Pacer {
-    /// A pacer for `rpm` requests and `cpm` characters a minute. `recent` are the requests of
-    /// the last minute as (how long ago, characters), oldest first, so that a resumed run keeps
-    /// the spacing and the minute's budget of the run before it.
-    pub fn new(rpm: u32, cpm: Option<u32>, recent: &[(Duration, u64)]) -> Pacer {
-        // One nanosecond more than 60/R: R+1 requests then span more than a minute, so no
-        // 60-second window, however placed, holds more than R.
-        let period = Duration::from_nanos(60_000_000_000 / u64::from(rpm.max(1)) + 1);
-        let quota = Quota::with_period(period)
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::MIN);
-        let now = Instant::now();
-        let not_before = recent
-            .last()
-            .and_then(|&(ago, _)| now.checked_sub(ago))
-            .map_or(now, |last| last + period);
-        let cpm = cpm.map(|limit| {
-            let mut window = CharWindow {
-                limit: u64::from(limit),
-                per_char: Duration::from_nanos(60_000_000_000 / u64::from(limit.max(1)) + 1),
-                next_free: now,
-                sent: VecDeque::new(),
-                in_window: 0,
-            };
-            for &(ago, chars) in recent {
-                if let Some(at) = now.checked_sub(ago) {
-                    window.record(at, chars);
-                }
-            }
-            window
-        });
-        Pacer {
-            state: Mutex::new(PacerState {
-                rpm: RateLimiter::direct(quota),
-                clock: DefaultClock::default(),
-                not_before,
-                cpm,
-            }),
-        }
-    }
-
-    /// Waits until a request of `chars` characters may be sent, and counts it as sent.
-    pub async fn acquire(&self, chars: usize) {
-        loop {
-            let wait = match self.state.lock() {
-                Ok(mut s) => s.try_acquire(Instant::now(), chars as u64),
-                Err(_) => None,
-            };
-            match wait {
-                None => return,
-                Some(d) => tokio::time::sleep(d.max(Duration::from_millis(1))).await,
-            }
-        }
-    }
-
-    /// No worker sends before `now + pause` (a 429).
-    pub fn pause_for(&self, pause: Duration) {
-        if let Ok(mut s) = self.state.lock() {
-            s.not_before = s.not_before.max(Instant::now() + pause);
-        }
-    }
-}
-
-impl PacerState {
-    fn try_acquire(&mut self, now: Instant, chars: u64) -> Option<Duration> {
-        if now < self.not_before {
-            return Some(self.not_before - now);
-        }
-        if let Some(cpm) = self.cpm.as_mut()
-            && let Some(wait) = cpm.wait(now, chars)
-        {
-            return Some(wait);
-        }
-        // Characters first (a pure check), then the request cell (which a success consumes),
-        // so a refusal of either consumes nothing.
-        if let Err(not_until) = self.rpm.check() {
-            return Some(not_until.wait_time_from(self.clock.now()));
-        }
-        if let Some(cpm) = self.cpm.as_mut() {
-            cpm.record(now, chars);
-        }
-        None
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The run
@@ -204,6 +44,10 @@ pub struct Pool {
     stop_reason: Mutex<Option<StopReason>>,
     spent_usd: Mutex<f64>,
     request_seq: AtomicI64,
+    /// Claimed pieces not yet taken by a worker (claimed a batch at a time).
+    claimed: tokio::sync::Mutex<VecDeque<Claim>>,
+    /// Completions and item builds, which run beside the requests.
+    finishing: TaskTracker,
     pub stats: Stats,
 }
 
@@ -245,6 +89,8 @@ impl Pool {
             stop_reason: Mutex::new(None),
             spent_usd: Mutex::new(0.0),
             request_seq: AtomicI64::new(0),
+            claimed: tokio::sync::Mutex::new(VecDeque::new()),
+            finishing: TaskTracker::new(),
             stats: Stats::default(),
         }
     }
@@ -277,7 +123,7 @@ impl Pool {
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..workers {
             let pool = Arc::clone(self);
-            tasks.spawn(async move { pool.work().await });
+            tasks.spawn(async move { pool.work(workers).await });
         }
         let mut first_error = None;
         while let Some(joined) = tasks.join_next().await {
@@ -292,17 +138,18 @@ impl Pool {
                 }
             }
         }
+        // Completions still being recorded and items still being joined finish before the run.
+        self.finishing.close();
+        self.finishing.wait().await;
         match first_error {
             Some(e) => Err(e),
             None => Ok(()),
         }
     }
 
-    async fn work(&self) -> Result<(), QueueError> {
-        let run = self.run;
+    async fn work(self: &Arc<Self>, batch: usize) -> Result<(), QueueError> {
         while !self.stop.is_cancelled() {
-            let mut claims = self.queue.call(move |c| queue::claim(c, run, 1)).await?;
-            let Some(claim) = claims.pop() else {
+            let Some(claim) = self.next_claim(batch).await? else {
                 return Ok(());
             };
             self.process(claim).await?;
@@ -310,8 +157,24 @@ impl Pool {
         Ok(())
     }
 
+    /// The next claimed piece. Claims are taken a batch at a time (one transaction for `batch`
+    /// pieces), so a worker rarely waits for the queue between two requests. Claims left in
+    /// the batch when the run stops are released with the rest at its end.
+    async fn next_claim(&self, batch: usize) -> Result<Option<Claim>, QueueError> {
+        let mut claimed = self.claimed.lock().await;
+        if claimed.is_empty() {
+            let run = self.run;
+            claimed.extend(
+                self.queue
+                    .call(move |c| queue::claim(c, run, batch))
+                    .await?,
+            );
+        }
+        Ok(claimed.pop_front())
+    }
+
     /// One piece, from its first attempt to done, failed or released.
-    async fn process(&self, claim: Claim) -> Result<(), QueueError> {
+    async fn process(self: &Arc<Self>, claim: Claim) -> Result<(), QueueError> {
         let run = self.run;
         let fp = claim.fingerprint.clone();
         let mut backoff = ExponentialBuilder::default()
@@ -357,19 +220,19 @@ impl Pool {
             self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
 
             let error = match result {
-                Ok((bytes, seconds)) => {
+                Ok((bytes, seconds, hints)) => {
+                    self.pacer.observe(&hints);
                     let piece = fp.clone();
                     self.queue
                         .send(move |c| queue::log_outcome(c, run, n, &piece, Ok(())));
-                    let piece = fp.clone();
-                    let ready = self
-                        .queue
-                        .call(move |c| queue::complete_piece(c, run, &piece, bytes, seconds))
-                        .await?;
-                    self.stats.pieces_done.fetch_add(1, Ordering::Relaxed);
-                    for item in ready {
-                        self.build(item).await?;
-                    }
+                    // Recording and joining run beside the requests: the worker goes on to its
+                    // next piece at once.
+                    let pool = Arc::clone(self);
+                    self.finishing.spawn(async move {
+                        if let Err(e) = pool.finish(fp, bytes, seconds).await {
+                            pool.stop_for(StopReason::Storage(e.to_string()));
+                        }
+                    });
                     return Ok(());
                 }
                 Err(e) => e,
@@ -404,6 +267,7 @@ impl Pool {
                     let jittered = delay.mul_f64(fastrand::f64());
                     let wait = jittered.max(after.unwrap_or(Duration::ZERO));
                     if rate_limited {
+                        self.pacer.rate_limited();
                         self.pacer.pause_for(after.unwrap_or(delay));
                     }
                     tracing::info!(piece = %fp, attempt, "retrying in {:.1}s: {reason}", wait.as_secs_f64());
@@ -435,7 +299,7 @@ impl Pool {
         &self,
         request: &SpeechRequest<'_>,
         final_path: &std::path::Path,
-    ) -> Result<(u64, f64), SpeechError> {
+    ) -> Result<(u64, f64, RateHints), SpeechError> {
         let local =
             |e: std::io::Error| SpeechError::Local(format!("{}: {e}", final_path.display()));
         let temp = TempFile::beside(final_path).map_err(local)?;
@@ -465,7 +329,21 @@ impl Pool {
             .map_err(|e| SpeechError::Local(format!("saving audio: {e}")))?
             .map_err(local)?;
         store::failpoint("piece-after-rename");
-        Ok((fetched.bytes, seconds))
+        Ok((fetched.bytes, seconds, fetched.hints))
+    }
+
+    /// Records a piece done (fenced by the claim) and writes the items it completes.
+    async fn finish(&self, fp: String, bytes: u64, seconds: f64) -> Result<(), QueueError> {
+        let run = self.run;
+        let ready = self
+            .queue
+            .call(move |c| queue::complete_piece(c, run, &fp, bytes, seconds))
+            .await?;
+        self.stats.pieces_done.fetch_add(1, Ordering::Relaxed);
+        for item in ready {
+            self.build(item).await?;
+        }
+        Ok(())
     }
 
     /// Adds a request's estimated cost to this run's spend, unless it would pass `--max-cost`.
@@ -541,77 +419,5 @@ impl Pool {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_are_spaced_by_the_rpm_period() {
-        let pacer = Pacer::new(60, None, &[]);
-        let mut s = pacer.state.lock().unwrap();
-        let now = Instant::now();
-        assert_eq!(s.try_acquire(now, 10), None);
-        let wait = s.try_acquire(now, 10).expect("second request must wait");
-        assert!(
-            wait > Duration::from_millis(900) && wait <= Duration::from_millis(1001),
-            "{wait:?}"
-        );
-    }
-
-    #[test]
-    fn a_resumed_run_keeps_the_spacing_of_the_last() {
-        let pacer = Pacer::new(6, None, &[(Duration::from_secs(2), 10)]);
-        let mut s = pacer.state.lock().unwrap();
-        let wait = s
-            .try_acquire(Instant::now(), 10)
-            .expect("must wait for the previous run's spacing");
-        assert!(
-            wait > Duration::from_secs(7) && wait <= Duration::from_secs(8),
-            "{wait:?}"
-        );
-    }
-
-    #[test]
-    fn characters_never_pass_the_minute_cap() {
-        let mut w = CharWindow {
-            limit: 1000,
-            per_char: Duration::from_millis(60),
-            next_free: Instant::now(),
-            sent: VecDeque::new(),
-            in_window: 0,
-        };
-        let start = Instant::now();
-        let mut t = start;
-        let mut sent = Vec::new();
-        // Simulate a minute and a half of 300-character pieces sent as soon as allowed.
-        while t < start + Duration::from_secs(90) {
-            match w.wait(t, 300) {
-                None => {
-                    w.record(t, 300);
-                    sent.push(t);
-                }
-                Some(d) => t += d,
-            }
-        }
-        for (i, &a) in sent.iter().enumerate() {
-            let in_minute = sent[i..]
-                .iter()
-                .take_while(|&&b| b.duration_since(a) < MINUTE)
-                .count();
-            assert!(
-                in_minute * 300 <= 1000 + 300,
-                "window at {i}: {in_minute} pieces"
-            );
-            assert!(in_minute * 300 <= 1000, "window at {i}: {in_minute} pieces");
-        }
-        // A piece larger than the whole minute still goes, alone.
-        let mut w2 = CharWindow { limit: 100, ..w };
-        w2.sent.clear();
-        w2.in_window = 0;
-        w2.next_free = t;
-        assert_eq!(w2.wait(t, 500), None);
     }
 }

@@ -109,7 +109,11 @@ fn bad_settings_are_refused_by_name() {
     let ws = Workspace::new();
     ws.write("a.txt", "Hello.\n");
     ws.write("job.toml", "input = \"a.txt\"\nvoise = \"nova\"\n");
-    ws.write("bad-type.toml", "input = \"a.txt\"\nrpm = \"fast\"\n");
+    ws.write(
+        "bad-type.toml",
+        "input = \"a.txt\"\nconcurrency = \"many\"\n",
+    );
+    ws.write("bad-rpm.toml", "input = \"a.txt\"\nrpm = \"fast\"\n");
     ws.write("no-input.toml", "voice = \"nova\"\n");
     refused(
         &ws,
@@ -152,6 +156,16 @@ fn bad_settings_are_refused_by_name() {
         "job.toml: line 2: unknown field `voise`",
     );
     refused(&ws, &["run", "bad-type.toml"], "bad-type.toml: line 2");
+    refused(
+        &ws,
+        &["run", "bad-rpm.toml"],
+        "bad-rpm.toml: --rpm: `fast` is not a number",
+    );
+    refused(
+        &ws,
+        &["run", "a.txt", "--rpm", "lots"],
+        "--rpm: `lots` is not a number",
+    );
     refused(&ws, &["run", "no-input.toml"], "no `input` key");
     refused(
         &ws,

@@ -10,3 +10,4 @@ mod lines_manifest;
 mod markdown_manifest;
 mod reliability;
 mod resume;
+mod throughput;

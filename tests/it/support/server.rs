@@ -186,8 +186,18 @@ impl FakeApiBuilder {
         self.0.rate_limit = Some(RateLimit {
             rpm: rpm.max(1),
             per_second,
+            advertise: true,
             accepted: VecDeque::new(),
         });
+        self
+    }
+
+    /// Enforce the rate limit without sending `x-ratelimit-*` headers: the client learns of
+    /// the limit from 429s alone. Call after [`Self::rate_limit_rpm`].
+    pub fn rate_limit_unadvertised(mut self) -> Self {
+        if let Some(limit) = &mut self.0.rate_limit {
+            limit.advertise = false;
+        }
         self
     }
 
@@ -343,6 +353,13 @@ impl FakeApi {
         state.rules = vec![Rule::After(from, fault)];
     }
 
+    /// Changes the server's requests-per-minute limit from now on (the window keeps its history).
+    pub fn set_rate_limit_rpm(&self, rpm: u32) {
+        if let Some(limit) = &mut self.shared.lock().rate_limit {
+            limit.rpm = rpm.max(1);
+        }
+    }
+
     /// Removes all fault rules: every valid request succeeds from now on.
     pub fn clear_faults(&self) {
         self.shared.lock().rules.clear();
@@ -479,7 +496,9 @@ impl State {
         let mut headers = Vec::new();
         if let Some(limit) = &mut self.rate_limit {
             let admitted = limit.admit(now);
-            headers = limit.headers(now);
+            if limit.advertise {
+                headers = limit.headers(now);
+            }
             if let Err(wait) = admitted {
                 let (limit, used) = (limit.rpm as usize, limit.accepted.len());
                 let message = rate_limit_message(&speech.model, limit, used, &go_duration(wait));
@@ -545,6 +564,8 @@ impl Rule {
 struct RateLimit {
     rpm: u32,
     per_second: bool,
+    /// Whether answers carry the `x-ratelimit-*` headers (some relays send none).
+    advertise: bool,
     accepted: VecDeque<Instant>,
 }
 
