@@ -119,8 +119,11 @@ fn settings_json(cfg: &Config) -> String {
 /// `run`: sync the manifest into the queue, work it, write the report.
 async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
     ignore_file_size_signal();
+    let started = std::time::Instant::now();
+    let phase = |what: &str| tracing::debug!("{what}: {} ms since start", started.elapsed().as_millis());
     let cfg = Config::from_args(args, &env)?;
     let planned = load_plan(&cfg)?;
+    phase("manifest read and planned");
     let key = cfg.api_key(&env)?;
 
     std::fs::create_dir_all(&cfg.out).map_err(|e| {
@@ -159,7 +162,9 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
         );
     }
     let summary = queue::sync(&mut conn, &planned, &cfg.out, &pieces_dir)?;
+    phase("queue synced");
     let adopted = adopt_stored_audio(&conn, &pieces_dir)?;
+    phase("stored audio checked");
     if adopted > 0 {
         tracing::info!(
             "{adopted} pieces already had audio in the store from a run that stopped before recording it"
@@ -193,6 +198,7 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
         })
         .collect();
     let to_write = pending_items(&conn)?;
+    phase("ready to send");
 
     let client = SpeechClient::new(&cfg.base_url, key, cfg.timeout, cfg.concurrency)
         .map_err(|e| Error::input(format!("cannot set up the HTTP client: {e}")))?;

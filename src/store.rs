@@ -63,7 +63,14 @@ impl TempFile {
 
     /// Renames the (already synced) file to `final_path` and syncs the folder, so the rename
     /// itself survives a power loss.
-    pub fn persist(mut self, final_path: &Path) -> io::Result<()> {
+    pub fn persist(self, final_path: &Path) -> io::Result<()> {
+        self.rename_to(final_path)?;
+        sync_dir(final_path.parent().unwrap_or(Path::new(".")))
+    }
+
+    /// Renames the (already synced) file to `final_path`, without syncing the folder: for files
+    /// that can be made again for free if a power loss undoes the rename.
+    pub fn rename_to(mut self, final_path: &Path) -> io::Result<()> {
         std::fs::rename(&self.path, final_path)?;
         self.persisted = true;
         // Renaming a hard link onto another link of the same file does nothing (POSIX), which
@@ -71,7 +78,7 @@ impl TempFile {
         if self.path.exists() {
             std::fs::remove_file(&self.path)?;
         }
-        sync_dir(final_path.parent().unwrap_or(Path::new(".")))
+        Ok(())
     }
 }
 
@@ -181,10 +188,15 @@ pub fn build_item(
             bytes
         }
     };
-    let seconds =
-        audio::measure(item.format, temp.path()).map_err(|e| BuildError::Audio(e.to_string()))?;
+    // One piece is the same bytes as its stored audio, already measured; a joined file is
+    // measured itself.
+    let seconds = match item.piece_seconds.as_slice() {
+        [one] if bytes > 0 && paths.len() == 1 && *one > 0.0 => *one,
+        _ => audio::measure(item.format, temp.path()).map_err(|e| BuildError::Audio(e.to_string()))?,
+    };
     failpoint("item-after-temp-write");
-    temp.persist(&final_path).map_err(io_err)?;
+    // No folder sync: an item file lost to a power loss is rebuilt from its pieces for free.
+    temp.rename_to(&final_path).map_err(io_err)?;
     failpoint("item-after-rename");
     Ok((bytes, seconds))
 }

@@ -1,0 +1,403 @@
+//! The throughput benchmark: the real `tts-batch` binary against a local stand-in of the speech
+//! API (configurable latency, rate limit and faults), each figure printed as a ratio to its
+//! ideal, beside what a user would otherwise do: a sequential loop of `curl`, and `xargs -P`
+//! running `curl`, against the same server.
+//!
+//!     cargo bench --bench pipeline            # everything (about ten minutes)
+//!     cargo bench --bench pipeline -- quick   # shorter runs, same figures
+
+#[path = "../tests/it/support/server.rs"]
+mod server;
+#[path = "../tests/it/support/synth.rs"]
+mod synth;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use server::FakeApi;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tts-batch");
+const KEY: &str = server::DEFAULT_KEY;
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "quick");
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-') && a != "quick").collect();
+    let want = |name: &str| only.is_empty() || only.iter().any(|o| name.contains(o.as_str()));
+    println!("tts-batch pipeline benchmark ({})", if quick { "quick" } else { "full" });
+    println!("machine: {}", machine());
+    if want("cost") {
+        own_cost(quick);
+    }
+    if want("rate") {
+        rate_fidelity(quick);
+    }
+    if want("adaptive") {
+        adaptive(quick);
+    }
+    if want("latency") {
+        latency_hiding(quick);
+    }
+    if want("chapter") {
+        hour_long_chapter();
+    }
+    if want("big") {
+        big_manifests(quick);
+    }
+    remove_workspaces();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+/// `--rpm R` with plenty of workers on a zero-latency server: achieved rate over R, and the
+/// busiest 1-second and 60-second windows against their caps.
+fn rate_fidelity(quick: bool) {
+    let (rpm, items) = if quick { (1200, 300) } else { (600, 700) };
+    let ws = Workspace::new("rate");
+    ws.lines(items);
+    let api = FakeApi::builder().ms_per_char(1).start();
+    let run = ws.run(&api, &["--rpm", &rpm.to_string(), "-j", "32"]);
+    let times: Vec<u64> = api.requests().iter().map(|r| r.at_ms).collect();
+    let span = (times[times.len() - 1] - times[0]) as f64 / 60_000.0;
+    let achieved = (times.len() - 1) as f64 / span;
+    let sec = busiest(&times, 1000);
+    let min = busiest(&times, 60_000);
+    println!("\n## rate fidelity: --rpm {rpm}, -j 32, {items} items, zero latency");
+    println!("achieved rate           {achieved:8.1} rpm   ratio achieved/limit {:.3}", achieved / rpm as f64);
+    println!("busiest 1 s window      {sec:8} req   cap {} (share + 1)", rpm / 60 + 1);
+    println!("busiest 60 s window     {min:8} req   cap {rpm}{}", if span < 1.0 { " (run shorter than a minute)" } else { "" });
+    println!("exit {}, wall {:.1} s", run.code, run.wall.as_secs_f64());
+}
+
+/// A server whose real limit (advertised in headers, enforced per second too) is below --rpm.
+fn adaptive(quick: bool) {
+    let (limit, items) = if quick { (600, 200) } else { (600, 500) };
+    let ws = Workspace::new("adaptive");
+    ws.lines(items);
+    let api = FakeApi::builder()
+        .ms_per_char(1)
+        .rate_limit_rpm(limit)
+        .rate_limit_per_second_share()
+        .start();
+    let run = ws.run(&api, &["--rpm", "3000", "-j", "16"]);
+    let ok: Vec<u64> = api.successes().iter().map(|r| r.at_ms).collect();
+    let limited = api.requests().iter().filter(|r| r.status == 429).count();
+    let span = (ok[ok.len() - 1] - ok[0]) as f64 / 60_000.0;
+    let achieved = (ok.len() - 1) as f64 / span;
+    println!("\n## adaptive pacing: server limit {limit} rpm (advertised), --rpm 3000, -j 16, {items} items");
+    println!("achieved rate           {achieved:8.1} rpm   ratio achieved/server limit {:.3}", achieved / limit as f64);
+    println!("429 answers             {limited:8}       ratio 429s/requests {:.4}", limited as f64 / api.count() as f64);
+    println!("exit {}, wall {:.1} s", run.code, run.wall.as_secs_f64());
+}
+
+/// Server latency L and -j N, no binding rate limit: throughput against N/L, then the same
+/// items through a sequential curl loop and `xargs -P N curl`.
+fn latency_hiding(quick: bool) {
+    let (latency, workers, items) = (Duration::from_millis(200), 16usize, if quick { 200 } else { 600 });
+    let ideal = workers as f64 / latency.as_secs_f64();
+    println!("\n## latency hiding: latency {} ms, -j {workers}, {items} items; ideal N/L = {ideal:.1} req/s", latency.as_millis());
+    let ws = Workspace::new("latency");
+    ws.lines(items);
+    let api = FakeApi::builder().latency(latency).ms_per_char(1).start();
+    let run = ws.run(&api, &["--rpm", "1000000", "-j", &workers.to_string()]);
+    let rate = items as f64 / run.wall.as_secs_f64();
+    println!(
+        "tts-batch               {rate:8.1} req/s ratio achieved/ideal {:.3}   max in flight {} (limit {workers})   CPU {:.2} ms/req",
+        rate / ideal,
+        api.max_in_flight(),
+        run.cpu_ms / items as f64
+    );
+    let seq_items = items.min(50);
+    let curl = curl_bench(&ws, &api, seq_items, 1);
+    let seq_rate = seq_items as f64 / curl.wall.as_secs_f64();
+    println!(
+        "sequential curl loop    {seq_rate:8.1} req/s ratio achieved/ideal {:.3}   ({seq_items} items)   CPU {:.2} ms/req",
+        seq_rate / ideal,
+        curl.cpu_ms / seq_items as f64
+    );
+    let xargs = curl_bench(&ws, &api, items, workers);
+    let x_rate = items as f64 / xargs.wall.as_secs_f64();
+    println!(
+        "xargs -P {workers} curl        {x_rate:8.1} req/s ratio achieved/ideal {:.3}   CPU {:.2} ms/req (no queue, retries, rate limit or checks)",
+        x_rate / ideal,
+        xargs.cpu_ms / items as f64
+    );
+}
+
+/// The tool's own cost: CPU per request and peak memory on a zero-latency server.
+fn own_cost(quick: bool) {
+    let items = if quick { 2000 } else { 5000 };
+    let ws = Workspace::new("cost");
+    ws.lines(items);
+    let api = FakeApi::builder().ms_per_char(1).start();
+    let run = ws.run(&api, &["--rpm", "1000000", "-j", "16"]);
+    println!("\n## own cost: {items} items, zero-latency server, -j 16");
+    println!(
+        "CPU per request         {:8.3} ms   ratio to the 1 ms budget {:.3}",
+        run.cpu_ms / items as f64,
+        run.cpu_ms / items as f64
+    );
+    println!("throughput              {:8.1} req/s   wall {:.1} s", items as f64 / run.wall.as_secs_f64(), run.wall.as_secs_f64());
+    println!("peak RSS                {:8.1} MiB   ratio to 64 MiB {:.3}", run.peak_mib, run.peak_mib / 64.0);
+    let curl = curl_bench(&ws, &api, 500, 16);
+    println!("xargs -P 16 curl        CPU {:.3} ms per request (a process per request)", curl.cpu_ms / 500.0);
+}
+
+/// One chapter an hour long: the audio streams to disk, memory stays flat.
+fn hour_long_chapter() {
+    let ws = Workspace::new("chapter");
+    let sentence = "It was a long chapter, and the reader went on and on through the night. ";
+    let text = sentence.repeat(60_000 / sentence.len());
+    ws.write("book.md", format!("# Book\n\n## One\n\n{text}\n\n## Two\n\nShort.\n"));
+    // 60 ms of audio a character: an hour for 60,000 characters.
+    let api = FakeApi::builder().ms_per_char(60).start();
+    let run = ws.run_input(&api, "book.md", &["--rpm", "1000000", "-j", "4"]);
+    let seconds = std::fs::read_to_string(ws.path("book-audio/report.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|r| r["totals"]["audio_seconds"].as_f64())
+        .unwrap_or(0.0);
+    println!("\n## an hour-long chapter: {} characters, {:.0} s of audio", text.len(), seconds);
+    println!("peak RSS                {:8.1} MiB   ratio to 64 MiB {:.3}   exit {}", run.peak_mib, run.peak_mib / 64.0, run.code);
+}
+
+/// Big manifests: plan over a million lines; the first request of a run over them; a resumed
+/// run over a finished 100,000-item queue.
+fn big_manifests(quick: bool) {
+    let (lines, finished) = if quick { (200_000, 20_000) } else { (1_000_000, 100_000) };
+    let ws = Workspace::new("big");
+    ws.lines_named("million.txt", lines);
+    println!("\n## big manifests");
+    let plan = measure(Command::new(BIN).args(["plan", "million.txt"]).current_dir(ws.root()).stdout(Stdio::null()));
+    println!(
+        "plan {lines} lines        {:8.2} s  ratio to 10 s {:.3}   peak RSS {:.1} MiB ratio to 200 MiB {:.3}",
+        plan.wall.as_secs_f64(),
+        plan.wall.as_secs_f64() / 10.0,
+        plan.peak_mib,
+        plan.peak_mib / 200.0
+    );
+    let api = FakeApi::builder().ms_per_char(1).start();
+    let started = Instant::now();
+    let mut child = ws.command(&api, "million.txt", &["--rpm", "60", "-q"]).spawn().expect("spawn");
+    while api.count() == 0 && child.try_wait().ok().flatten().is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let first = started.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    println!("first request, {lines} lines {:6.2} s  ratio to 10 s {:.3}", first.as_secs_f64(), first.as_secs_f64() / 10.0);
+
+    ws.lines_named("done.txt", finished);
+    let api = FakeApi::builder().ms_per_char(1).start();
+    let first_run = ws.run_input(&api, "done.txt", &["--rpm", "1000000", "-j", "32", "-q"]);
+    let again = ws.run_input(&api, "done.txt", &["--rpm", "1000000", "-j", "32", "-q"]);
+    println!(
+        "resume finished {finished}   {:8.2} s  ratio to 5 s {:.3}   (first run: {:.0} s, {:.1} req/s)",
+        again.wall.as_secs_f64(),
+        again.wall.as_secs_f64() / 5.0,
+        first_run.wall.as_secs_f64(),
+        finished as f64 / first_run.wall.as_secs_f64()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plumbing
+
+struct Workspace {
+    dir: PathBuf,
+}
+
+struct Run {
+    code: i32,
+    wall: Duration,
+    cpu_ms: f64,
+    peak_mib: f64,
+}
+
+impl Workspace {
+    fn new(name: &str) -> Workspace {
+        let dir = std::env::temp_dir().join(format!("tts-batch-bench-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("bench dir");
+        Workspace { dir }
+    }
+
+    fn root(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    fn write(&self, rel: &str, text: String) {
+        std::fs::write(self.path(rel), text).expect("write");
+    }
+
+    fn lines(&self, n: usize) {
+        self.lines_named("lines.txt", n);
+    }
+
+    fn lines_named(&self, name: &str, n: usize) {
+        let mut text = String::with_capacity(n * 48);
+        for i in 1..=n {
+            text.push_str(&format!("Line {i} of the benchmark says a few words.\n"));
+        }
+        self.write(name, text);
+    }
+
+    fn command(&self, api: &FakeApi, input: &str, extra: &[&str]) -> Command {
+        // BENCH_WRAP="strace -c -f -o /tmp/s.txt" runs the binary under a profiler.
+        let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
+        let mut words = wrap.split_whitespace();
+        let mut cmd = match words.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(words).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        cmd.args(["run", input, "--base-url", &api.base_url()])
+            .args(extra)
+            .current_dir(&self.dir)
+            .env("OPENAI_API_KEY", KEY)
+            .env_remove("OPENAI_BASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, api: &FakeApi, extra: &[&str]) -> Run {
+        self.run_input(api, "lines.txt", extra)
+    }
+
+    fn run_input(&self, api: &FakeApi, input: &str, extra: &[&str]) -> Run {
+        measure(&mut self.command(api, input, extra))
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        // Deleting thousands of files makes the next file creations on ext4 slower (it skips
+        // recently freed inodes), which would bill one scenario for another's clean-up: the
+        // folders go when the benchmark ends.
+        if let Ok(mut left) = LEFT.lock() {
+            left.push(self.dir.clone());
+        }
+    }
+}
+
+static LEFT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn remove_workspaces() {
+    if let Ok(left) = LEFT.lock() {
+        for dir in left.iter() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Runs a command to its end: wall time, CPU time of it and its children, and peak RSS.
+fn measure(cmd: &mut Command) -> Run {
+    let cpu_before = children_cpu_ms();
+    let started = Instant::now();
+    let child = cmd.spawn().expect("spawn");
+    let (peak, stop) = watch_peak_rss(&child);
+    let status = wait(child);
+    let wall = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    Run {
+        code: status,
+        wall,
+        cpu_ms: children_cpu_ms() - cpu_before,
+        peak_mib: peak.load(Ordering::Relaxed) as f64 / 1024.0,
+    }
+}
+
+fn wait(mut child: Child) -> i32 {
+    child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1)
+}
+
+/// Polls the child's VmHWM (its peak resident set, in KiB) until told to stop.
+fn watch_peak_rss(child: &Child) -> (Arc<AtomicU64>, Arc<AtomicBool>) {
+    let peak = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let status = format!("/proc/{}/status", child.id());
+    let (p, s) = (Arc::clone(&peak), Arc::clone(&stop));
+    std::thread::spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            if let Ok(text) = std::fs::read_to_string(&status)
+                && let Some(kib) = text
+                    .lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<u64>().ok())
+            {
+                p.fetch_max(kib, Ordering::Relaxed);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    (peak, stop)
+}
+
+/// CPU time (user + system) of this process's waited-for children, in ms.
+fn children_cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // Fields 16 and 17 of /proc/PID/stat (cutime, cstime), counted from 1, in clock ticks of
+    // 10 ms on Linux; `after` starts at field 3.
+    let ticks: u64 = [13usize, 14].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+    if std::env::var_os("BENCH_SPLIT").is_some() {
+        eprintln!("children user {} sys {} ticks", fields.get(13).unwrap_or(&"?"), fields.get(14).unwrap_or(&"?"));
+    }
+    ticks as f64 * 10.0
+}
+
+/// The same items through curl: one at a time (`parallel` 1, a shell loop) or with
+/// `xargs -P parallel`. Returns wall time and CPU of all the processes.
+fn curl_bench(ws: &Workspace, api: &FakeApi, items: usize, parallel: usize) -> Run {
+    let bodies = ws.path(&format!("curl-{parallel}"));
+    let _ = std::fs::remove_dir_all(&bodies);
+    std::fs::create_dir_all(bodies.join("out")).expect("curl dir");
+    let mut list = String::new();
+    for i in 1..=items {
+        let body = format!(
+            "{{\"model\":\"tts-1\",\"voice\":\"alloy\",\"input\":\"Line {i} of the benchmark says a few words.\"}}"
+        );
+        std::fs::write(bodies.join(format!("{i}.json")), body).expect("body");
+        list.push_str(&format!("{i}\n"));
+    }
+    std::fs::write(bodies.join("list"), list).expect("list");
+    let curl = format!(
+        "curl -sS -o out/{{}}.mp3 -H 'Authorization: Bearer {KEY}' -H 'Content-Type: application/json' --data-binary @{{}}.json {}/audio/speech",
+        api.base_url()
+    );
+    let script = if parallel == 1 {
+        format!("while read i; do {}; done < list", curl.replace("{}", "$i"))
+    } else {
+        format!("xargs -P {parallel} -I{{}} {curl} < list")
+    };
+    measure(Command::new("sh").args(["-c", &script]).current_dir(&bodies))
+}
+
+fn busiest(times: &[u64], window: u64) -> usize {
+    (0..times.len())
+        .map(|i| times[i..].iter().take_while(|&&t| t < times[i] + window).count())
+        .max()
+        .unwrap_or(0)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpu}, {cores} cores")
+}
