@@ -24,9 +24,15 @@ const KEY: &str = server::DEFAULT_KEY;
 
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
-    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-') && a != "quick").collect();
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-') && a != "quick")
+        .collect();
     let want = |name: &str| only.is_empty() || only.iter().any(|o| name.contains(o.as_str()));
-    println!("tts-batch pipeline benchmark ({})", if quick { "quick" } else { "full" });
+    println!(
+        "tts-batch pipeline benchmark ({})",
+        if quick { "quick" } else { "full" }
+    );
     println!("machine: {}", machine());
     if want("cost") {
         own_cost(quick);
@@ -66,9 +72,22 @@ fn rate_fidelity(quick: bool) {
     let sec = busiest(&times, 1000);
     let min = busiest(&times, 60_000);
     println!("\n## rate fidelity: --rpm {rpm}, -j 32, {items} items, zero latency");
-    println!("achieved rate           {achieved:8.1} rpm   ratio achieved/limit {:.3}", achieved / rpm as f64);
-    println!("busiest 1 s window      {sec:8} req   cap {} (share + 1)", rpm / 60 + 1);
-    println!("busiest 60 s window     {min:8} req   cap {rpm}{}", if span < 1.0 { " (run shorter than a minute)" } else { "" });
+    println!(
+        "achieved rate           {achieved:8.1} rpm   ratio achieved/limit {:.3}",
+        achieved / rpm as f64
+    );
+    println!(
+        "busiest 1 s window      {sec:8} req   cap {} (share + 1)",
+        rpm / 60 + 1
+    );
+    println!(
+        "busiest 60 s window     {min:8} req   cap {rpm}{}",
+        if span < 1.0 {
+            " (run shorter than a minute)"
+        } else {
+            ""
+        }
+    );
     println!("exit {}, wall {:.1} s", run.code, run.wall.as_secs_f64());
 }
 
@@ -87,18 +106,33 @@ fn adaptive(quick: bool) {
     let limited = api.requests().iter().filter(|r| r.status == 429).count();
     let span = (ok[ok.len() - 1] - ok[0]) as f64 / 60_000.0;
     let achieved = (ok.len() - 1) as f64 / span;
-    println!("\n## adaptive pacing: server limit {limit} rpm (advertised), --rpm 3000, -j 16, {items} items");
-    println!("achieved rate           {achieved:8.1} rpm   ratio achieved/server limit {:.3}", achieved / limit as f64);
-    println!("429 answers             {limited:8}       ratio 429s/requests {:.4}", limited as f64 / api.count() as f64);
+    println!(
+        "\n## adaptive pacing: server limit {limit} rpm (advertised), --rpm 3000, -j 16, {items} items"
+    );
+    println!(
+        "achieved rate           {achieved:8.1} rpm   ratio achieved/server limit {:.3}",
+        achieved / limit as f64
+    );
+    println!(
+        "429 answers             {limited:8}       ratio 429s/requests {:.4}",
+        limited as f64 / api.count() as f64
+    );
     println!("exit {}, wall {:.1} s", run.code, run.wall.as_secs_f64());
 }
 
 /// Server latency L and -j N, no binding rate limit: throughput against N/L, then the same
 /// items through a sequential curl loop and `xargs -P N curl`.
 fn latency_hiding(quick: bool) {
-    let (latency, workers, items) = (Duration::from_millis(200), 16usize, if quick { 200 } else { 600 });
+    let (latency, workers, items) = (
+        Duration::from_millis(200),
+        16usize,
+        if quick { 200 } else { 600 },
+    );
     let ideal = workers as f64 / latency.as_secs_f64();
-    println!("\n## latency hiding: latency {} ms, -j {workers}, {items} items; ideal N/L = {ideal:.1} req/s", latency.as_millis());
+    println!(
+        "\n## latency hiding: latency {} ms, -j {workers}, {items} items; ideal N/L = {ideal:.1} req/s",
+        latency.as_millis()
+    );
     let ws = Workspace::new("latency");
     ws.lines(items);
     let api = FakeApi::builder().latency(latency).ms_per_char(1).start();
@@ -140,10 +174,21 @@ fn own_cost(quick: bool) {
         run.cpu_ms / items as f64,
         run.cpu_ms / items as f64
     );
-    println!("throughput              {:8.1} req/s   wall {:.1} s", items as f64 / run.wall.as_secs_f64(), run.wall.as_secs_f64());
-    println!("peak RSS                {:8.1} MiB   ratio to 64 MiB {:.3}", run.peak_mib, run.peak_mib / 64.0);
+    println!(
+        "throughput              {:8.1} req/s   wall {:.1} s",
+        items as f64 / run.wall.as_secs_f64(),
+        run.wall.as_secs_f64()
+    );
+    println!(
+        "peak RSS                {:8.1} MiB   ratio to 64 MiB {:.3}",
+        run.peak_mib,
+        run.peak_mib / 64.0
+    );
     let curl = curl_bench(&ws, &api, 500, 16);
-    println!("xargs -P 16 curl        CPU {:.3} ms per request (a process per request)", curl.cpu_ms / 500.0);
+    println!(
+        "xargs -P 16 curl        CPU {:.3} ms per request (a process per request)",
+        curl.cpu_ms / 500.0
+    );
 }
 
 /// One chapter an hour long: the audio streams to disk, memory stays flat.
@@ -151,7 +196,10 @@ fn hour_long_chapter() {
     let ws = Workspace::new("chapter");
     let sentence = "It was a long chapter, and the reader went on and on through the night. ";
     let text = sentence.repeat(60_000 / sentence.len());
-    ws.write("book.md", format!("# Book\n\n## One\n\n{text}\n\n## Two\n\nShort.\n"));
+    ws.write(
+        "book.md",
+        format!("# Book\n\n## One\n\n{text}\n\n## Two\n\nShort.\n"),
+    );
     // 60 ms of audio a character: an hour for 60,000 characters.
     let api = FakeApi::builder().ms_per_char(60).start();
     let run = ws.run_input(&api, "book.md", &["--rpm", "1000000", "-j", "4"]);
@@ -160,18 +208,36 @@ fn hour_long_chapter() {
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|r| r["totals"]["audio_seconds"].as_f64())
         .unwrap_or(0.0);
-    println!("\n## an hour-long chapter: {} characters, {:.0} s of audio", text.len(), seconds);
-    println!("peak RSS                {:8.1} MiB   ratio to 64 MiB {:.3}   exit {}", run.peak_mib, run.peak_mib / 64.0, run.code);
+    println!(
+        "\n## an hour-long chapter: {} characters, {:.0} s of audio",
+        text.len(),
+        seconds
+    );
+    println!(
+        "peak RSS                {:8.1} MiB   ratio to 64 MiB {:.3}   exit {}",
+        run.peak_mib,
+        run.peak_mib / 64.0,
+        run.code
+    );
 }
 
 /// Big manifests: plan over a million lines; the first request of a run over them; a resumed
 /// run over a finished 100,000-item queue.
 fn big_manifests(quick: bool) {
-    let (lines, finished) = if quick { (200_000, 20_000) } else { (1_000_000, 100_000) };
+    let (lines, finished) = if quick {
+        (200_000, 20_000)
+    } else {
+        (1_000_000, 100_000)
+    };
     let ws = Workspace::new("big");
     ws.lines_named("million.txt", lines);
     println!("\n## big manifests");
-    let plan = measure(Command::new(BIN).args(["plan", "million.txt"]).current_dir(ws.root()).stdout(Stdio::null()));
+    let plan = measure(
+        Command::new(BIN)
+            .args(["plan", "million.txt"])
+            .current_dir(ws.root())
+            .stdout(Stdio::null()),
+    );
     println!(
         "plan {lines} lines        {:8.2} s  ratio to 10 s {:.3}   peak RSS {:.1} MiB ratio to 200 MiB {:.3}",
         plan.wall.as_secs_f64(),
@@ -181,14 +247,21 @@ fn big_manifests(quick: bool) {
     );
     let api = FakeApi::builder().ms_per_char(1).start();
     let started = Instant::now();
-    let mut child = ws.command(&api, "million.txt", &["--rpm", "60", "-q"]).spawn().expect("spawn");
+    let mut child = ws
+        .command(&api, "million.txt", &["--rpm", "60", "-q"])
+        .spawn()
+        .expect("spawn");
     while api.count() == 0 && child.try_wait().ok().flatten().is_none() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let first = started.elapsed();
     let _ = child.kill();
     let _ = child.wait();
-    println!("first request, {lines} lines {:6.2} s  ratio to 10 s {:.3}", first.as_secs_f64(), first.as_secs_f64() / 10.0);
+    println!(
+        "first request, {lines} lines {:6.2} s  ratio to 10 s {:.3}",
+        first.as_secs_f64(),
+        first.as_secs_f64() / 10.0
+    );
 
     ws.lines_named("done.txt", finished);
     let api = FakeApi::builder().ms_per_char(1).start();
@@ -219,7 +292,8 @@ struct Run {
 
 impl Workspace {
     fn new(name: &str) -> Workspace {
-        let dir = std::env::temp_dir().join(format!("tts-batch-bench-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("tts-batch-bench-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("bench dir");
         Workspace { dir }
@@ -352,9 +426,16 @@ fn children_cpu_ms() -> f64 {
     let fields: Vec<&str> = after.split_whitespace().collect();
     // Fields 16 and 17 of /proc/PID/stat (cutime, cstime), counted from 1, in clock ticks of
     // 10 ms on Linux; `after` starts at field 3.
-    let ticks: u64 = [13usize, 14].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+    let ticks: u64 = [13usize, 14]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
     if std::env::var_os("BENCH_SPLIT").is_some() {
-        eprintln!("children user {} sys {} ticks", fields.get(13).unwrap_or(&"?"), fields.get(14).unwrap_or(&"?"));
+        eprintln!(
+            "children user {} sys {} ticks",
+            fields.get(13).unwrap_or(&"?"),
+            fields.get(14).unwrap_or(&"?")
+        );
     }
     ticks as f64 * 10.0
 }
@@ -383,12 +464,21 @@ fn curl_bench(ws: &Workspace, api: &FakeApi, items: usize, parallel: usize) -> R
     } else {
         format!("xargs -P {parallel} -I{{}} {curl} < list")
     };
-    measure(Command::new("sh").args(["-c", &script]).current_dir(&bodies))
+    measure(
+        Command::new("sh")
+            .args(["-c", &script])
+            .current_dir(&bodies),
+    )
 }
 
 fn busiest(times: &[u64], window: u64) -> usize {
     (0..times.len())
-        .map(|i| times[i..].iter().take_while(|&&t| t < times[i] + window).count())
+        .map(|i| {
+            times[i..]
+                .iter()
+                .take_while(|&&t| t < times[i] + window)
+                .count()
+        })
         .max()
         .unwrap_or(0)
 }
@@ -396,7 +486,11 @@ fn busiest(times: &[u64], window: u64) -> usize {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!("{cpu}, {cores} cores")

@@ -37,23 +37,26 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Reads and plans the manifest a configuration names: every input error surfaces here, before
-/// anything is written or sent.
-fn load_plan(cfg: &Config) -> Result<Vec<PlannedItem>, Error> {
-    let items = manifest::load(&cfg.input, &cfg.manifest).map_err(Error::input)?;
-    let planned = plan::plan(items, &cfg.voice, cfg.max_chars)
-        .map_err(|e| Error::input(format!("{}: {e}", cfg.input.display())))?;
-    if cfg.voice.instructions.is_some()
-        && !planned
-            .iter()
-            .any(|i| plan::takes_instructions(&i.settings.model))
-    {
+/// Opens the manifest a configuration names and checks all of it, planning every item once
+/// (without keeping them): every input error surfaces here, before anything is written or sent.
+fn check_manifest(cfg: &Config) -> Result<manifest::Manifest, Error> {
+    let manifest = manifest::open(&cfg.input, &cfg.manifest).map_err(Error::input)?;
+    let defaults = Arc::new(cfg.voice.clone());
+    let mut instructions_sent = false;
+    manifest
+        .check(|item| {
+            let planned = plan::plan_item(0, item, &defaults, cfg.max_chars)?;
+            instructions_sent |= planned.settings.sent_instructions().is_some();
+            Ok(())
+        })
+        .map_err(Error::input)?;
+    if cfg.voice.instructions.is_some() && !instructions_sent {
         tracing::warn!(
             "--instructions are only sent to gpt-4o-mini-tts models; {} ignores them",
             cfg.voice.model
         );
     }
-    Ok(planned)
+    Ok(manifest)
 }
 
 /// The exclusive lock of a queue: an advisory lock on the database file itself, held for the
@@ -116,14 +119,18 @@ fn settings_json(cfg: &Config) -> String {
     .to_string()
 }
 
+/// How many items are synced into the queue per transaction while the workers already run.
+const SYNC_CHUNK: usize = 2000;
+
 /// `run`: sync the manifest into the queue, work it, write the report.
 async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
     ignore_file_size_signal();
     let started = std::time::Instant::now();
-    let phase = |what: &str| tracing::debug!("{what}: {} ms since start", started.elapsed().as_millis());
+    let phase =
+        |what: &str| tracing::debug!("{what}: {} ms since start", started.elapsed().as_millis());
     let cfg = Config::from_args(args, &env)?;
-    let planned = load_plan(&cfg)?;
-    phase("manifest read and planned");
+    let manifest = check_manifest(&cfg)?;
+    phase("manifest checked");
     let key = cfg.api_key(&env)?;
 
     std::fs::create_dir_all(&cfg.out).map_err(|e| {
@@ -143,7 +150,7 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
         })?;
     }
     let lock = QueueLock::acquire(&cfg.db)?;
-    let mut conn = queue::open(&cfg.db)?;
+    let conn = queue::open(&cfg.db)?;
     let pieces_dir = store::pieces_dir(&cfg.db);
     std::fs::create_dir_all(&pieces_dir).map_err(|e| {
         Error::input(format!(
@@ -161,25 +168,6 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
             "recovered from an earlier run: {released} claims released, {swept} temporary files removed"
         );
     }
-    let summary = queue::sync(&mut conn, &planned, &cfg.out, &pieces_dir)?;
-    phase("queue synced");
-    let adopted = adopt_stored_audio(&conn, &pieces_dir)?;
-    phase("stored audio checked");
-    if adopted > 0 {
-        tracing::info!(
-            "{adopted} pieces already had audio in the store from a run that stopped before recording it"
-        );
-    }
-    tracing::info!(
-        "{}: {} items ({} new, {} changed, {} unchanged, {} to rebuild, {} removed)",
-        cfg.input.display(),
-        planned.len(),
-        summary.new,
-        summary.changed,
-        summary.unchanged,
-        summary.rebuild,
-        summary.removed
-    );
     let after_crash = queue::last_run(&conn)?.is_some_and(|r| r.finished_at.is_none());
     let run_id = queue::begin_run(
         &conn,
@@ -197,8 +185,7 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
             )
         })
         .collect();
-    let to_write = pending_items(&conn)?;
-    phase("ready to send");
+    let stored = Arc::new(queue::stored_pieces(&pieces_dir));
 
     let client = SpeechClient::new(&cfg.base_url, key, cfg.timeout, cfg.concurrency)
         .map_err(|e| Error::input(format!("cannot set up the HTTP client: {e}")))?;
@@ -217,12 +204,35 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
     ));
     let signals = spawn_signal_handler(Arc::clone(&pool));
     let shown = CancellationToken::new();
-    let progress = progress::spawn(Arc::clone(&pool), to_write, quiet, shown.clone());
+    let progress = progress::spawn(Arc::clone(&pool), quiet, shown.clone());
+    phase("ready to send");
 
+    // The manifest goes into the queue a chunk at a time while the workers already send what
+    // is in: the first request leaves long before a million-line manifest is synced.
+    let sync = spawn_sync(Arc::clone(&pool), manifest, &cfg, stored);
     let worked = pool.run(cfg.concurrency).await;
+    let synced = sync.await;
+    pool.finish().await;
     shown.cancel();
     let _ = progress.await;
     signals.abort();
+    let sync_error = match synced {
+        Ok(Ok(summary)) => {
+            tracing::info!(
+                "{}: {} new, {} changed, {} unchanged, {} to rebuild, {} removed items; {} pieces found in the store",
+                cfg.input.display(),
+                summary.new,
+                summary.changed,
+                summary.unchanged,
+                summary.rebuild,
+                summary.removed,
+                summary.adopted
+            );
+            None
+        }
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(format!("syncing the manifest failed: {e}")),
+    };
     let stop_reason = pool.stop_reason();
     let stats = (
         pool.stats.requests.load(Ordering::Relaxed),
@@ -236,13 +246,13 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
         .map_err(|_| Error::Other(anyhow::anyhow!("the queue writer thread failed")))?;
     queue::release_dead_claims(&conn)?;
 
-    let rows = queue::item_rows(&conn)?;
-    let failed = rows.iter().filter(|r| r.status == "failed").count();
-    let outcome = match (&worked, stop_reason) {
-        (_, Some(reason)) => Outcome::Stopped(reason),
-        (Err(e), None) => Outcome::Stopped(StopReason::Storage(e.to_string())),
-        (Ok(()), None) if failed > 0 => Outcome::SomeFailed(failed),
-        (Ok(()), None) => Outcome::Done,
+    let failed = queue::count_items(&conn, "failed")?;
+    let outcome = match (&worked, stop_reason, sync_error) {
+        (_, Some(reason), _) => Outcome::Stopped(reason),
+        (_, None, Some(e)) => Outcome::Stopped(StopReason::Storage(e)),
+        (Err(e), None, None) => Outcome::Stopped(StopReason::Storage(e.to_string())),
+        (Ok(()), None, None) if failed > 0 => Outcome::SomeFailed(failed),
+        (Ok(()), None, None) => Outcome::Done,
     };
     let outcome_text = match &outcome {
         Outcome::Done => "done".to_string(),
@@ -278,39 +288,68 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
     Ok(outcome)
 }
 
-/// Pending pieces whose audio is already in the store (a run died between saving the audio and
-/// recording it) are recorded done instead of being requested again. A file in the store is
-/// whole by construction (checked, synced, then renamed), but it is checked again anyway.
-fn adopt_stored_audio(conn: &rusqlite::Connection, pieces_dir: &Path) -> Result<usize, Error> {
-    let mut adopted = 0;
-    for (fingerprint, format) in queue::pending_pieces(conn)? {
-        let path = queue::piece_path(pieces_dir, &fingerprint, format);
-        if !path.is_file() {
-            continue;
-        }
-        match crate::audio::validate(format, &path) {
-            Ok(seconds) => {
-                let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                queue::adopt_piece(conn, &fingerprint, bytes, seconds)?;
-                adopted += 1;
-            }
-            Err(e) => {
-                tracing::warn!(
-                    "{}: stored audio is damaged, requesting it again: {e}",
-                    path.display()
+/// Syncs the manifest into the queue a chunk at a time on a blocking thread: each chunk is
+/// planned, sent to the queue's writer as one job, and its items with all audio at hand are
+/// handed to the pool to write. A stop ends it early (items it did not reach are simply not
+/// synced, and none is marked removed). The pool learns when it is over, stop or not.
+fn spawn_sync(
+    pool: Arc<Pool>,
+    manifest: manifest::Manifest,
+    cfg: &Config,
+    stored: Arc<HashSet<String>>,
+) -> tokio::task::JoinHandle<Result<queue::SyncSummary, Error>> {
+    let defaults = Arc::new(cfg.voice.clone());
+    let (max_chars, out) = (cfg.max_chars, cfg.out.clone());
+    let blocking_pool = Arc::clone(&pool);
+    let work = tokio::task::spawn_blocking(move || {
+        let pool = blocking_pool;
+        let mut summary = queue::SyncSummary::default();
+        let mut chunk = Vec::with_capacity(SYNC_CHUNK);
+        let flush =
+            |chunk: Vec<PlannedItem>, summary: &mut queue::SyncSummary| -> Result<(), Error> {
+                let (run, out, dir, stored) = (
+                    pool.run,
+                    out.clone(),
+                    pool.pieces_dir.clone(),
+                    Arc::clone(&stored),
                 );
-                let _ = std::fs::remove_file(&path);
+                let (ready, part) = pool.queue.call_blocking(move |c| {
+                    let mut part = queue::SyncSummary::default();
+                    let ready = queue::sync_chunk(c, run, &chunk, &out, &dir, &stored, &mut part)?;
+                    Ok((ready, part))
+                })?;
+                summary.add(&part);
+                pool.synced_more(part.pending as u64);
+                for item in ready {
+                    pool.spawn_build(item);
+                }
+                Ok(())
+            };
+        for (seq, item) in manifest.items().map_err(Error::input)?.enumerate() {
+            if pool.stop.is_cancelled() {
+                return Ok(summary);
+            }
+            let item = item.map_err(Error::input)?;
+            chunk.push(plan::plan_item(seq, &item, &defaults, max_chars).map_err(Error::input)?);
+            if chunk.len() == SYNC_CHUNK {
+                flush(std::mem::take(&mut chunk), &mut summary)?;
             }
         }
-    }
-    Ok(adopted)
-}
-
-fn pending_items(conn: &rusqlite::Connection) -> Result<u64, Error> {
-    Ok(queue::item_rows(conn)?
-        .iter()
-        .filter(|r| r.status == "pending")
-        .count() as u64)
+        flush(chunk, &mut summary)?;
+        let run = pool.run;
+        summary.removed = pool
+            .queue
+            .call_blocking(move |c| queue::finish_sync(c, run))?;
+        Ok(summary)
+    });
+    tokio::spawn(async move {
+        let result = work
+            .await
+            .map_err(|e| Error::Other(anyhow::anyhow!("syncing the manifest failed: {e}")))
+            .and_then(|r| r);
+        pool.sync_finished();
+        result
+    })
 }
 
 /// A write past `RLIMIT_FSIZE` raises SIGXFSZ, which kills by default; caught, the write fails
@@ -373,70 +412,103 @@ fn spawn_signal_handler(pool: Arc<Pool>) -> tokio::task::JoinHandle<()> {
 }
 
 /// `plan`: what a run would do. Reads the queue if there is one; writes and sends nothing.
+/// Streams: one item at a time, whatever the manifest's size.
 fn plan_command(args: &JobArgs) -> Result<Outcome, Error> {
+    use std::io::Write;
     let cfg = Config::from_args(args, &env)?;
-    let planned = load_plan(&cfg)?;
-    let done: HashSet<String> = match queue::open_read_only(&cfg.db) {
-        Ok(conn) => queue::done_pieces(&conn)?,
+    let manifest = check_manifest(&cfg)?;
+    let done: HashSet<u128> = match queue::open_read_only(&cfg.db) {
+        Ok(conn) => queue::done_pieces(&conn)?
+            .iter()
+            .filter_map(|fp| fingerprint_bits(fp))
+            .collect(),
         Err(queue::QueueError::Missing(_)) => HashSet::new(),
         Err(e) => return Err(e.into()),
     };
-    print!("{}", render_plan(&cfg, &planned, &done));
-    Ok(Outcome::Done)
-}
-
-/// The text `plan` prints.
-pub fn render_plan(cfg: &Config, planned: &[PlannedItem], done: &HashSet<String>) -> String {
-    let mut out = String::new();
-    let key_width = planned
-        .iter()
-        .map(|i| i.key.chars().count())
-        .max()
-        .unwrap_or(3)
-        .clamp(3, 40);
-    out.push_str(&format!(
-        "{:<key_width$}  {:>6}  {:>9}  {:>8}  OUTPUT\n",
+    let defaults = Arc::new(cfg.voice.clone());
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let key_width = 24;
+    let write_err = |e: std::io::Error| Error::Other(e.into());
+    writeln!(
+        out,
+        "{:<key_width$}  {:>6}  {:>9}  {:>8}  OUTPUT",
         "KEY", "PIECES", "CHARS", "REQUESTS"
-    ));
-    let mut seen: HashSet<&str> = HashSet::new();
-    let (mut pieces, mut chars, mut requests, mut send_chars, mut cost) =
-        (0usize, 0usize, 0usize, 0usize, 0.0f64);
-    for item in planned {
+    )
+    .map_err(write_err)?;
+    let mut seen: HashSet<u128> = HashSet::new();
+    let mut totals = PlanTotals::default();
+    for (seq, item) in manifest.items().map_err(Error::input)?.enumerate() {
+        let item = plan::plan_item(seq, &item.map_err(Error::input)?, &defaults, cfg.max_chars)
+            .map_err(Error::input)?;
         let mut item_requests = 0;
         for p in &item.pieces {
-            if !done.contains(&p.fingerprint) && seen.insert(&p.fingerprint) {
+            let bits = fingerprint_bits(&p.fingerprint).unwrap_or_default();
+            if !done.contains(&bits) && seen.insert(bits) {
                 item_requests += 1;
-                send_chars += p.characters;
-                cost += plan::cost_usd(&item.settings.model, p.characters);
+                totals.send_chars += p.characters;
+                totals.cost += plan::cost_usd(&item.settings.model, p.characters);
             }
         }
-        pieces += item.pieces.len();
-        chars += item.characters;
-        requests += item_requests;
-        out.push_str(&format!(
-            "{:<key_width$}  {:>6}  {:>9}  {:>8}  {}\n",
+        totals.items += 1;
+        totals.pieces += item.pieces.len();
+        totals.chars += item.characters;
+        totals.requests += item_requests;
+        writeln!(
+            out,
+            "{:<key_width$}  {:>6}  {:>9}  {:>8}  {}",
             item.key,
             item.pieces.len(),
             item.characters,
             item_requests,
             item.output
-        ));
+        )
+        .map_err(write_err)?;
     }
-    let minutes_by_rpm = requests as f64 / cfg.rpm.planned() as f64;
-    let minutes_by_cpm = cfg.cpm.map_or(0.0, |c| send_chars as f64 / c as f64);
+    write!(out, "{}", render_plan_totals(&cfg, &totals)).map_err(write_err)?;
+    out.flush().map_err(write_err)?;
+    Ok(Outcome::Done)
+}
+
+/// The first 128 bits of a hex fingerprint: a set of these is a fifth the size of strings.
+fn fingerprint_bits(hex: &str) -> Option<u128> {
+    u128::from_str_radix(hex.get(..32)?, 16).ok()
+}
+
+/// What `plan` adds up.
+#[derive(Debug, Default)]
+pub struct PlanTotals {
+    pub items: usize,
+    pub pieces: usize,
+    pub chars: usize,
+    pub requests: usize,
+    pub send_chars: usize,
+    pub cost: f64,
+}
+
+/// The closing lines of `plan`.
+pub fn render_plan_totals(cfg: &Config, t: &PlanTotals) -> String {
+    let minutes_by_rpm = t.requests as f64 / cfg.rpm.planned() as f64;
+    let minutes_by_cpm = cfg.cpm.map_or(0.0, |c| t.send_chars as f64 / c as f64);
     let minutes = minutes_by_rpm.max(minutes_by_cpm);
-    out.push_str(&format!(
-        "\n{} items, {pieces} pieces, {chars} characters\n{requests} requests to send ({send_chars} characters; {} pieces already have audio or repeat)\nestimated cost: ${cost:.2} (at ${:.2} per million characters for {})\nestimated time: at least {} at {} requests per minute{}\nout: {}\n",
-        planned.len(),
-        pieces - requests,
+    format!(
+        "\n{} items, {} pieces, {} characters\n{} requests to send ({} characters; {} pieces already have audio or repeat)\nestimated cost: ${:.2} (at ${:.2} per million characters for {})\nestimated time: at least {} at {} requests per minute{}\nout: {}\n",
+        t.items,
+        t.pieces,
+        t.chars,
+        t.requests,
+        t.send_chars,
+        t.pieces - t.requests,
+        t.cost,
         plan::price_per_million_chars(&cfg.voice.model),
         cfg.voice.model,
         format_minutes(minutes),
         cfg.rpm,
-        cfg.cpm.map(|c| format!(" and {c} characters per minute")).unwrap_or_default(),
+        cfg.cpm
+            .map(|c| format!(" and {c} characters per minute"))
+            .unwrap_or_default(),
         cfg.out.display(),
-    ));
-    out
+    )
 }
 
 fn format_minutes(minutes: f64) -> String {

@@ -1,11 +1,13 @@
 //! Items → the requests they need: effective settings per item, pieces under `--max-chars`, and
 //! fingerprints. Pure functions; `plan` prints these, `run` syncs them into the queue.
 
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 
 use crate::chunk;
 use crate::format::AudioFormat;
-use crate::manifest::Item;
+use crate::manifest::{Item, Overrides};
 
 /// Everything that changes the audio of a piece besides its text.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,41 +51,52 @@ pub struct PlannedItem {
     pub seq: usize,
     /// Output file relative to `--out`, with `/` separators.
     pub output: String,
-    pub settings: VoiceSettings,
+    /// Shared by every item that does not override a setting.
+    pub settings: Arc<VoiceSettings>,
     pub characters: usize,
     pub pieces: Vec<PlannedPiece>,
     /// Fingerprint of the whole file: format and the ordered piece fingerprints.
     pub fingerprint: String,
-    pub location: String,
+    /// The item's line in the manifest.
+    pub line: u64,
 }
 
-/// Plans every item. Fails (naming the item) when an item would need joining pieces of a format
-/// that cannot be joined yet.
+/// Plans every item (small manifests and tests; a run plans one item at a time).
 pub fn plan(
     items: Vec<Item>,
     defaults: &VoiceSettings,
     max_chars: usize,
 ) -> Result<Vec<PlannedItem>, String> {
+    let defaults = Arc::new(defaults.clone());
     items
-        .into_iter()
+        .iter()
         .enumerate()
-        .map(|(seq, item)| plan_item(seq, item, defaults, max_chars))
+        .map(|(seq, item)| plan_item(seq, item, &defaults, max_chars))
         .collect()
 }
 
-fn plan_item(
+/// Plans one item: its settings, pieces and output name. Fails (naming the item) when it would
+/// need joining pieces of a format that cannot be joined yet.
+pub fn plan_item(
     seq: usize,
-    item: Item,
-    defaults: &VoiceSettings,
+    item: &Item,
+    defaults: &Arc<VoiceSettings>,
     max_chars: usize,
 ) -> Result<PlannedItem, String> {
-    let o = item.overrides;
-    let settings = VoiceSettings {
-        model: o.model.unwrap_or_else(|| defaults.model.clone()),
-        voice: o.voice.unwrap_or_else(|| defaults.voice.clone()),
-        format: o.audio_format.unwrap_or(defaults.format),
-        speed: o.speed.unwrap_or(defaults.speed),
-        instructions: o.instructions.or_else(|| defaults.instructions.clone()),
+    let o = &item.overrides;
+    let settings = if *o == Overrides::default() {
+        Arc::clone(defaults)
+    } else {
+        Arc::new(VoiceSettings {
+            model: o.model.clone().unwrap_or_else(|| defaults.model.clone()),
+            voice: o.voice.clone().unwrap_or_else(|| defaults.voice.clone()),
+            format: o.audio_format.unwrap_or(defaults.format),
+            speed: o.speed.unwrap_or(defaults.speed),
+            instructions: o
+                .instructions
+                .clone()
+                .or_else(|| defaults.instructions.clone()),
+        })
     };
     let pieces: Vec<PlannedPiece> = chunk::split(&item.text, max_chars)
         .into_iter()
@@ -95,29 +108,29 @@ fn plan_item(
         .collect();
     if pieces.len() > 1 && !settings.format.can_join() {
         return Err(format!(
-            "{}: item `{}` needs {} requests, and joining {} pieces is not supported yet; raise --max-chars (at most 4096) or use mp3, aac, wav or pcm",
-            item.location,
+            "line {}: item `{}` needs {} requests, and joining {} pieces is not supported yet; raise --max-chars (at most 4096) or use mp3, aac, wav or pcm",
+            item.line,
             item.key,
             pieces.len(),
             settings.format
         ));
     }
     let output = if item.has_extension {
-        item.output
+        item.output.clone()
     } else {
         format!("{}.{}", item.output, settings.format.extension())
     };
     let fingerprint = item_fingerprint(settings.format, &pieces);
     Ok(PlannedItem {
-        key: item.key,
-        title: item.title,
+        key: item.key.clone(),
+        title: item.title.clone(),
         seq,
         output,
         characters: pieces.iter().map(|p| p.characters).sum(),
         settings,
         pieces,
         fingerprint,
-        location: item.location,
+        line: item.line,
     })
 }
 
@@ -170,7 +183,6 @@ pub fn cost_usd(model: &str, characters: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Overrides;
 
     fn defaults() -> VoiceSettings {
         VoiceSettings {
@@ -190,7 +202,7 @@ mod tests {
             overrides: Overrides::default(),
             output: key.into(),
             has_extension: false,
-            location: "line 1".into(),
+            line: 1,
         }
     }
 

@@ -48,6 +48,10 @@ pub struct Pool {
     claimed: tokio::sync::Mutex<VecDeque<Claim>>,
     /// Completions and item builds, which run beside the requests.
     finishing: TaskTracker,
+    /// Set when the manifest is wholly in the queue (or its sync stopped): until then a worker
+    /// that finds nothing to claim waits for the next chunk instead of leaving.
+    sync_done: std::sync::atomic::AtomicBool,
+    synced: tokio::sync::Notify,
     pub stats: Stats,
 }
 
@@ -60,6 +64,8 @@ pub struct Stats {
     pub items_done: AtomicU64,
     pub items_failed: AtomicU64,
     pub in_flight: AtomicU64,
+    /// Items to write in this run, as far as the sync has got.
+    pub to_write: AtomicU64,
 }
 
 impl Pool {
@@ -91,6 +97,8 @@ impl Pool {
             request_seq: AtomicI64::new(0),
             claimed: tokio::sync::Mutex::new(VecDeque::new()),
             finishing: TaskTracker::new(),
+            sync_done: std::sync::atomic::AtomicBool::new(false),
+            synced: tokio::sync::Notify::new(),
             stats: Stats::default(),
         }
     }
@@ -110,16 +118,8 @@ impl Pool {
         self.stop_reason.lock().ok().and_then(|r| r.clone())
     }
 
-    /// Runs the workers until no piece is left or the run stops. Items whose pieces all have
-    /// audio already are written first.
+    /// Runs the workers until no piece is left (and the sync is over) or the run stops.
     pub async fn run(self: &Arc<Self>, workers: usize) -> Result<(), QueueError> {
-        let ready = self.queue.call(|c| queue::ready_items(c, None)).await?;
-        for item in ready {
-            self.build(item).await?;
-            if self.stop.is_cancelled() {
-                return Ok(());
-            }
-        }
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..workers {
             let pool = Arc::clone(self);
@@ -138,13 +138,38 @@ impl Pool {
                 }
             }
         }
-        // Completions still being recorded and items still being joined finish before the run.
-        self.finishing.close();
-        self.finishing.wait().await;
         match first_error {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Waits for completions still being recorded and items still being written.
+    pub async fn finish(&self) {
+        self.finishing.close();
+        self.finishing.wait().await;
+    }
+
+    /// A chunk of the manifest is in the queue, with `pending` items to write.
+    pub fn synced_more(&self, pending: u64) {
+        self.stats.to_write.fetch_add(pending, Ordering::Relaxed);
+        self.synced.notify_waiters();
+    }
+
+    /// The sync is over: workers that find nothing to claim may leave.
+    pub fn sync_finished(&self) {
+        self.sync_done.store(true, Ordering::SeqCst);
+        self.synced.notify_waiters();
+    }
+
+    /// Writes an item whose pieces all have audio, beside the requests.
+    pub fn spawn_build(self: &Arc<Self>, item: ReadyItem) {
+        let pool = Arc::clone(self);
+        self.finishing.spawn(async move {
+            if let Err(e) = pool.build(item).await {
+                pool.stop_for(StopReason::Storage(e.to_string()));
+            }
+        });
     }
 
     async fn work(self: &Arc<Self>, batch: usize) -> Result<(), QueueError> {
@@ -159,18 +184,36 @@ impl Pool {
 
     /// The next claimed piece. Claims are taken a batch at a time (one transaction for `batch`
     /// pieces), so a worker rarely waits for the queue between two requests. Claims left in
-    /// the batch when the run stops are released with the rest at its end.
+    /// the batch when the run stops are released with the rest at its end. While the manifest
+    /// is still being synced, finding nothing means waiting for the next chunk.
     async fn next_claim(&self, batch: usize) -> Result<Option<Claim>, QueueError> {
         let mut claimed = self.claimed.lock().await;
-        if claimed.is_empty() {
+        loop {
+            if let Some(claim) = claimed.pop_front() {
+                return Ok(Some(claim));
+            }
+            let synced = self.synced.notified();
+            tokio::pin!(synced);
+            synced.as_mut().enable();
+            // Read before claiming: a chunk synced after this read still wakes `synced`.
+            let sync_done = self.sync_done.load(Ordering::SeqCst);
             let run = self.run;
             claimed.extend(
                 self.queue
                     .call(move |c| queue::claim(c, run, batch))
                     .await?,
             );
+            if !claimed.is_empty() {
+                continue;
+            }
+            if sync_done || self.stop.is_cancelled() {
+                return Ok(None);
+            }
+            tokio::select! {
+                _ = synced => {}
+                _ = self.stop.cancelled() => return Ok(None),
+            }
         }
-        Ok(claimed.pop_front())
     }
 
     /// One piece, from its first attempt to done, failed or released.
@@ -229,7 +272,7 @@ impl Pool {
                     // next piece at once.
                     let pool = Arc::clone(self);
                     self.finishing.spawn(async move {
-                        if let Err(e) = pool.finish(fp, bytes, seconds).await {
+                        if let Err(e) = pool.record_piece(fp, bytes, seconds).await {
                             pool.stop_for(StopReason::Storage(e.to_string()));
                         }
                     });
@@ -333,7 +376,7 @@ impl Pool {
     }
 
     /// Records a piece done (fenced by the claim) and writes the items it completes.
-    async fn finish(&self, fp: String, bytes: u64, seconds: f64) -> Result<(), QueueError> {
+    async fn record_piece(&self, fp: String, bytes: u64, seconds: f64) -> Result<(), QueueError> {
         let run = self.run;
         let ready = self
             .queue

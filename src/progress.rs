@@ -14,14 +14,9 @@ use crate::pool::Pool;
 /// How often the plain line is printed off a terminal.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
-/// Shows progress until `done` is cancelled. `items` is the number of items to write in this
-/// run; `already` how many were done before it started.
-pub fn spawn(
-    pool: Arc<Pool>,
-    items: u64,
-    quiet: bool,
-    done: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
+/// Shows progress until `done` is cancelled, against the items this run has to write (a total
+/// that grows while the manifest is synced).
+pub fn spawn(pool: Arc<Pool>, quiet: bool, done: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if quiet {
             return;
@@ -39,7 +34,7 @@ pub fn spawn(
             )
         };
         if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::with_draw_target(Some(items), ProgressDrawTarget::stderr());
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template(
                     "{elapsed_precise} [{bar:30}] {pos}/{len} items  {msg}",
@@ -49,6 +44,7 @@ pub fn spawn(
             );
             loop {
                 let s = &pool.stats;
+                bar.set_length(s.to_write.load(Ordering::Relaxed));
                 bar.set_position(
                     s.items_done.load(Ordering::Relaxed) + s.items_failed.load(Ordering::Relaxed),
                 );
@@ -69,7 +65,8 @@ pub fn spawn(
                 let finished =
                     s.items_done.load(Ordering::Relaxed) + s.items_failed.load(Ordering::Relaxed);
                 eprintln!(
-                    "progress: {finished}/{items} items after {}s: {}",
+                    "progress: {finished}/{} items after {}s: {}",
+                    s.to_write.load(Ordering::Relaxed),
                     started.elapsed().as_secs(),
                     line(&pool)
                 );

@@ -231,53 +231,114 @@ pub struct SyncSummary {
     /// Done items whose file went missing: rebuilt from stored piece audio.
     pub rebuild: usize,
     pub removed: usize,
+    /// Items left to write (pending after the sync).
+    pub pending: usize,
+    /// Pieces whose audio was found in the store, saved by a run that died before recording it.
+    pub adopted: usize,
 }
 
-/// Brings the queue in line with the manifest (SPEC section 3), in one transaction: new items
-/// are added, changed ones go back to pending with their new pieces, unchanged done ones stay
-/// done (if their file is still there), items gone from the manifest become `removed`. Done
-/// pieces whose stored audio is missing go back to pending. Idempotent.
-pub fn sync(
-    conn: &mut Connection,
+impl SyncSummary {
+    /// Adds a chunk's counts.
+    pub fn add(&mut self, other: &SyncSummary) {
+        self.new += other.new;
+        self.changed += other.changed;
+        self.unchanged += other.unchanged;
+        self.rebuild += other.rebuild;
+        self.removed += other.removed;
+        self.pending += other.pending;
+        self.adopted += other.adopted;
+    }
+}
+
+/// Brings a chunk of the manifest's items into the queue (SPEC section 3): new items are added,
+/// changed ones go back to pending with their new pieces, unchanged done ones stay done (if
+/// their file is still there); every item is marked seen by `run`, so [`finish_sync`] can mark
+/// the rest removed. For the chunk's pending items: a done piece whose stored audio is missing
+/// goes back to pending, a pending piece whose audio is in the store (`stored`, from a run that
+/// died before recording it) is checked and recorded done, and an item that needs a failed
+/// piece fails with it. Returns the items whose pieces all have audio, ready to be written.
+/// Idempotent; each item costs a few indexed lookups, whatever the queue's size.
+pub fn sync_chunk(
+    conn: &Connection,
+    run: i64,
     items: &[PlannedItem],
     out: &Path,
     pieces_dir: &Path,
-) -> Result<SyncSummary, QueueError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    stored: &HashSet<String>,
+    summary: &mut SyncSummary,
+) -> Result<Vec<ReadyItem>, QueueError> {
     let now = now_rfc3339();
-    let mut summary = SyncSummary::default();
-    let existing: HashMap<String, (String, String, String, Option<String>)> = {
-        let mut stmt =
-            tx.prepare("SELECT key, fingerprint, output, status, built_fingerprint FROM items")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-        })?;
-        rows.collect::<Result<_, _>>()?
-    };
-    {
-        let mut insert_piece = tx.prepare(
-            "INSERT INTO pieces (fingerprint, ord, text, model, voice, format, speed, instructions, characters, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending')
-             ON CONFLICT (fingerprint) DO UPDATE SET ord = excluded.ord",
-        )?;
-        let mut upsert_item = tx.prepare(
-            "INSERT INTO items (key, seq, title, output, format, characters, fingerprint, status, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, title = excluded.title,
-                 output = excluded.output, format = excluded.format, characters = excluded.characters,
-                 fingerprint = excluded.fingerprint, status = excluded.status,
-                 error = CASE WHEN excluded.status = items.status THEN items.error ELSE NULL END,
-                 updated_at = excluded.updated_at",
-        )?;
-        let mut clear_pieces = tx.prepare("DELETE FROM item_pieces WHERE item_key = ?1")?;
-        let mut add_piece =
-            tx.prepare("INSERT INTO item_pieces (item_key, idx, piece) VALUES (?1, ?2, ?3)")?;
-        let mut ord: i64 = 0;
-        for item in items {
-            for piece in &item.pieces {
+    let mut existing = conn.prepare_cached(
+        "SELECT fingerprint, output, status, built_fingerprint FROM items WHERE key = ?1",
+    )?;
+    let mut insert_piece = conn.prepare_cached(
+        "INSERT INTO pieces (fingerprint, ord, text, model, voice, format, speed, instructions, characters, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending')
+         ON CONFLICT (fingerprint) DO UPDATE SET ord = excluded.ord",
+    )?;
+    let mut upsert_item = conn.prepare_cached(
+        "INSERT INTO items (key, seq, title, output, format, characters, fingerprint, status, seen, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, title = excluded.title,
+             output = excluded.output, format = excluded.format, characters = excluded.characters,
+             fingerprint = excluded.fingerprint, status = excluded.status, seen = excluded.seen,
+             error = CASE WHEN excluded.status = items.status THEN items.error ELSE NULL END,
+             updated_at = CASE WHEN excluded.status = items.status THEN items.updated_at ELSE excluded.updated_at END",
+    )?;
+    let mut clear_pieces = conn.prepare_cached("DELETE FROM item_pieces WHERE item_key = ?1")?;
+    let mut add_piece =
+        conn.prepare_cached("INSERT INTO item_pieces (item_key, idx, piece) VALUES (?1, ?2, ?3)")?;
+    let mut piece_state =
+        conn.prepare_cached("SELECT status, error FROM pieces WHERE fingerprint = ?1")?;
+    let mut set_piece = conn.prepare_cached(
+        "UPDATE pieces SET status = ?2, bytes = ?3, audio_seconds = ?4 WHERE fingerprint = ?1",
+    )?;
+    let mut fail_item =
+        conn.prepare_cached("UPDATE items SET status = 'failed', error = ?2 WHERE key = ?1")?;
+    let mut ready = Vec::new();
+    for item in items {
+        let previous: Option<(String, String, String, Option<String>)> = existing
+            .query_row([&item.key], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?;
+        let same = previous
+            .as_ref()
+            .is_some_and(|(fp, output, _, _)| *fp == item.fingerprint && *output == item.output);
+        let status = match &previous {
+            None => {
+                summary.new += 1;
+                "pending"
+            }
+            Some(_) if !same => {
+                summary.changed += 1;
+                "pending"
+            }
+            Some((_, _, status, built)) => match status.as_str() {
+                "failed" => {
+                    summary.unchanged += 1;
+                    "failed"
+                }
+                "done" | "removed" if built.as_deref() == Some(item.fingerprint.as_str()) => {
+                    if out.join(&item.output).is_file() {
+                        summary.unchanged += 1;
+                        "done"
+                    } else {
+                        summary.rebuild += 1;
+                        "pending"
+                    }
+                }
+                _ => {
+                    summary.unchanged += 1;
+                    "pending"
+                }
+            },
+        };
+        if !same {
+            for (idx, piece) in item.pieces.iter().enumerate() {
                 insert_piece.execute(params![
                     piece.fingerprint,
-                    ord,
+                    item.seq as i64 * 10_000 + idx as i64,
                     piece.text,
                     item.settings.model,
                     item.settings.voice,
@@ -286,105 +347,127 @@ pub fn sync(
                     item.settings.sent_instructions(),
                     piece.characters as i64,
                 ])?;
-                ord += 1;
             }
-            let previous = existing.get(&item.key);
-            let same = previous.is_some_and(|(fp, output, _, _)| {
-                *fp == item.fingerprint && *output == item.output
-            });
-            let status = match previous {
-                None => {
-                    summary.new += 1;
+        }
+        upsert_item.execute(params![
+            item.key,
+            item.seq as i64,
+            item.title,
+            item.output,
+            item.settings.format.as_str(),
+            item.characters as i64,
+            item.fingerprint,
+            status,
+            run,
+            now,
+        ])?;
+        if !same {
+            clear_pieces.execute([&item.key])?;
+            for (idx, piece) in item.pieces.iter().enumerate() {
+                add_piece.execute(params![item.key, idx as i64, piece.fingerprint])?;
+            }
+        }
+        if status != "pending" {
+            continue;
+        }
+        summary.pending += 1;
+        // Where does each piece stand, and is its audio really there?
+        let mut all_done = true;
+        for piece in &item.pieces {
+            let (state, error): (String, Option<String>) =
+                piece_state.query_row([&piece.fingerprint], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let path = piece_path(pieces_dir, &piece.fingerprint, item.settings.format);
+            let state = match state.as_str() {
+                "done" if !path.is_file() => {
+                    set_piece.execute(params![
+                        piece.fingerprint,
+                        "pending",
+                        None::<i64>,
+                        None::<f64>
+                    ])?;
                     "pending"
                 }
-                Some(_) if !same => {
-                    summary.changed += 1;
-                    "pending"
-                }
-                Some((_, _, status, built)) => match status.as_str() {
-                    "failed" => {
-                        summary.unchanged += 1;
-                        "failed"
-                    }
-                    "done" | "removed" if built.as_deref() == Some(item.fingerprint.as_str()) => {
-                        if out.join(&item.output).is_file() {
-                            summary.unchanged += 1;
+                "pending" if stored.contains(&piece.fingerprint) => {
+                    match crate::audio::validate(item.settings.format, &path) {
+                        Ok(secs) => {
+                            let bytes = std::fs::metadata(&path)
+                                .map(|m| m.len() as i64)
+                                .unwrap_or(0);
+                            set_piece.execute(params![piece.fingerprint, "done", bytes, secs])?;
+                            summary.adopted += 1;
                             "done"
-                        } else {
-                            summary.rebuild += 1;
+                        }
+                        Err(e) => {
+                            tracing::warn!(
+                                "{}: stored audio is damaged, requesting it again: {e}",
+                                path.display()
+                            );
+                            let _ = std::fs::remove_file(&path);
                             "pending"
                         }
                     }
-                    _ => {
-                        summary.unchanged += 1;
-                        "pending"
-                    }
-                },
-            };
-            upsert_item.execute(params![
-                item.key,
-                item.seq as i64,
-                item.title,
-                item.output,
-                item.settings.format.as_str(),
-                item.characters as i64,
-                item.fingerprint,
-                status,
-                now,
-            ])?;
-            if !same {
-                clear_pieces.execute([&item.key])?;
-                for (idx, piece) in item.pieces.iter().enumerate() {
-                    add_piece.execute(params![item.key, idx as i64, piece.fingerprint])?;
                 }
+                "failed" => {
+                    fail_item.execute(params![
+                        item.key,
+                        error.unwrap_or_else(|| "a piece failed".into())
+                    ])?;
+                    summary.pending -= 1;
+                    all_done = false;
+                    break;
+                }
+                other => other,
+            };
+            if state != "done" {
+                all_done = false;
             }
         }
-    }
-    let keys: HashSet<&str> = items.iter().map(|i| i.key.as_str()).collect();
-    {
-        let mut remove =
-            tx.prepare("UPDATE items SET status = 'removed', updated_at = ?2 WHERE key = ?1")?;
-        for (key, (_, _, status, _)) in &existing {
-            if !keys.contains(key.as_str()) && status != "removed" {
-                remove.execute(params![key, now])?;
-                summary.removed += 1;
-            }
+        if all_done {
+            ready.extend(ready_items_of(conn, &item.key)?);
         }
     }
-    // A pending item whose pieces include a failed one fails with it, until `retry`.
-    tx.execute(
-        "UPDATE items SET status = 'failed',
-             error = (SELECT p.error FROM item_pieces ip JOIN pieces p ON p.fingerprint = ip.piece
-                      WHERE ip.item_key = items.key AND p.status = 'failed' LIMIT 1)
-         WHERE status = 'pending' AND EXISTS (
-             SELECT 1 FROM item_pieces ip JOIN pieces p ON p.fingerprint = ip.piece
-             WHERE ip.item_key = items.key AND p.status = 'failed')",
-        [],
-    )?;
-    forget_missing_piece_audio(&tx, pieces_dir)?;
-    tx.commit()?;
-    Ok(summary)
+    Ok(ready)
 }
 
-/// Done pieces of pending items whose stored audio is gone must be requested again.
-fn forget_missing_piece_audio(tx: &Transaction<'_>, pieces_dir: &Path) -> Result<(), QueueError> {
-    let done: Vec<(String, String)> = {
-        let mut stmt = tx.prepare(
-            "SELECT DISTINCT p.fingerprint, p.format FROM pieces p
-             JOIN item_pieces ip ON ip.piece = p.fingerprint JOIN items i ON i.key = ip.item_key
-             WHERE p.status = 'done' AND i.status = 'pending'",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<Result<_, _>>()?
-    };
-    let mut reset = tx.prepare("UPDATE pieces SET status = 'pending' WHERE fingerprint = ?1")?;
-    for (fp, format) in done {
-        let format = format.parse::<AudioFormat>().unwrap_or(AudioFormat::Mp3);
-        if !piece_path(pieces_dir, &fp, format).is_file() {
-            reset.execute([&fp])?;
-        }
-    }
-    Ok(())
+/// Ends a sync that saw the whole manifest: items `run` did not see left it, and are marked
+/// `removed` (their files are left alone). Returns how many.
+pub fn finish_sync(conn: &Connection, run: i64) -> Result<usize, QueueError> {
+    Ok(conn.execute(
+        "UPDATE items SET status = 'removed', updated_at = ?2 WHERE status != 'removed' AND seen IS NOT ?1",
+        params![run, now_rfc3339()],
+    )?)
+}
+
+/// The fingerprints of the piece audio in the store (read once per run, to find audio a killed
+/// run saved but did not record).
+pub fn stored_pieces(pieces_dir: &Path) -> HashSet<String> {
+    std::fs::read_dir(pieces_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let (stem, _) = name.split_once('.')?;
+            (stem.len() == 32 && !name.starts_with('.')).then(|| stem.to_string())
+        })
+        .collect()
+}
+
+/// Syncs a whole manifest at once (tests and small callers): [`sync_chunk`] + [`finish_sync`].
+pub fn sync(
+    conn: &mut Connection,
+    run: i64,
+    items: &[PlannedItem],
+    out: &Path,
+    pieces_dir: &Path,
+) -> Result<SyncSummary, QueueError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut summary = SyncSummary::default();
+    let stored = stored_pieces(pieces_dir);
+    sync_chunk(&tx, run, items, out, pieces_dir, &stored, &mut summary)?;
+    summary.removed = finish_sync(&tx, run)?;
+    tx.commit()?;
+    Ok(summary)
 }
 
 /// Where the audio of a piece is kept.
@@ -410,6 +493,8 @@ pub struct Claim {
 }
 
 /// Atomically claims up to `limit` pending pieces that a pending item needs, in manifest order.
+/// Only items this run has synced count: an item the manifest may have dropped or changed is
+/// never paid for before the sync has seen it.
 pub fn claim(conn: &Connection, run: i64, limit: usize) -> Result<Vec<Claim>, QueueError> {
     let mut stmt = conn.prepare_cached(
         "UPDATE pieces SET status = 'claimed', claim_run = ?1
@@ -417,7 +502,7 @@ pub fn claim(conn: &Connection, run: i64, limit: usize) -> Result<Vec<Claim>, Qu
              SELECT p.fingerprint FROM pieces p
              WHERE p.status = 'pending' AND EXISTS (
                  SELECT 1 FROM item_pieces ip JOIN items i ON i.key = ip.item_key
-                 WHERE ip.piece = p.fingerprint AND i.status = 'pending')
+                 WHERE ip.piece = p.fingerprint AND i.status = 'pending' AND i.seen = ?1)
              ORDER BY p.ord LIMIT ?2)
          RETURNING fingerprint, text, model, voice, format, speed, instructions, characters, attempts, ord",
     )?;
@@ -513,55 +598,65 @@ pub fn complete_piece(
     if changed != 1 {
         return Err(QueueError::ClaimLost(piece.to_string()));
     }
-    ready_items(conn, Some(piece))
+    ready_items(conn, run, piece)
 }
 
-/// Pending items all of whose pieces are done; with `piece`, only items that contain it (found
-/// through the piece's index, so a completion costs the same whatever the queue's size).
-pub fn ready_items(conn: &Connection, piece: Option<&str>) -> Result<Vec<ReadyItem>, QueueError> {
-    const ALL_DONE: &str = "NOT EXISTS (SELECT 1 FROM item_pieces ip2 JOIN pieces p ON p.fingerprint = ip2.piece
-                                WHERE ip2.item_key = i.key AND p.status != 'done')";
-    let heads: Vec<(String, String, String, String)> = match piece {
-        Some(piece) => {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT i.key, i.output, i.format, i.fingerprint FROM item_pieces ip
-                 JOIN items i ON i.key = ip.item_key
-                 WHERE ip.piece = ?1 AND i.status = 'pending' AND {ALL_DONE}
-                 GROUP BY i.key ORDER BY i.seq"
-            ))?;
-            stmt.query_map([piece], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect::<Result<_, _>>()?
-        }
-        None => {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT i.key, i.output, i.format, i.fingerprint FROM items i
-                 WHERE i.status = 'pending' AND {ALL_DONE} ORDER BY i.seq"
-            ))?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect::<Result<_, _>>()?
-        }
-    };
+/// The items this completion of `piece` made ready: pending items synced by `run` that contain
+/// it and whose pieces are now all done (found through the piece's index, so a completion costs
+/// the same whatever the queue's size).
+pub fn ready_items(conn: &Connection, run: i64, piece: &str) -> Result<Vec<ReadyItem>, QueueError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.key, i.output, i.format, i.fingerprint FROM item_pieces ip
+         JOIN items i ON i.key = ip.item_key
+         WHERE ip.piece = ?1 AND i.status = 'pending' AND i.seen = ?2 AND NOT EXISTS (
+             SELECT 1 FROM item_pieces ip2 JOIN pieces p ON p.fingerprint = ip2.piece
+             WHERE ip2.item_key = i.key AND p.status != 'done')
+         GROUP BY i.key ORDER BY i.seq",
+    )?;
+    let heads: Vec<(String, String, String, String)> = stmt
+        .query_map(params![piece, run], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    heads.into_iter().map(|h| ready_item(conn, h)).collect()
+}
+
+/// The item `key` as a ready item, if it is pending and all its pieces are done.
+pub fn ready_items_of(conn: &Connection, key: &str) -> Result<Option<ReadyItem>, QueueError> {
+    let head: Option<(String, String, String, String)> = conn
+        .prepare_cached(
+            "SELECT i.key, i.output, i.format, i.fingerprint FROM items i
+             WHERE i.key = ?1 AND i.status = 'pending' AND NOT EXISTS (
+                 SELECT 1 FROM item_pieces ip JOIN pieces p ON p.fingerprint = ip.piece
+                 WHERE ip.item_key = i.key AND p.status != 'done')",
+        )?
+        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    head.map(|h| ready_item(conn, h)).transpose()
+}
+
+fn ready_item(
+    conn: &Connection,
+    (key, output, format, fingerprint): (String, String, String, String),
+) -> Result<ReadyItem, QueueError> {
     let mut pieces = conn.prepare_cached(
         "SELECT ip.piece, coalesce(p.audio_seconds, 0) FROM item_pieces ip
          JOIN pieces p ON p.fingerprint = ip.piece WHERE ip.item_key = ?1 ORDER BY ip.idx",
     )?;
-    heads
-        .into_iter()
-        .map(|(key, output, format, fingerprint)| {
-            let list = pieces
-                .query_map([&key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)))?
-                .collect::<Result<Vec<_>, _>>()?;
-            let (pieces, piece_seconds) = list.into_iter().unzip();
-            Ok(ReadyItem {
-                key,
-                output,
-                format: format.parse().unwrap_or(AudioFormat::Mp3),
-                fingerprint,
-                pieces,
-                piece_seconds,
-            })
-        })
-        .collect()
+    let list = pieces
+        .query_map([&key], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let (pieces, piece_seconds) = list.into_iter().unzip();
+    Ok(ReadyItem {
+        key,
+        output,
+        format: format.parse().unwrap_or(AudioFormat::Mp3),
+        fingerprint,
+        pieces,
+        piece_seconds,
+    })
 }
 
 /// Marks an item's file written. Only if the item has not changed since it was made ready.
@@ -633,35 +728,6 @@ pub fn recent_requests(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Pending pieces that a pending item needs: (fingerprint, format).
-pub fn pending_pieces(conn: &Connection) -> Result<Vec<(String, AudioFormat)>, QueueError> {
-    let mut stmt = conn.prepare(
-        "SELECT p.fingerprint, p.format FROM pieces p WHERE p.status = 'pending' AND EXISTS (
-             SELECT 1 FROM item_pieces ip JOIN items i ON i.key = ip.item_key
-             WHERE ip.piece = p.fingerprint AND i.status = 'pending')",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        let format: String = r.get(1)?;
-        Ok((r.get(0)?, format.parse().unwrap_or(AudioFormat::Mp3)))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Records a pending piece done from audio already in the store.
-pub fn adopt_piece(
-    conn: &Connection,
-    piece: &str,
-    bytes: u64,
-    seconds: f64,
-) -> Result<(), QueueError> {
-    conn.execute(
-        "UPDATE pieces SET status = 'done', bytes = ?2, audio_seconds = ?3, error = NULL
-         WHERE fingerprint = ?1 AND status = 'pending'",
-        params![piece, bytes as i64, seconds],
-    )?;
-    Ok(())
-}
-
 /// Puts failed items (all, or those with the given keys) and their failed pieces back to
 /// pending. Returns how many items changed.
 pub fn retry_failed(conn: &mut Connection, keys: &[String]) -> Result<usize, QueueError> {
@@ -687,6 +753,16 @@ pub fn retry_failed(conn: &mut Connection, keys: &[String]) -> Result<usize, Que
     }
     tx.commit()?;
     Ok(failed.len())
+}
+
+/// How many items have `status`.
+pub fn count_items(conn: &Connection, status: &str) -> Result<usize, QueueError> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM items WHERE status = ?1",
+        [status],
+        |r| r.get(0),
+    )?;
+    Ok(n as usize)
 }
 
 /// Keys of every item, to tell a user which `--key` values exist.
@@ -820,7 +896,18 @@ impl QueueHandle {
         F: FnOnce(&Connection) -> Result<R, QueueError> + Send + 'static,
     {
         let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |tx: &mut Transaction<'_>| {
+        self.jobs
+            .send(Self::job(f, reply_tx))
+            .map_err(|_| QueueError::WriterGone)?;
+        reply_rx.await.map_err(|_| QueueError::WriterGone)?
+    }
+
+    fn job<R, F>(f: F, reply_tx: tokio::sync::oneshot::Sender<Result<R, QueueError>>) -> Job
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, QueueError> + Send + 'static,
+    {
+        Box::new(move |tx: &mut Transaction<'_>| {
             let result = in_savepoint(tx, f);
             Box::new(move |commit: Result<(), String>| {
                 let outcome = match commit {
@@ -832,9 +919,22 @@ impl QueueHandle {
                 };
                 let _ = reply_tx.send(outcome);
             })
-        });
-        self.jobs.send(job).map_err(|_| QueueError::WriterGone)?;
-        reply_rx.await.map_err(|_| QueueError::WriterGone)?
+        })
+    }
+
+    /// [`QueueHandle::call`] from a blocking thread (not from async code).
+    pub fn call_blocking<R, F>(&self, f: F) -> Result<R, QueueError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, QueueError> + Send + 'static,
+    {
+        let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Self::job(f, reply_tx))
+            .map_err(|_| QueueError::WriterGone)?;
+        reply_rx
+            .blocking_recv()
+            .map_err(|_| QueueError::WriterGone)?
     }
 
     /// Runs `f` on the writer thread without waiting for it (request logs); errors are logged.

@@ -23,6 +23,7 @@ CREATE TABLE items (
     fingerprint       TEXT NOT NULL,     -- format + ordered piece fingerprints
     status            TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed', 'removed')),
     built_fingerprint TEXT,              -- fingerprint of the file last written
+    seen              INTEGER,           -- the last run whose manifest had this item
     bytes             INTEGER,
     audio_seconds     REAL,
     error             TEXT,

@@ -192,7 +192,8 @@ pub fn build_item(
     // measured itself.
     let seconds = match item.piece_seconds.as_slice() {
         [one] if bytes > 0 && paths.len() == 1 && *one > 0.0 => *one,
-        _ => audio::measure(item.format, temp.path()).map_err(|e| BuildError::Audio(e.to_string()))?,
+        _ => audio::measure(item.format, temp.path())
+            .map_err(|e| BuildError::Audio(e.to_string()))?,
     };
     failpoint("item-after-temp-write");
     // No folder sync: an item file lost to a power loss is rebuilt from its pieces for free.

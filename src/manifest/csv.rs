@@ -1,6 +1,5 @@
 //! CSV manifests: a header row, one item per row; per-row settings override the defaults.
 
-use std::collections::HashMap;
 use std::path::{Component, Path};
 
 use super::{Item, ManifestOptions, Overrides, padded, sanitize};
@@ -8,13 +7,17 @@ use crate::chunk::normalize;
 use crate::config::check_speed;
 use crate::format::AudioFormat;
 
-/// Items of a CSV manifest, or a message naming the line at fault.
-pub fn items(text: &str, opts: &ManifestOptions) -> Result<Vec<Item>, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(text.as_bytes());
-    let headers = reader
+/// The rows of a CSV manifest as items, one at a time; an error names the line at fault.
+/// Duplicate keys and shared outputs are the manifest's check (see `Manifest::check`).
+pub fn rows<'a>(text: &'a str, opts: &'a ManifestOptions) -> Result<Rows<'a>, String> {
+    let reader = |text: &'a str| {
+        csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(text.as_bytes())
+    };
+    let mut records = reader(text);
+    let headers = records
         .headers()
         .map_err(|e| csv_error(&e))?
         .iter()
@@ -31,68 +34,117 @@ pub fn items(text: &str, opts: &ManifestOptions) -> Result<Vec<Item>, String> {
             headers.join(", ")
         ));
     };
-    let id_col = column(&opts.id_column);
-    let cols = RowColumns {
-        voice: column("voice"),
-        model: column("model"),
-        speed: column("speed"),
-        instructions: column("instructions"),
-        audio_format: column("audio_format"),
-        output: column("output"),
-    };
+    // Keys from row numbers are padded to the width of the row count, so count the rows first
+    // (a pass over bytes that builds nothing).
+    let mut counter = reader(text);
+    let mut record = csv::ByteRecord::new();
+    let mut total = 0;
+    while counter.read_byte_record(&mut record).unwrap_or(false) {
+        total += 1;
+    }
+    Ok(Rows {
+        records,
+        record: csv::StringRecord::new(),
+        opts,
+        text_col,
+        id_col: column(&opts.id_column),
+        cols: RowColumns {
+            voice: column("voice"),
+            model: column("model"),
+            speed: column("speed"),
+            instructions: column("instructions"),
+            audio_format: column("audio_format"),
+            output: column("output"),
+        },
+        total,
+        row: 0,
+        failed: false,
+    })
+}
 
-    let records = reader
-        .records()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| csv_error(&e))?;
-    let total = records.len();
-    let mut items = Vec::with_capacity(total);
-    let mut keys: HashMap<String, u64> = HashMap::with_capacity(total);
-    for (row, record) in records.iter().enumerate() {
-        let line = record.position().map_or(row as u64 + 2, |p| p.line());
+/// The rows of a CSV manifest; see [`rows`].
+pub struct Rows<'a> {
+    records: csv::Reader<&'a [u8]>,
+    record: csv::StringRecord,
+    opts: &'a ManifestOptions,
+    text_col: usize,
+    id_col: Option<usize>,
+    cols: RowColumns,
+    total: usize,
+    row: usize,
+    /// After an error the reader's position is unreliable: stop.
+    failed: bool,
+}
+
+impl Iterator for Rows<'_> {
+    type Item = Result<Item, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.failed {
+            match self.records.read_record(&mut self.record) {
+                Ok(false) => return None,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(csv_error(&e)));
+                }
+                Ok(true) => {}
+            }
+            self.row += 1;
+            let result = self.item();
+            if let Err(e) = &result {
+                self.failed = true;
+                return Some(Err(e.clone()));
+            }
+            if let Ok(Some(item)) = result {
+                return Some(Ok(item));
+            }
+        }
+        None
+    }
+}
+
+impl Rows<'_> {
+    /// The current record as an item; None for a row with nothing to say.
+    fn item(&self) -> Result<Option<Item>, String> {
+        let record = &self.record;
+        let line = record.position().map_or(self.row as u64 + 1, |p| p.line());
         let cell = |i: Option<usize>| {
             i.and_then(|i| record.get(i))
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
         };
-        let spoken = normalize(record.get(text_col).unwrap_or(""));
+        let spoken = normalize(record.get(self.text_col).unwrap_or(""));
         if spoken.is_empty() {
             tracing::warn!(
                 "line {line}: the `{}` cell is empty; the row is skipped",
-                opts.text_column
+                self.opts.text_column
             );
-            continue;
+            return Ok(None);
         }
-        let key = match id_col {
-            Some(_) => cell(id_col)
-                .ok_or_else(|| format!("line {line}: the `{}` cell is empty", opts.id_column))?
+        let key = match self.id_col {
+            Some(_) => cell(self.id_col)
+                .ok_or_else(|| format!("line {line}: the `{}` cell is empty", self.opts.id_column))?
                 .to_string(),
-            None => padded(row + 1, total),
+            None => padded(self.row, self.total),
         };
-        if let Some(first) = keys.insert(key.clone(), line) {
-            return Err(format!(
-                "line {line}: duplicate key `{key}` (first on line {first})"
-            ));
-        }
-        let overrides = cols.overrides(&cell, line)?;
-        let (output, has_extension) = match cell(cols.output) {
+        let overrides = self.cols.overrides(&cell, line)?;
+        let (output, has_extension) = match cell(self.cols.output) {
             Some(out) => (
                 checked_output(out, line)?,
                 Path::new(out).extension().is_some(),
             ),
             None => (sanitize(&key), false),
         };
-        items.push(Item {
+        Ok(Some(Item {
             key,
             title: None,
             text: spoken,
             overrides,
             output,
             has_extension,
-            location: format!("line {line}"),
-        });
+            line,
+        }))
     }
-    Ok(items)
 }
 
 /// Which optional columns the header has.
@@ -196,6 +248,14 @@ fn csv_error(e: &csv::Error) -> String {
 mod tests {
     use super::*;
     use crate::manifest::InputFormat;
+
+    /// Reads `text` as a CSV manifest file, checked whole, as a run would.
+    fn items(text: &str, opts: &ManifestOptions) -> Result<Vec<Item>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.csv");
+        std::fs::write(&path, text).unwrap();
+        crate::manifest::load(&path, opts).map_err(|e| e.message)
+    }
 
     fn opts() -> ManifestOptions {
         ManifestOptions {

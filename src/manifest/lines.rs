@@ -6,27 +6,24 @@ use crate::chunk::normalize;
 /// Items of a lines manifest. Keys are line numbers zero-padded to the width of the line count
 /// (at least 4): `0001` is line 1. An inserted line renumbers the lines after it; their audio is
 /// found again by fingerprint, so that costs file copies, not requests.
-pub fn items(text: &str) -> Vec<Item> {
+pub fn items(text: &str) -> impl Iterator<Item = Item> + '_ {
     let total = text.lines().count();
-    text.lines()
-        .enumerate()
-        .filter_map(|(i, line)| {
-            let spoken = normalize(line);
-            if spoken.is_empty() {
-                return None;
-            }
-            let key = padded(i + 1, total);
-            Some(Item {
-                output: key.clone(),
-                key,
-                title: None,
-                text: spoken,
-                overrides: Overrides::default(),
-                has_extension: false,
-                location: format!("line {}", i + 1),
-            })
+    text.lines().enumerate().filter_map(move |(i, line)| {
+        let spoken = normalize(line);
+        if spoken.is_empty() {
+            return None;
+        }
+        let key = padded(i + 1, total);
+        Some(Item {
+            output: key.clone(),
+            key,
+            title: None,
+            text: spoken,
+            overrides: Overrides::default(),
+            has_extension: false,
+            line: i as u64 + 1,
         })
-        .collect()
+    })
 }
 
 #[cfg(test)]
@@ -35,17 +32,17 @@ mod tests {
 
     #[test]
     fn blank_lines_are_skipped_and_keys_are_line_numbers() {
-        let items = items("first\n\n  \nfourth  line\r\n");
+        let items: Vec<Item> = items("first\n\n  \nfourth  line\r\n").collect();
         let keys: Vec<_> = items.iter().map(|i| i.key.as_str()).collect();
         assert_eq!(keys, ["0001", "0004"]);
         assert_eq!(items[1].text, "fourth line");
-        assert_eq!(items[1].location, "line 4");
+        assert_eq!(items[1].line, 4);
     }
 
     #[test]
     fn keys_widen_with_the_line_count() {
         let text = "x\n".repeat(12_345);
-        let items = items(&text);
+        let items: Vec<Item> = items(&text).collect();
         assert_eq!(items[0].key, "00001");
         assert_eq!(items.last().map(|i| i.key.as_str()), Some("12345"));
     }

@@ -6,7 +6,7 @@ pub mod lines;
 pub mod markdown;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::config::io_reason;
 use crate::format::AudioFormat;
@@ -54,8 +54,15 @@ pub struct Item {
     pub output: String,
     /// Whether `output` already carries the file extension the user chose.
     pub has_extension: bool,
-    /// Where the item is in the manifest, for messages: "line 12".
-    pub location: String,
+    /// The line of the manifest where the item is (its heading, for a chapter).
+    pub line: u64,
+}
+
+impl Item {
+    /// Where the item is, for messages: "line 12".
+    pub fn location(&self) -> String {
+        format!("line {}", self.line)
+    }
 }
 
 /// A manifest that cannot be read. The message names the file and, where there is one, the line.
@@ -75,22 +82,102 @@ impl ManifestError {
     }
 }
 
-/// Reads the manifest at `path` into items, in manifest order.
-pub fn load(path: &Path, opts: &ManifestOptions) -> Result<Vec<Item>, ManifestError> {
+/// A manifest read into memory. Its items are made one at a time, so a run over a million
+/// lines never holds a million items.
+pub struct Manifest {
+    path: PathBuf,
+    text: String,
+    opts: ManifestOptions,
+    /// Markdown is cut into chapters once (books are small); lines and CSV stream from `text`.
+    chapters: Vec<Item>,
+}
+
+/// Opens a manifest: reads it as UTF-8 text. Use [`Manifest::check`] before trusting its items.
+pub fn open(path: &Path, opts: &ManifestOptions) -> Result<Manifest, ManifestError> {
     let text = read_text(path)?;
-    let items = match opts.format {
-        InputFormat::Lines => lines::items(&text),
-        InputFormat::Csv => csv::items(&text, opts).map_err(|m| ManifestError::new(path, m))?,
+    let chapters = match opts.format {
         InputFormat::Markdown => markdown_items(&text, opts),
+        _ => Vec::new(),
     };
-    if items.is_empty() {
-        return Err(ManifestError::new(
-            path,
-            "nothing to say: the manifest has no text",
-        ));
+    Ok(Manifest {
+        path: path.to_path_buf(),
+        text,
+        opts: opts.clone(),
+        chapters,
+    })
+}
+
+impl Manifest {
+    /// The manifest's file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
-    check_unique_outputs(&items).map_err(|m| ManifestError::new(path, m))?;
-    Ok(items)
+
+    /// The items in manifest order. Each is checked on its own; [`Manifest::check`] checks them
+    /// against each other.
+    pub fn items(
+        &self,
+    ) -> Result<Box<dyn Iterator<Item = Result<Item, ManifestError>> + '_>, ManifestError> {
+        let err = |m: String| ManifestError::new(&self.path, m);
+        Ok(match self.opts.format {
+            InputFormat::Lines => Box::new(lines::items(&self.text).map(Ok)),
+            InputFormat::Csv => Box::new(
+                csv::rows(&self.text, &self.opts)
+                    .map_err(err)?
+                    .map(move |r| r.map_err(err)),
+            ),
+            InputFormat::Markdown => Box::new(self.chapters.iter().cloned().map(Ok)),
+        })
+    }
+
+    /// Reads every item once and checks the whole manifest: something to say, no duplicate
+    /// keys, no two items writing one file. `each` sees every item (to plan it, say) and may
+    /// refuse it. Returns the number of items. Memory stays small: keys and file names are kept
+    /// as 64-bit hashes.
+    pub fn check(
+        &self,
+        mut each: impl FnMut(&Item) -> Result<(), String>,
+    ) -> Result<usize, ManifestError> {
+        let err = |m: String| ManifestError::new(&self.path, m);
+        let mut keys: HashMap<u64, u64> = HashMap::new();
+        let mut outputs: HashMap<u64, u64> = HashMap::new();
+        let mut count = 0;
+        for item in self.items()? {
+            let item = item?;
+            if let Some(first) = keys.insert(hash(&item.key), item.line) {
+                return Err(err(format!(
+                    "line {}: duplicate key `{}` (first on line {first})",
+                    item.line, item.key
+                )));
+            }
+            if let Some(first) = outputs.insert(hash(&item.output.to_lowercase()), item.line) {
+                return Err(err(format!(
+                    "line {}: item `{}` would write the same file `{}` as the item on line {first}",
+                    item.line, item.key, item.output
+                )));
+            }
+            each(&item).map_err(err)?;
+            count += 1;
+        }
+        if count == 0 {
+            return Err(err("nothing to say: the manifest has no text".into()));
+        }
+        Ok(count)
+    }
+}
+
+fn hash(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// Reads, checks and collects the manifest at `path` (small manifests and tests).
+pub fn load(path: &Path, opts: &ManifestOptions) -> Result<Vec<Item>, ManifestError> {
+    let manifest = open(path, opts)?;
+    manifest.check(|_| Ok(()))?;
+    manifest.items()?.collect()
 }
 
 /// Reads a manifest as UTF-8 text (a leading BOM dropped), naming the line of invalid bytes.
@@ -152,7 +239,7 @@ fn markdown_items(text: &str, opts: &ManifestOptions) -> Vec<Item> {
                 overrides: Overrides::default(),
                 output: stem,
                 has_extension: false,
-                location: format!("line {}", ch.line),
+                line: ch.line as u64,
             })
         })
         .collect()
@@ -178,21 +265,6 @@ pub(crate) fn sanitize(key: &str) -> String {
         .collect();
     let s = s.trim_start_matches('.').to_string();
     if s.is_empty() { "_".to_string() } else { s }
-}
-
-/// Two items may not write the same file (compared without case, as some file systems do).
-fn check_unique_outputs(items: &[Item]) -> Result<(), String> {
-    let mut seen: HashMap<String, &Item> = HashMap::with_capacity(items.len());
-    for item in items {
-        let name = item.output.to_lowercase();
-        if let Some(first) = seen.insert(name, item) {
-            return Err(format!(
-                "{}: item `{}` would write the same file `{}` as item `{}` ({})",
-                item.location, item.key, item.output, first.key, first.location
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -231,7 +303,12 @@ mod tests {
         #[test]
         fn csv_shaped_text_never_panics(cells in proptest::collection::vec(r#"[a-z0-9 ,"\n./é语-]{0,12}"#, 0..30)) {
             let text = format!("id,text,voice,speed,audio_format,output\n{}", cells.join(","));
-            let _ = csv::items(&text, &opts(InputFormat::Csv));
+            let opts = opts(InputFormat::Csv);
+            if let Ok(rows) = csv::rows(&text, &opts) {
+                for row in rows {
+                    let _ = row;
+                }
+            }
         }
     }
 }

@@ -192,3 +192,54 @@ fn plan_sends_nothing_and_writes_nothing() {
     let out = ws.run(&["plan", "lines.txt"]);
     assert!(out.stdout.contains("0 requests to send"), "{}", out.stdout);
 }
+
+#[test]
+fn items_dropped_from_the_manifest_are_never_paid_for_after_a_stop() {
+    let ws = Workspace::new();
+    let lines: String = (1..=12).map(|i| format!("Numbered line {i}.\n")).collect();
+    ws.write("lines.txt", &lines);
+    let api = FakeApi::builder()
+        .latency(std::time::Duration::from_millis(50))
+        .start();
+    let base = api.base_url();
+    let mut child = ws
+        .command(&[
+            "run",
+            "lines.txt",
+            "--base-url",
+            &base,
+            "--rpm",
+            "6000",
+            "-j",
+            "1",
+            "-q",
+        ])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while api.successes().len() < 2 {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The rest of the book is cut: only the first three lines remain.
+    ws.write(
+        "lines.txt",
+        "Numbered line 1.\nNumbered line 2.\nNumbered line 3.\n",
+    );
+    api.reset_log();
+    assert_exit(&ws.run_against(&api, "lines.txt", &["-j", "4"]), 0);
+    for r in api.requests() {
+        assert!(
+            ["Numbered line 1.", "Numbered line 2.", "Numbered line 3."]
+                .contains(&r.input.as_str()),
+            "{:?} was dropped from the manifest but requested",
+            r.input
+        );
+    }
+    let report = ws.report("lines-audio");
+    assert_eq!(report["totals"]["done"], 3);
+    assert_eq!(report["totals"]["removed"], 9);
+}
