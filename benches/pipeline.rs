@@ -335,13 +335,19 @@ impl Workspace {
             }
             None => Command::new(BIN),
         };
+        let logging = std::env::var_os("BENCH_LOG").is_some();
         cmd.args(["run", input, "--base-url", &api.base_url()])
-            .args(extra)
+            .args(extra.iter().filter(|a| !(logging && **a == "-q")))
             .current_dir(&self.dir)
             .env("OPENAI_API_KEY", KEY)
             .env_remove("OPENAI_BASE_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stdout(Stdio::null());
+        // BENCH_LOG=1 shows the binary's log (with -v, its phase timings).
+        if std::env::var_os("BENCH_LOG").is_some() {
+            cmd.arg("-v");
+        } else {
+            cmd.stderr(Stdio::null());
+        }
         cmd
     }
 

@@ -185,7 +185,6 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
             )
         })
         .collect();
-    let stored = Arc::new(queue::stored_pieces(&pieces_dir));
 
     let client = SpeechClient::new(&cfg.base_url, key, cfg.timeout, cfg.concurrency)
         .map_err(|e| Error::input(format!("cannot set up the HTTP client: {e}")))?;
@@ -209,7 +208,7 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
 
     // The manifest goes into the queue a chunk at a time while the workers already send what
     // is in: the first request leaves long before a million-line manifest is synced.
-    let sync = spawn_sync(Arc::clone(&pool), manifest, &cfg, stored);
+    let sync = spawn_sync(Arc::clone(&pool), manifest, &cfg);
     let worked = pool.run(cfg.concurrency).await;
     let synced = sync.await;
     pool.finish().await;
@@ -296,7 +295,6 @@ fn spawn_sync(
     pool: Arc<Pool>,
     manifest: manifest::Manifest,
     cfg: &Config,
-    stored: Arc<HashSet<String>>,
 ) -> tokio::task::JoinHandle<Result<queue::SyncSummary, Error>> {
     let defaults = Arc::new(cfg.voice.clone());
     let (max_chars, out) = (cfg.max_chars, cfg.out.clone());
@@ -307,15 +305,10 @@ fn spawn_sync(
         let mut chunk = Vec::with_capacity(SYNC_CHUNK);
         let flush =
             |chunk: Vec<PlannedItem>, summary: &mut queue::SyncSummary| -> Result<(), Error> {
-                let (run, out, dir, stored) = (
-                    pool.run,
-                    out.clone(),
-                    pool.pieces_dir.clone(),
-                    Arc::clone(&stored),
-                );
+                let (run, out, dir) = (pool.run, out.clone(), pool.pieces_dir.clone());
                 let (ready, part) = pool.queue.call_blocking(move |c| {
                     let mut part = queue::SyncSummary::default();
-                    let ready = queue::sync_chunk(c, run, &chunk, &out, &dir, &stored, &mut part)?;
+                    let ready = queue::sync_chunk(c, run, &chunk, &out, &dir, &mut part)?;
                     Ok((ready, part))
                 })?;
                 summary.add(&part);
