@@ -268,11 +268,18 @@ fn big_manifests(quick: bool) {
     let first_run = ws.run_input(&api, "done.txt", &["--rpm", "1000000", "-j", "32", "-q"]);
     let again = ws.run_input(&api, "done.txt", &["--rpm", "1000000", "-j", "32", "-q"]);
     println!(
-        "resume finished {finished}   {:8.2} s  ratio to 5 s {:.3}   (first run: {:.0} s, {:.1} req/s)",
+        "run {finished} items       peak RSS {:.1} MiB ratio to 64 MiB {:.3}   {:.0} s, {:.1} req/s, CPU {:.2} ms/req",
+        first_run.peak_mib,
+        first_run.peak_mib / 64.0,
+        first_run.wall.as_secs_f64(),
+        finished as f64 / first_run.wall.as_secs_f64(),
+        first_run.cpu_ms / finished as f64
+    );
+    println!(
+        "resume finished {finished}   {:8.2} s  ratio to 5 s {:.3}   peak RSS {:.1} MiB",
         again.wall.as_secs_f64(),
         again.wall.as_secs_f64() / 5.0,
-        first_run.wall.as_secs_f64(),
-        finished as f64 / first_run.wall.as_secs_f64()
+        again.peak_mib
     );
 }
 

@@ -445,7 +445,7 @@ impl Pool {
                     .await?
                 {
                     self.stats.items_done.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(item = %item.key, "wrote {} ({:.1}s of audio)", item.output, seconds);
+                    tracing::debug!(item = %item.key, "wrote {} ({:.1}s of audio)", item.output, seconds);
                 }
             }
             Err(BuildError::Audio(msg)) => {
