@@ -260,7 +260,7 @@ async fn run(args: &JobArgs, quiet: bool) -> Result<Outcome, Error> {
     };
     queue::end_run(&conn, run_id, &outcome_text)?;
     let report = report::build(&conn)?;
-    report::write_files(&report, &cfg.out).map_err(|e| {
+    report::write_files(&conn, &report, &cfg.out).map_err(|e| {
         Error::Other(anyhow::anyhow!(
             "{}: cannot write the report: {e}",
             cfg.out.display()
@@ -554,20 +554,11 @@ fn status(args: &QueueArgs) -> Result<Outcome, Error> {
         t.audio_seconds / 60.0,
         t.estimated_cost_usd
     );
-    let errors: Vec<_> = report
-        .items
-        .iter()
-        .filter(|i| i.error.is_some() && i.status != "removed")
-        .collect();
+    let errors = queue::recent_errors(&conn, 5)?;
     if !errors.is_empty() {
         println!("recent errors:");
-        for item in errors.iter().rev().take(5) {
-            println!(
-                "  {} ({}): {}",
-                item.key,
-                item.status,
-                item.error.as_deref().unwrap_or("")
-            );
+        for (key, status, error) in errors {
+            println!("  {key} ({status}): {error}");
         }
     }
     Ok(Outcome::Done)
@@ -578,12 +569,29 @@ fn report_command(args: &ReportArgs) -> Result<Outcome, Error> {
     let (db, default_out) = queue_location(&args.queue)?;
     let conn = queue::open_read_only(&db)?;
     let report = report::build(&conn)?;
+    let printed =
+        |e: report::ReportError| Error::Other(anyhow::anyhow!("cannot print the report: {e}"));
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
     match args.format {
-        Some(ReportFormat::Json) => print!("{}", report::to_json(&report)),
-        Some(ReportFormat::Md) => print!("{}", report::to_markdown(&report)),
+        Some(ReportFormat::Json) => {
+            let mut json =
+                report::JsonWriter::begin(&mut out, &report).map_err(|e| printed(e.into()))?;
+            report::each_item(&conn, |item| json.item(item)).map_err(printed)?;
+            json.end().map_err(|e| printed(e.into()))?;
+        }
+        Some(ReportFormat::Md) => {
+            out.write_all(report::markdown_head(&report).as_bytes())
+                .map_err(|e| printed(e.into()))?;
+            report::each_item(&conn, |item| {
+                out.write_all(report::markdown_row(item).as_bytes())
+            })
+            .map_err(printed)?;
+        }
         Some(ReportFormat::Csv) => {
-            let csv = report::to_csv(&report).map_err(|e| Error::Other(e.into()))?;
-            print!("{}", String::from_utf8_lossy(&csv));
+            let mut csv = report::CsvWriter::begin(&mut out).map_err(|e| printed(e.into()))?;
+            report::each_item(&conn, |item| csv.item(item)).map_err(printed)?;
+            csv.end().map_err(|e| printed(e.into()))?;
         }
         None => {
             let out = if report.out.is_empty() {
@@ -591,7 +599,7 @@ fn report_command(args: &ReportArgs) -> Result<Outcome, Error> {
             } else {
                 PathBuf::from(&report.out)
             };
-            report::write_files(&report, &out).map_err(|e| {
+            report::write_files(&conn, &report, &out).map_err(|e| {
                 Error::Other(anyhow::anyhow!(
                     "{}: cannot write the report: {e}",
                     out.display()
@@ -604,6 +612,8 @@ fn report_command(args: &ReportArgs) -> Result<Outcome, Error> {
             );
         }
     }
+    use std::io::Write;
+    out.flush().map_err(|e| printed(e.into()))?;
     Ok(Outcome::Done)
 }
 

@@ -780,9 +780,9 @@ pub struct ItemRow {
     pub error: Option<String>,
 }
 
-/// Every item, in manifest order (removed ones last). One pass over the items with their
-/// pieces joined, so a report over 100,000 items is a single sorted scan.
-pub fn item_rows(conn: &Connection) -> Result<Vec<ItemRow>, QueueError> {
+/// Streams every item to `f`, in manifest order (removed ones last), in one pass over the
+/// items with their pieces joined.
+pub fn each_item_row(conn: &Connection, mut f: impl FnMut(ItemRow)) -> Result<(), QueueError> {
     let mut stmt = conn.prepare(
         "SELECT i.key, i.title, i.status, i.output, i.characters,
                 count(ip.piece), coalesce(sum(p.attempts), 0), i.bytes, i.audio_seconds,
@@ -793,9 +793,10 @@ pub fn item_rows(conn: &Connection) -> Result<Vec<ItemRow>, QueueError> {
          GROUP BY i.key
          ORDER BY i.status = 'removed', i.seq, i.key",
     )?;
-    let rows = stmt.query_map([], |r| {
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
         let status: String = r.get(2)?;
-        Ok(ItemRow {
+        f(ItemRow {
             key: r.get(0)?,
             title: r.get(1)?,
             output: r.get(3)?,
@@ -806,7 +807,58 @@ pub fn item_rows(conn: &Connection) -> Result<Vec<ItemRow>, QueueError> {
             audio_seconds: r.get(8)?,
             error: if status == "done" { None } else { r.get(9)? },
             status,
-        })
+        });
+    }
+    Ok(())
+}
+
+/// Item counts and sums for the report's totals (requests, retries and cost are the caller's).
+pub fn item_totals(conn: &Connection) -> Result<crate::report::Totals, QueueError> {
+    Ok(conn.query_row(
+        "SELECT coalesce(sum(status != 'removed'), 0), coalesce(sum(status = 'done'), 0),
+                coalesce(sum(status = 'failed'), 0), coalesce(sum(status = 'pending'), 0),
+                coalesce(sum(status = 'removed'), 0),
+                coalesce(sum(CASE WHEN status != 'removed' THEN characters END), 0),
+                coalesce(sum(CASE WHEN status = 'done' THEN bytes END), 0),
+                coalesce(sum(CASE WHEN status = 'done' THEN audio_seconds END), 0.0)
+         FROM items",
+        [],
+        |r| {
+            Ok(crate::report::Totals {
+                items: r.get::<_, i64>(0)? as u64,
+                done: r.get::<_, i64>(1)? as u64,
+                failed: r.get::<_, i64>(2)? as u64,
+                pending: r.get::<_, i64>(3)? as u64,
+                removed: r.get::<_, i64>(4)? as u64,
+                characters: r.get::<_, i64>(5)? as u64,
+                bytes: r.get::<_, i64>(6)? as u64,
+                audio_seconds: r.get(7)?,
+                ..Default::default()
+            })
+        },
+    )?)
+}
+
+/// Items with an error, most recent first (for `status`).
+pub fn recent_errors(
+    conn: &Connection,
+    limit: usize,
+) -> Result<Vec<(String, String, String)>, QueueError> {
+    let mut stmt = conn.prepare(
+        "SELECT i.key, i.status, coalesce(i.error, (SELECT p.error FROM item_pieces ip JOIN pieces p
+             ON p.fingerprint = ip.piece WHERE ip.item_key = i.key AND p.error IS NOT NULL LIMIT 1))
+         FROM items i
+         WHERE i.status = 'failed' OR (i.status = 'pending' AND EXISTS (
+             SELECT 1 FROM item_pieces ip JOIN pieces p ON p.fingerprint = ip.piece
+             WHERE ip.item_key = i.key AND p.error IS NOT NULL))
+         ORDER BY i.updated_at DESC, i.seq DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit as i64], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+        ))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -1,7 +1,9 @@
-//! The completion report: built from the queue as a pure function of its rows, written as
-//! `report.json` and `report.csv` (atomically), or rendered for the terminal.
+//! The completion report, read from the queue: its head (run, settings, totals) from a few
+//! aggregate queries, its items streamed one row at a time into `report.json` and `report.csv`
+//! (each written whole or not at all), or rendered for the terminal. Memory stays flat whatever
+//! the number of items.
 
-use std::io::Write;
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use rusqlite::Connection;
@@ -11,7 +13,7 @@ use crate::plan::cost_usd;
 use crate::queue::{self, ItemRow, QueueError, RunRow};
 use crate::store::TempFile;
 
-/// `report.json`, as SPEC section 5 fixes it.
+/// `report.json` without its items, which are streamed after it (SPEC section 5).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub tool: &'static str,
@@ -27,7 +29,6 @@ pub struct Report {
     pub totals: Totals,
     /// What the last run did by itself (the totals count every run of this queue).
     pub run: RunTotals,
-    pub items: Vec<ReportItem>,
 }
 
 /// Totals over the whole queue.
@@ -86,29 +87,36 @@ impl From<ItemRow> for ReportItem {
     }
 }
 
-/// Reads the report out of the queue.
+/// A report that could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Reads the report's head out of the queue.
 pub fn build(conn: &Connection) -> Result<Report, QueueError> {
     let run = queue::last_run(conn)?;
-    let items: Vec<ReportItem> = queue::item_rows(conn)?
-        .into_iter()
-        .map(ReportItem::from)
-        .collect();
     let (requests, retries, _) = queue::request_counts(conn, None)?;
     let (run_requests, run_retries, run_chars) = match &run {
         Some(r) => queue::request_counts(conn, Some(r.id))?,
         None => (0, 0, 0),
     };
-    let estimated_cost_usd = spent(conn)?;
-    Ok(assemble(
+    let mut totals = queue::item_totals(conn)?;
+    totals.requests = requests;
+    totals.retries = retries;
+    totals.estimated_cost_usd = spent(conn)?;
+    totals.audio_seconds = round(totals.audio_seconds, 3);
+    Ok(head(
         run,
-        items,
-        (requests, retries),
+        totals,
         RunTotals {
             requests: run_requests,
             retries: run_retries,
             characters_sent: run_chars,
         },
-        estimated_cost_usd,
     ))
 }
 
@@ -126,37 +134,8 @@ fn spent(conn: &Connection) -> Result<f64, QueueError> {
     Ok(round(total, 4))
 }
 
-/// The pure part of [`build`]: rows in, report out.
-pub fn assemble(
-    run: Option<RunRow>,
-    items: Vec<ReportItem>,
-    (requests, retries): (u64, u64),
-    run_totals: RunTotals,
-    estimated_cost_usd: f64,
-) -> Report {
-    let mut totals = Totals {
-        requests,
-        retries,
-        estimated_cost_usd,
-        ..Totals::default()
-    };
-    for item in &items {
-        match item.status.as_str() {
-            "done" => totals.done += 1,
-            "failed" => totals.failed += 1,
-            "removed" => totals.removed += 1,
-            _ => totals.pending += 1,
-        }
-        if item.status != "removed" {
-            totals.items += 1;
-            totals.characters += item.characters;
-        }
-        if item.status == "done" {
-            totals.bytes += item.bytes.unwrap_or(0);
-            totals.audio_seconds += item.audio_seconds.unwrap_or(0.0);
-        }
-    }
-    totals.audio_seconds = round(totals.audio_seconds, 3);
+/// The pure part of [`build`]: the last run and the totals in, the head out.
+pub fn head(run: Option<RunRow>, totals: Totals, run_totals: RunTotals) -> Report {
     let elapsed_seconds = run
         .as_ref()
         .and_then(|r| Some(elapsed(&r.started_at, r.finished_at.as_deref()?)))
@@ -178,7 +157,6 @@ pub fn assemble(
             .unwrap_or(serde_json::Value::Null),
         totals,
         run: run_totals,
-        items,
     }
 }
 
@@ -199,50 +177,95 @@ fn round(x: f64, digits: i32) -> f64 {
     (x * scale).round() / scale
 }
 
-/// The report as pretty JSON.
-pub fn to_json(report: &Report) -> String {
-    serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-        + "\n"
+/// Writes `report.json`: the head, then `"items"` streamed one by one.
+pub struct JsonWriter<W: Write> {
+    w: W,
+    first: bool,
 }
 
-/// The items as CSV, one row per item.
-pub fn to_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "key",
-        "title",
-        "status",
-        "output",
-        "characters",
-        "chunks",
-        "attempts",
-        "bytes",
-        "audio_seconds",
-        "error",
-    ])?;
-    for i in &report.items {
+impl<W: Write> JsonWriter<W> {
+    /// Writes the head and opens the items array.
+    pub fn begin(mut w: W, report: &Report) -> io::Result<Self> {
+        let head = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
+        // The head is an object; reopen it to add the items after its last field.
+        let open = head
+            .trim_end()
+            .strip_suffix('}')
+            .unwrap_or(&head)
+            .trim_end();
+        write!(w, "{open},\n  \"items\": [")?;
+        Ok(JsonWriter { w, first: true })
+    }
+
+    /// Writes one item.
+    pub fn item(&mut self, item: &ReportItem) -> io::Result<()> {
+        let text = serde_json::to_string(item).map_err(io::Error::other)?;
+        let sep = if self.first { "\n    " } else { ",\n    " };
+        self.first = false;
+        write!(self.w, "{sep}{text}")
+    }
+
+    /// Closes the items and the object, and gives the writer back.
+    pub fn end(mut self) -> io::Result<W> {
+        let close = if self.first { "]\n}\n" } else { "\n  ]\n}\n" };
+        self.w.write_all(close.as_bytes())?;
+        Ok(self.w)
+    }
+}
+
+/// Writes `report.csv`: one row per item.
+pub struct CsvWriter<W: Write> {
+    w: csv::Writer<W>,
+}
+
+impl<W: Write> CsvWriter<W> {
+    /// Writes the header row.
+    pub fn begin(w: W) -> io::Result<Self> {
+        let mut w = csv::Writer::from_writer(w);
         w.write_record([
-            i.key.clone(),
-            i.title.clone().unwrap_or_default(),
-            i.status.clone(),
-            i.output.clone(),
-            i.characters.to_string(),
-            i.chunks.to_string(),
-            i.attempts.to_string(),
-            i.bytes.map(|b| b.to_string()).unwrap_or_default(),
-            i.audio_seconds
+            "key",
+            "title",
+            "status",
+            "output",
+            "characters",
+            "chunks",
+            "attempts",
+            "bytes",
+            "audio_seconds",
+            "error",
+        ])?;
+        Ok(CsvWriter { w })
+    }
+
+    /// Writes one item.
+    pub fn item(&mut self, i: &ReportItem) -> io::Result<()> {
+        self.w.write_record([
+            i.key.as_str(),
+            i.title.as_deref().unwrap_or(""),
+            i.status.as_str(),
+            i.output.as_str(),
+            &i.characters.to_string(),
+            &i.chunks.to_string(),
+            &i.attempts.to_string(),
+            &i.bytes.map(|b| b.to_string()).unwrap_or_default(),
+            &i.audio_seconds
                 .map(|s| format!("{s:.3}"))
                 .unwrap_or_default(),
-            i.error.clone().unwrap_or_default(),
+            i.error.as_deref().unwrap_or(""),
         ])?;
+        Ok(())
     }
-    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+
+    /// Flushes and gives the writer back.
+    pub fn end(self) -> io::Result<W> {
+        self.w.into_inner().map_err(|e| e.into_error())
+    }
 }
 
-/// The report as a Markdown summary and table, for a terminal or a wiki.
-pub fn to_markdown(report: &Report) -> String {
+/// The head of the Markdown rendering.
+pub fn markdown_head(report: &Report) -> String {
     let t = &report.totals;
-    let mut s = format!(
+    format!(
         "# tts-batch report\n\n- input: `{}`\n- out: `{}`\n- outcome: {}\n- items: {} ({} done, {} failed, {} pending, {} removed)\n- requests: {} ({} retries)\n- audio: {:.1} minutes, {} bytes\n- estimated cost: ${:.2}\n\n| key | status | output | characters | chunks | attempts | audio seconds | error |\n| --- | --- | --- | ---: | ---: | ---: | ---: | --- |\n",
         report.input,
         report.out,
@@ -257,37 +280,68 @@ pub fn to_markdown(report: &Report) -> String {
         t.audio_seconds / 60.0,
         t.bytes,
         t.estimated_cost_usd,
-    );
-    for i in &report.items {
-        let cell = |x: &str| x.replace('|', "\\|").replace('\n', " ");
-        s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            cell(&i.key),
-            i.status,
-            cell(&i.output),
-            i.characters,
-            i.chunks,
-            i.attempts,
-            i.audio_seconds
-                .map(|x| format!("{x:.1}"))
-                .unwrap_or_default(),
-            cell(i.error.as_deref().unwrap_or("")),
-        ));
-    }
-    s
+    )
 }
 
-/// Writes `report.json` and `report.csv` into `out`, each whole or not at all.
-pub fn write_files(report: &Report, out: &Path) -> std::io::Result<()> {
-    let csv = to_csv(report).map_err(std::io::Error::other)?;
-    for (name, bytes) in [
-        ("report.json", to_json(report).into_bytes()),
-        ("report.csv", csv),
+/// One item as a Markdown table row.
+pub fn markdown_row(i: &ReportItem) -> String {
+    let cell = |x: &str| x.replace('|', "\\|").replace('\n', " ");
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        cell(&i.key),
+        i.status,
+        cell(&i.output),
+        i.characters,
+        i.chunks,
+        i.attempts,
+        i.audio_seconds
+            .map(|x| format!("{x:.1}"))
+            .unwrap_or_default(),
+        cell(i.error.as_deref().unwrap_or("")),
+    )
+}
+
+/// Streams every item of the queue to `f`, in manifest order (removed ones last).
+pub fn each_item(
+    conn: &Connection,
+    mut f: impl FnMut(&ReportItem) -> io::Result<()>,
+) -> Result<(), ReportError> {
+    let mut failed = None;
+    queue::each_item_row(conn, |row| {
+        if failed.is_some() {
+            return;
+        }
+        if let Err(e) = f(&ReportItem::from(row)) {
+            failed = Some(e);
+        }
+    })?;
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// Writes `report.json` and `report.csv` into `out` in one pass over the items, each file
+/// whole or not at all.
+pub fn write_files(conn: &Connection, report: &Report, out: &Path) -> Result<(), ReportError> {
+    let json_path = out.join("report.json");
+    let csv_path = out.join("report.csv");
+    let json_temp = TempFile::beside(&json_path)?;
+    let csv_temp = TempFile::beside(&csv_path)?;
+    let mut json = JsonWriter::begin(
+        BufWriter::new(std::fs::File::create(json_temp.path())?),
+        report,
+    )?;
+    let mut csv = CsvWriter::begin(BufWriter::new(std::fs::File::create(csv_temp.path())?))?;
+    each_item(conn, |item| {
+        json.item(item)?;
+        csv.item(item)
+    })?;
+    for (writer, temp, path) in [
+        (json.end()?, json_temp, json_path),
+        (csv.end()?, csv_temp, csv_path),
     ] {
-        let path = out.join(name);
-        let temp = TempFile::beside(&path)?;
-        let mut file = std::fs::File::create(temp.path())?;
-        file.write_all(&bytes)?;
+        let file = writer.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         temp.persist(&path)?;
     }
@@ -314,32 +368,20 @@ mod tests {
     }
 
     #[test]
-    fn totals_add_up_and_removed_items_do_not_count() {
-        let items = vec![
-            item("a", "done", Some(1.5)),
-            item("b", "done", Some(2.0)),
-            item("c", "failed", None),
-            item("d", "pending", None),
-            item("e", "removed", Some(9.0)),
-        ];
-        let r = assemble(None, items, (6, 1), RunTotals::default(), 0.01);
-        assert_eq!(
-            r.totals,
-            Totals {
-                items: 4,
-                done: 2,
-                failed: 1,
-                pending: 1,
-                removed: 1,
-                characters: 400,
-                requests: 6,
-                retries: 1,
-                bytes: 2000,
-                audio_seconds: 3.5,
-                estimated_cost_usd: 0.01,
-            }
-        );
-        let csv = String::from_utf8(to_csv(&r).unwrap()).unwrap();
+    fn json_and_csv_stream_items_after_the_head() {
+        let report = head(None, Totals::default(), RunTotals::default());
+        let mut json = JsonWriter::begin(Vec::new(), &report).unwrap();
+        let mut csv = CsvWriter::begin(Vec::new()).unwrap();
+        for i in [item("a", "done", Some(1.5)), item("c", "failed", None)] {
+            json.item(&i).unwrap();
+            csv.item(&i).unwrap();
+        }
+        let json: serde_json::Value = serde_json::from_slice(&json.end().unwrap()).unwrap();
+        assert_eq!(json["tool"], "tts-batch");
+        assert_eq!(json["items"][0]["key"], "a");
+        assert_eq!(json["items"][1]["error"], "400 Bad Request: nope");
+        assert_eq!(json["totals"]["done"], 0);
+        let csv = String::from_utf8(csv.end().unwrap()).unwrap();
         assert!(csv.starts_with(
             "key,title,status,output,characters,chunks,attempts,bytes,audio_seconds,error\n"
         ));
@@ -347,6 +389,17 @@ mod tests {
             csv.contains("c,,failed,c.mp3,100,1,1,,,400 Bad Request: nope\n"),
             "{csv}"
         );
-        assert!(to_markdown(&r).contains("| c | failed | c.mp3 |"));
+        assert!(markdown_row(&item("c", "failed", None)).starts_with("| c | failed | c.mp3 |"));
+    }
+
+    #[test]
+    fn an_empty_report_is_still_json() {
+        let report = head(None, Totals::default(), RunTotals::default());
+        let json = JsonWriter::begin(Vec::new(), &report)
+            .unwrap()
+            .end()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(json["items"], serde_json::json!([]));
     }
 }
