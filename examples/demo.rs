@@ -55,24 +55,9 @@ fn main() -> ExitCode {
         "8".into(),
     ]);
 
-    let cli = tts_batch::cli::Cli::parse_from(argv);
-    tts_batch::logging::init(&cli.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let result = runtime.block_on(tts_batch::app::execute(cli));
-    if let Err(e) = &result {
-        eprintln!("error: {e:#}");
-    }
+    let code = tts_batch::app::main(tts_batch::cli::Cli::parse_from(argv));
     eprintln!("demo: the local API answered {} requests", api.count());
-    ExitCode::from(tts_batch::error::exit_code(&result))
+    ExitCode::from(code)
 }
 
 fn write_key_file() -> std::io::Result<tempfile::NamedTempFile> {

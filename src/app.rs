@@ -21,6 +21,29 @@ use crate::report;
 use crate::speech::SpeechClient;
 use crate::{manifest, progress, store};
 
+/// The whole program for a parsed command line: logging, the runtime, the command, and the
+/// exit status (errors are printed here). `main.rs` and the demo both call it.
+pub fn main(cli: Cli) -> u8 {
+    crate::logging::init(&cli.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let result = runtime.block_on(execute(cli));
+    if let Err(e) = &result {
+        eprintln!("error: {e:#}");
+    }
+    // Workers still blocked on a hung request must not hold the exit.
+    runtime.shutdown_background();
+    crate::error::exit_code(&result)
+}
+
 /// Runs the command the command line names.
 pub async fn execute(cli: Cli) -> Result<Outcome, Error> {
     let quiet = cli.log.quiet > 0;

@@ -15,6 +15,7 @@ use rusqlite_migration::{M, Migrations};
 
 use crate::format::AudioFormat;
 use crate::plan::PlannedItem;
+use crate::report::ReportItem;
 
 /// `PRAGMA application_id` of our queues ("TTSB"), so a stranger's database is not taken for one.
 const APPLICATION_ID: i64 = 0x5454_5342;
@@ -437,22 +438,6 @@ pub fn finish_sync(conn: &Connection, run: i64) -> Result<usize, QueueError> {
     )?)
 }
 
-/// Syncs a whole manifest at once (tests and small callers): [`sync_chunk`] + [`finish_sync`].
-pub fn sync(
-    conn: &mut Connection,
-    run: i64,
-    items: &[PlannedItem],
-    out: &Path,
-    pieces_dir: &Path,
-) -> Result<SyncSummary, QueueError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut summary = SyncSummary::default();
-    sync_chunk(&tx, run, items, out, pieces_dir, &mut summary)?;
-    summary.removed = finish_sync(&tx, run)?;
-    tx.commit()?;
-    Ok(summary)
-}
-
 /// Where the audio of a piece is kept.
 pub fn piece_path(pieces_dir: &Path, fingerprint: &str, format: AudioFormat) -> PathBuf {
     pieces_dir.join(format!("{fingerprint}.{}", format.extension()))
@@ -765,24 +750,9 @@ pub fn done_pieces(conn: &Connection) -> Result<HashSet<String>, QueueError> {
 // ---------------------------------------------------------------------------------------------
 // Reading for the report and status
 
-/// An item as the report shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ItemRow {
-    pub key: String,
-    pub title: Option<String>,
-    pub status: String,
-    pub output: String,
-    pub characters: u64,
-    pub chunks: u64,
-    pub attempts: u64,
-    pub bytes: Option<u64>,
-    pub audio_seconds: Option<f64>,
-    pub error: Option<String>,
-}
-
 /// Streams every item to `f`, in manifest order (removed ones last), in one pass over the
 /// items with their pieces joined.
-pub fn each_item_row(conn: &Connection, mut f: impl FnMut(ItemRow)) -> Result<(), QueueError> {
+pub fn each_item_row(conn: &Connection, mut f: impl FnMut(ReportItem)) -> Result<(), QueueError> {
     let mut stmt = conn.prepare(
         "SELECT i.key, i.title, i.status, i.output, i.characters,
                 count(ip.piece), coalesce(sum(p.attempts), 0), i.bytes, i.audio_seconds,
@@ -796,7 +766,7 @@ pub fn each_item_row(conn: &Connection, mut f: impl FnMut(ItemRow)) -> Result<()
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let status: String = r.get(2)?;
-        f(ItemRow {
+        f(ReportItem {
             key: r.get(0)?,
             title: r.get(1)?,
             output: r.get(3)?,

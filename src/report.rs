@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::plan::cost_usd;
-use crate::queue::{self, ItemRow, QueueError, RunRow};
+use crate::queue::{self, QueueError, RunRow};
 use crate::store::TempFile;
 
 /// `report.json` without its items, which are streamed after it (SPEC section 5).
@@ -68,23 +68,6 @@ pub struct ReportItem {
     pub bytes: Option<u64>,
     pub audio_seconds: Option<f64>,
     pub error: Option<String>,
-}
-
-impl From<ItemRow> for ReportItem {
-    fn from(r: ItemRow) -> Self {
-        ReportItem {
-            key: r.key,
-            title: r.title,
-            status: r.status,
-            output: r.output,
-            characters: r.characters,
-            chunks: r.chunks,
-            attempts: r.attempts,
-            bytes: r.bytes,
-            audio_seconds: r.audio_seconds,
-            error: r.error,
-        }
-    }
 }
 
 /// A report that could not be read or written.
@@ -311,7 +294,7 @@ pub fn each_item(
         if failed.is_some() {
             return;
         }
-        if let Err(e) = f(&ReportItem::from(row)) {
+        if let Err(e) = f(&row) {
             failed = Some(e);
         }
     })?;

@@ -13,26 +13,11 @@ fn attempts_for(api: &FakeApi, input: &str) -> usize {
 
 #[test]
 fn transient_faults_are_retried_until_the_audio_is_whole() {
-    let faults = [
-        Fault::Status500,
-        Fault::BadGateway,
-        Fault::Unavailable {
-            retry_after_secs: 0,
-        },
-        Fault::Reset,
-        Fault::ShortBody,
-        Fault::JsonErrorIn200,
-        Fault::EmptyBody,
-        Fault::HtmlIn200,
-        Fault::WrongFormat,
-        Fault::RateLimitMs { ms: 20 },
-        Fault::RateLimitSecs { secs: 0 },
-        Fault::RateLimitMessage { secs: 0 },
-        Fault::Status {
-            code: 408,
-            message: "timeout".into(),
-        },
-    ];
+    let mut faults = transient_faults();
+    faults.push(Fault::Status {
+        code: 408,
+        message: "timeout".into(),
+    });
     for fault in faults {
         let ws = Workspace::new();
         three_lines(&ws);
@@ -161,4 +146,29 @@ fn items_that_keep_failing_give_up_after_max_attempts() {
             .unwrap()
             .contains("gave up after 2 attempts")
     );
+}
+
+#[test]
+fn max_cost_stops_before_the_spend_would_pass_it() {
+    let ws = Workspace::new();
+    // Ten lines of 100 characters: $0.0015 each at tts-1's $15 per million characters.
+    let line = format!("{}.", "a".repeat(99));
+    let text: String = (0..10).map(|i| format!("{i}{}\n", &line[1..])).collect();
+    ws.write("lines.txt", text);
+    let api = FakeApi::start();
+    let out = ws.run_against(&api, "lines.txt", &["-j", "1", "--max-cost", "0.005"]);
+    assert_exit(&out, 3);
+    assert_eq!(
+        api.count(),
+        3,
+        "three requests fit under $0.005, a fourth would not"
+    );
+    let report = ws.report("lines-audio");
+    assert!(
+        report["outcome"].as_str().unwrap().contains("--max-cost"),
+        "{}",
+        report["outcome"]
+    );
+    assert_eq!(report["totals"]["done"], 3);
+    assert!((report["totals"]["estimated_cost_usd"].as_f64().unwrap() - 0.0045).abs() < 1e-9);
 }

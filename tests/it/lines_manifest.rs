@@ -216,11 +216,7 @@ fn items_dropped_from_the_manifest_are_never_paid_for_after_a_stop() {
         ])
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while api.successes().len() < 2 {
-        assert!(std::time::Instant::now() < deadline);
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_for("two answers", || api.successes().len() >= 2);
     child.kill().unwrap();
     child.wait().unwrap();
 

@@ -8,17 +8,6 @@ use std::time::{Duration, Instant};
 use crate::support::decode::decoded_seconds;
 use crate::support::*;
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cond() {
-        if Instant::now() > deadline {
-            panic!("timed out waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    true
-}
-
 /// The lines a child writes to stderr, as they come.
 struct StderrLines {
     rx: std::sync::mpsc::Receiver<String>,
@@ -237,23 +226,8 @@ fn a_crash_at_each_point_of_the_write_path_recovers() {
 fn every_fault_mixed_into_a_third_of_first_attempts_still_ends_whole() {
     let ws = Workspace::new();
     ws.write("many.txt", lines(60));
-    let faults = vec![
-        Fault::Status500,
-        Fault::BadGateway,
-        Fault::Unavailable {
-            retry_after_secs: 0,
-        },
-        Fault::Reset,
-        Fault::ShortBody,
-        Fault::JsonErrorIn200,
-        Fault::EmptyBody,
-        Fault::HtmlIn200,
-        Fault::WrongFormat,
-        Fault::RateLimitMs { ms: 10 },
-        Fault::RateLimitSecs { secs: 0 },
-        Fault::RateLimitMessage { secs: 0 },
-        Fault::Hang,
-    ];
+    let mut faults = transient_faults();
+    faults.push(Fault::Hang);
     let api = FakeApi::builder()
         .fault_random_first_attempts(faults, 0.35, 11)
         .start();
@@ -318,8 +292,7 @@ fn a_hostile_retry_after_is_capped_and_said_so() {
     let mut stderr = StderrLines::of(&mut child);
     stderr.wait_for("waiting 300s instead");
     // The run is now waiting out the capped hint; a signal ends the wait at once.
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    signal(&child, rustix::process::Signal::INT);
     let status = child.wait().unwrap();
     let stderr = stderr.rest();
     assert_eq!(status.code(), Some(3), "{stderr}");
@@ -354,10 +327,9 @@ fn a_second_signal_exits_at_once_and_the_next_run_completes() {
         .unwrap();
     let mut stderr = StderrLines::of(&mut child);
     wait_for("two hanging requests", || api.count() >= 2);
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    signal(&child, rustix::process::Signal::INT);
     stderr.wait_for("stopping: no new requests");
-    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    signal(&child, rustix::process::Signal::INT);
     let status = child.wait().unwrap();
     let stderr = stderr.rest();
     assert_eq!(status.code(), Some(3), "{stderr}");

@@ -1,19 +1,10 @@
 //! Stopping and resuming: kill -9 halfway, signals, one run per queue, `retry`, `status`.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::decode::decoded_seconds;
 use crate::support::*;
-
-/// Waits until `cond` holds, polling the observable state; fails after a generous deadline.
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 fn many_lines(n: usize) -> String {
     (1..=n)
@@ -101,8 +92,7 @@ fn sigint_and_sigterm_stop_sending_write_the_report_and_the_next_run_finishes() 
             .spawn()
             .unwrap();
         wait_for("four finished requests", || api.successes().len() >= 4);
-        let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-        rustix::process::kill_process(pid, signal).unwrap();
+        crate::support::signal(&child, signal);
         let sent_at_signal = api.count();
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(3), "{signal:?}");

@@ -52,11 +52,7 @@ fn a_lower_advertised_limit_is_followed_without_a_storm_of_429s_and_recovers() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while api.successes().len() < 30 {
-        assert!(std::time::Instant::now() < deadline, "stuck");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for("thirty answers", || api.successes().len() >= 30);
     // The limit lifts: the run follows it up again (to --rpm at most).
     api.set_rate_limit_rpm(6000);
     let out = child.wait_with_output().unwrap();
@@ -203,23 +199,12 @@ fn a_resumed_run_does_not_burst() {
         "-q",
     ];
     let mut child = ws.command(&args).spawn().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while api.successes().len() < 6 {
-        assert!(std::time::Instant::now() < deadline, "stuck");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for("six answers", || api.successes().len() >= 6);
     child.kill().unwrap();
     child.wait().unwrap();
     let mut child = ws.command(&args).spawn().unwrap();
-    while api.successes().len() < 12 {
-        assert!(std::time::Instant::now() < deadline, "stuck");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
+    wait_for("twelve answers", || api.successes().len() >= 12);
+    signal(&child, rustix::process::Signal::TERM);
     child.wait().unwrap();
     // 300 a minute is 5 a second: across both restarts no second holds more than 5 + 1.
     let busiest = busiest_window(&api, 1000, |_| 1);

@@ -125,6 +125,46 @@ pub fn corpus_path(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Waits until `cond` holds, polling the observable state (the API's log, a child's exit);
+/// fails the test after a generous deadline rather than hanging it.
+#[track_caller]
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Sends `signal` to a child process.
+pub fn signal(child: &std::process::Child, signal: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a child has a pid");
+    rustix::process::kill_process(pid, signal).expect("signal the child");
+}
+
+/// Every transient fault, each of which must be retried until the audio is whole.
+pub fn transient_faults() -> Vec<Fault> {
+    vec![
+        Fault::Status500,
+        Fault::BadGateway,
+        Fault::Unavailable {
+            retry_after_secs: 0,
+        },
+        Fault::Reset,
+        Fault::ShortBody,
+        Fault::JsonErrorIn200,
+        Fault::EmptyBody,
+        Fault::HtmlIn200,
+        Fault::WrongFormat,
+        Fault::RateLimitMs { ms: 20 },
+        Fault::RateLimitSecs { secs: 0 },
+        Fault::RateLimitMessage { secs: 0 },
+    ]
+}
+
 /// Asserts the run exited with `code`, showing its output if not.
 #[track_caller]
 pub fn assert_exit(out: &Output, code: i32) {
