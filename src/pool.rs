@@ -1,5 +1,5 @@
-//! The workers: `-j` tasks that claim pieces, wait for the rate limits, send, retry, save and
-//! join, until nothing is left or the run is told to stop. Rate limits, the 429 pause and the
+//! The workers: `-j` tasks that claim pieces, wait for the pacer, send, retry, save and join,
+//! until nothing is left or the run is told to stop. The pacer (`pacer.rs`), the claims and the
 //! stop signal are shared by every worker.
 
 use std::collections::VecDeque;
@@ -26,9 +26,6 @@ pub const MAX_HINT: Duration = Duration::from_secs(300);
 /// The first and the largest backoff delay between attempts of one request.
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
-
-// ---------------------------------------------------------------------------------------------
-// The run
 
 /// What workers share.
 pub struct Pool {
