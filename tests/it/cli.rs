@@ -205,19 +205,12 @@ fn the_key_never_reaches_output_queue_or_report() {
     let api = FakeApi::builder()
         .fault_when("Two", Fault::Status500, 1)
         .start();
-    let base = api.base_url();
     let out = ws
-        .command(&[
-            "run",
+        .run_command(
+            &api,
             "lines.txt",
-            "--base-url",
-            &base,
-            "--rpm",
-            "6000",
-            "-vvv",
-            "--log-format",
-            "json",
-        ])
+            &["--rpm", "6000", "-vvv", "--log-format", "json"],
+        )
         .env("RUST_LOG", "trace")
         .output()
         .unwrap();

@@ -201,19 +201,8 @@ fn items_dropped_from_the_manifest_are_never_paid_for_after_a_stop() {
     let api = FakeApi::builder()
         .latency(std::time::Duration::from_millis(50))
         .start();
-    let base = api.base_url();
     let mut child = ws
-        .command(&[
-            "run",
-            "lines.txt",
-            "--base-url",
-            &base,
-            "--rpm",
-            "6000",
-            "-j",
-            "1",
-            "-q",
-        ])
+        .run_command(&api, "lines.txt", &["--rpm", "6000", "-j", "1", "-q"])
         .spawn()
         .unwrap();
     wait_for("two answers", || api.successes().len() >= 2);

@@ -94,7 +94,6 @@ fn kill_9_at_twenty_moments_loses_nothing_and_pays_nothing_twice() {
     let api = FakeApi::builder()
         .latency(Duration::from_millis(15))
         .start();
-    let base = api.base_url();
     let db = ws.path("many-audio/tts-batch.db");
     let mut rng = fastrand::Rng::with_seed(7);
     let mut kills = 0;
@@ -103,17 +102,7 @@ fn kill_9_at_twenty_moments_loses_nothing_and_pays_nothing_twice() {
     while kills < 20 {
         let seen = api.count();
         let mut child = ws
-            .command(&[
-                "run",
-                "many.txt",
-                "--base-url",
-                &base,
-                "--rpm",
-                "60000",
-                "-j",
-                "4",
-                "-q",
-            ])
+            .run_command(&api, "many.txt", &["--rpm", "60000", "-j", "4", "-q"])
             .spawn()
             .unwrap();
         let target = seen + rng.usize(1..12);
@@ -310,18 +299,8 @@ fn a_second_signal_exits_at_once_and_the_next_run_completes() {
     let api = FakeApi::builder()
         .fault_when("line", Fault::Hang, 2)
         .start();
-    let base = api.base_url();
     let mut child = ws
-        .command(&[
-            "run",
-            "lines.txt",
-            "--base-url",
-            &base,
-            "--timeout",
-            "600",
-            "-j",
-            "2",
-        ])
+        .run_command(&api, "lines.txt", &["--timeout", "600", "-j", "2"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();

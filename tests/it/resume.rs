@@ -19,19 +19,8 @@ fn a_run_killed_halfway_resumes_without_paying_twice() {
     let api = FakeApi::builder()
         .latency(Duration::from_millis(100))
         .start();
-    let base = api.base_url();
     let mut child = ws
-        .command(&[
-            "run",
-            "book.txt",
-            "--base-url",
-            &base,
-            "--rpm",
-            "6000",
-            "-j",
-            "3",
-            "-q",
-        ])
+        .run_command(&api, "book.txt", &["--rpm", "6000", "-j", "3", "-q"])
         .spawn()
         .unwrap();
     wait_for("ten finished requests", || api.successes().len() >= 10);
@@ -76,19 +65,8 @@ fn sigint_and_sigterm_stop_sending_write_the_report_and_the_next_run_finishes() 
         let api = FakeApi::builder()
             .latency(Duration::from_millis(100))
             .start();
-        let base = api.base_url();
         let mut child = ws
-            .command(&[
-                "run",
-                "book.txt",
-                "--base-url",
-                &base,
-                "--rpm",
-                "6000",
-                "-j",
-                "2",
-                "-q",
-            ])
+            .run_command(&api, "book.txt", &["--rpm", "6000", "-j", "2", "-q"])
             .spawn()
             .unwrap();
         wait_for("four finished requests", || api.successes().len() >= 4);

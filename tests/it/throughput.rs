@@ -37,18 +37,8 @@ fn a_lower_advertised_limit_is_followed_without_a_storm_of_429s_and_recovers() {
         .rate_limit_rpm(600)
         .rate_limit_per_second_share()
         .start();
-    let base = api.base_url();
     let child = ws
-        .command(&[
-            "run",
-            "many.txt",
-            "--base-url",
-            &base,
-            "--rpm",
-            "3000",
-            "-j",
-            "8",
-        ])
+        .run_command(&api, "many.txt", &["--rpm", "3000", "-j", "8"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();

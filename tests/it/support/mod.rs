@@ -83,12 +83,27 @@ impl Workspace {
         }
     }
 
-    /// `run INPUT` against `api`, fast pacing, plus `extra` flags.
-    pub fn run_against(&self, api: &FakeApi, input: &str, extra: &[&str]) -> Output {
+    /// `run INPUT --base-url API EXTRA...`, not yet started (to spawn, kill, signal).
+    pub fn run_command(&self, api: &FakeApi, input: &str, extra: &[&str]) -> Command {
         let base = api.base_url();
-        let mut args = vec!["run", input, "--base-url", &base, "--rpm", "6000"];
+        let mut args = vec!["run", input, "--base-url", &base];
         args.extend_from_slice(extra);
-        self.run(&args)
+        self.command(&args)
+    }
+
+    /// `run INPUT` against `api`, fast pacing, plus `extra` flags, to its end.
+    pub fn run_against(&self, api: &FakeApi, input: &str, extra: &[&str]) -> Output {
+        let mut args = vec!["--rpm", "6000"];
+        args.extend_from_slice(extra);
+        let out = self
+            .run_command(api, input, &args)
+            .output()
+            .expect("run tts-batch");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 
     /// The parsed report.json of an output folder.
