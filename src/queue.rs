@@ -51,6 +51,8 @@ pub enum QueueError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the queue's writer has stopped")]
     WriterGone,
+    #[error("queue: a commit failed: {0}")]
+    Commit(String),
 }
 
 /// Opens (creating if needed) and migrates the queue for writing.
@@ -914,10 +916,7 @@ impl QueueHandle {
             Box::new(move |commit: Result<(), String>| {
                 let outcome = match commit {
                     Ok(()) => result,
-                    Err(e) => Err(QueueError::Open {
-                        path: PathBuf::from("queue"),
-                        reason: format!("commit failed: {e}"),
-                    }),
+                    Err(e) => Err(QueueError::Commit(e)),
                 };
                 let _ = reply_tx.send(outcome);
             })

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::support::server::Recorded;
 use crate::support::*;
 
 fn lines(n: usize) -> String {
@@ -26,8 +27,6 @@ fn busiest_window(api: &FakeApi, ms: u64, weight: impl Fn(&Recorded) -> usize) -
         .max()
         .unwrap_or(0)
 }
-
-use crate::support::server::Recorded;
 
 #[test]
 fn a_lower_advertised_limit_is_followed_without_a_storm_of_429s_and_recovers() {
