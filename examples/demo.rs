@@ -40,20 +40,30 @@ fn main() -> ExitCode {
         "demo: a local speech API is listening at {}",
         api.base_url()
     );
+    let given = |flags: &[&str]| {
+        args.iter().any(|a| {
+            flags
+                .iter()
+                .any(|f| a == f || a.starts_with(&format!("{f}=")))
+        })
+    };
+    let mut defaults: Vec<String> = Vec::new();
+    if !given(&["--rpm"]) {
+        defaults.extend(["--rpm".into(), "600".into()]);
+    }
+    if !given(&["-j", "--concurrency"]) {
+        defaults.extend(["-j".into(), "8".into()]);
+    }
     let mut argv = vec!["tts-batch".to_string(), "run".to_string()];
     argv.extend(args);
-    let base = api.base_url();
     let key_path = key_file.path().display().to_string();
     argv.extend([
         "--base-url".into(),
-        base,
+        api.base_url(),
         "--api-key-file".into(),
         key_path,
-        "--rpm".into(),
-        "600".into(),
-        "-j".into(),
-        "8".into(),
     ]);
+    argv.extend(defaults);
 
     let code = tts_batch::app::main(tts_batch::cli::Cli::parse_from(argv));
     eprintln!("demo: the local API answered {} requests", api.count());
