@@ -899,28 +899,7 @@ impl QueueHandle {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, QueueError> + Send + 'static,
     {
-        let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Self::job(f, reply_tx))
-            .map_err(|_| QueueError::WriterGone)?;
-        reply_rx.await.map_err(|_| QueueError::WriterGone)?
-    }
-
-    fn job<R, F>(f: F, reply_tx: tokio::sync::oneshot::Sender<Result<R, QueueError>>) -> Job
-    where
-        R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, QueueError> + Send + 'static,
-    {
-        Box::new(move |tx: &mut Transaction<'_>| {
-            let result = in_savepoint(tx, f);
-            Box::new(move |commit: Result<(), String>| {
-                let outcome = match commit {
-                    Ok(()) => result,
-                    Err(e) => Err(QueueError::Commit(e)),
-                };
-                let _ = reply_tx.send(outcome);
-            })
-        })
+        self.submit(f)?.await.map_err(|_| QueueError::WriterGone)?
     }
 
     /// [`QueueHandle::call`] from a blocking thread (not from async code).
@@ -929,13 +908,29 @@ impl QueueHandle {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, QueueError> + Send + 'static,
     {
-        let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Self::job(f, reply_tx))
-            .map_err(|_| QueueError::WriterGone)?;
-        reply_rx
+        self.submit(f)?
             .blocking_recv()
             .map_err(|_| QueueError::WriterGone)?
+    }
+
+    /// Queues `f` for the writer thread; the receiver gets its result after the batch's commit.
+    fn submit<R, F>(
+        &self,
+        f: F,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<R, QueueError>>, QueueError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, QueueError> + Send + 'static,
+    {
+        let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |tx: &mut Transaction<'_>| {
+            let result = in_savepoint(tx, f);
+            Box::new(move |commit: Result<(), String>| {
+                let _ = reply_tx.send(commit.map_err(QueueError::Commit).and(result));
+            })
+        });
+        self.jobs.send(job).map_err(|_| QueueError::WriterGone)?;
+        Ok(reply_rx)
     }
 
     /// Runs `f` on the writer thread without waiting for it (request logs); errors are logged.
