@@ -3,20 +3,19 @@
 
 #![forbid(unsafe_code)]
 
-pub mod app;
 pub mod audio;
-pub mod chunk;
 pub mod cli;
 pub mod config;
+pub mod domain;
 pub mod error;
-pub mod format;
 pub mod logging;
 pub mod manifest;
-pub mod pacer;
 pub mod plan;
-pub mod pool;
-pub mod progress;
+pub mod provider;
 pub mod queue;
 pub mod report;
-pub mod speech;
+pub mod run;
 pub mod store;
+
+/// Text normalisation and splitting, where the integration tests reach them.
+pub use plan::chunk;

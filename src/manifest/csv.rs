@@ -2,10 +2,10 @@
 
 use std::path::{Component, Path};
 
+use super::normalize;
 use super::{Item, ManifestOptions, Overrides, padded, sanitize};
-use crate::chunk::normalize;
-use crate::config::check_speed;
-use crate::format::AudioFormat;
+use crate::domain::AudioFormat;
+use crate::domain::check_speed;
 
 /// The rows of a CSV manifest as items, one at a time; an error names the line at fault.
 /// Duplicate keys and shared outputs are the manifest's check (see `Manifest::check`).

@@ -1,7 +1,7 @@
 //! Plain-text manifests: one item per non-blank line, keyed by its line number.
 
+use super::normalize;
 use super::{Item, Overrides, padded};
-use crate::chunk::normalize;
 
 /// Items of a lines manifest. Keys are line numbers zero-padded to the width of the line count
 /// (at least 4): `0001` is line 1. An inserted line renumbers the lines after it; their audio is

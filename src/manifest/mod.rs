@@ -8,8 +8,7 @@ pub mod markdown;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::config::io_reason;
-use crate::format::AudioFormat;
+use crate::domain::{AudioFormat, io_reason};
 
 /// A manifest's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,7 +220,7 @@ fn markdown_items(text: &str, opts: &ManifestOptions) -> Vec<Item> {
     chapters
         .into_iter()
         .filter_map(|ch| {
-            let text = crate::chunk::normalize(&ch.text);
+            let text = normalize(&ch.text);
             if text.is_empty() {
                 return None;
             }
@@ -265,6 +264,51 @@ pub(crate) fn sanitize(key: &str) -> String {
         .collect();
     let s = s.trim_start_matches('.').to_string();
     if s.is_empty() { "_".to_string() } else { s }
+}
+
+/// Normalises text for speech: CRLF/CR → LF; trims each line's trailing whitespace; runs of
+/// spaces/tabs (and other non-newline Unicode whitespace, e.g. U+3000, NBSP) become one ASCII
+/// space; 3+ newlines become exactly 2 ("\n\n" = paragraph break); a single newline stays;
+/// leading/trailing whitespace of the whole text is removed. Idempotent.
+///
+/// The other Unicode line breaks (VT, FF, NEL, U+2028) count as one newline and U+2029
+/// PARAGRAPH SEPARATOR as two, so the output's only line break is LF.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    // Whitespace is held back until the next visible character shows it is not trailing.
+    let mut newlines = 0usize;
+    let mut space = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{85}' | '\u{2028}' => {
+                newlines += 1;
+                space = false;
+            }
+            '\u{2029}' => {
+                newlines += 2;
+                space = false;
+            }
+            c if c.is_whitespace() => space = true,
+            c => {
+                if !out.is_empty() {
+                    match newlines {
+                        0 => {}
+                        1 => out.push('\n'),
+                        _ => out.push_str("\n\n"),
+                    }
+                    if space {
+                        out.push(' ');
+                    }
+                }
+                newlines = 0;
+                space = false;
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -5,34 +5,11 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::chunk;
-use crate::format::AudioFormat;
+pub mod chunk;
+
+use crate::domain::AudioFormat;
+pub use crate::domain::{VoiceSettings, takes_instructions};
 use crate::manifest::{Item, Overrides};
-
-/// Everything that changes the audio of a piece besides its text.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VoiceSettings {
-    pub model: String,
-    pub voice: String,
-    pub format: AudioFormat,
-    pub speed: f64,
-    /// Voice direction; only sent to models that take it (see [`takes_instructions`]).
-    pub instructions: Option<String>,
-}
-
-/// Whether a model takes `instructions` (the gpt-4o-mini-tts family; tts-1 refuses them).
-pub fn takes_instructions(model: &str) -> bool {
-    model.starts_with("gpt-4o-mini-tts")
-}
-
-impl VoiceSettings {
-    /// The instructions actually sent: none for models that do not take them.
-    pub fn sent_instructions(&self) -> Option<&str> {
-        self.instructions
-            .as_deref()
-            .filter(|_| takes_instructions(&self.model))
-    }
-}
 
 /// One request's worth of text.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,9 +13,8 @@ use rusqlite::{
 };
 use rusqlite_migration::{M, Migrations};
 
-use crate::format::AudioFormat;
+use crate::domain::AudioFormat;
 use crate::plan::PlannedItem;
-use crate::report::ReportItem;
 
 /// `PRAGMA application_id` of our queues ("TTSB"), so a stranger's database is not taken for one.
 const APPLICATION_ID: i64 = 0x5454_5342;
@@ -752,6 +751,37 @@ pub fn done_pieces(conn: &Connection) -> Result<HashSet<String>, QueueError> {
 // ---------------------------------------------------------------------------------------------
 // Reading for the report and status
 
+/// Totals over the whole queue.
+#[derive(Debug, Clone, Default, serde::Serialize, PartialEq)]
+pub struct Totals {
+    pub items: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub pending: u64,
+    pub removed: u64,
+    pub characters: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub bytes: u64,
+    pub audio_seconds: f64,
+    pub estimated_cost_usd: f64,
+}
+
+/// One item of the report.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct ReportItem {
+    pub key: String,
+    pub title: Option<String>,
+    pub status: String,
+    pub output: String,
+    pub characters: u64,
+    pub chunks: u64,
+    pub attempts: u64,
+    pub bytes: Option<u64>,
+    pub audio_seconds: Option<f64>,
+    pub error: Option<String>,
+}
+
 /// Streams every item to `f`, in manifest order (removed ones last), in one pass over the
 /// items with their pieces joined.
 pub fn each_item_row(conn: &Connection, mut f: impl FnMut(ReportItem)) -> Result<(), QueueError> {
@@ -785,7 +815,7 @@ pub fn each_item_row(conn: &Connection, mut f: impl FnMut(ReportItem)) -> Result
 }
 
 /// Item counts and sums for the report's totals (requests, retries and cost are the caller's).
-pub fn item_totals(conn: &Connection) -> Result<crate::report::Totals, QueueError> {
+pub fn item_totals(conn: &Connection) -> Result<Totals, QueueError> {
     Ok(conn.query_row(
         "SELECT coalesce(sum(status != 'removed'), 0), coalesce(sum(status = 'done'), 0),
                 coalesce(sum(status = 'failed'), 0), coalesce(sum(status = 'pending'), 0),
@@ -796,7 +826,7 @@ pub fn item_totals(conn: &Connection) -> Result<crate::report::Totals, QueueErro
          FROM items",
         [],
         |r| {
-            Ok(crate::report::Totals {
+            Ok(Totals {
                 items: r.get::<_, i64>(0)? as u64,
                 done: r.get::<_, i64>(1)? as u64,
                 failed: r.get::<_, i64>(2)? as u64,

@@ -19,7 +19,7 @@ use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::{MediaSourceStream, ReadOnlySource};
 use symphonia::default::formats::{AdtsReader, FlacReader, MpaReader};
 
-use crate::format::AudioFormat;
+use crate::domain::AudioFormat;
 
 /// Why a file is not usable audio, or why pieces cannot be joined.
 #[derive(Debug, thiserror::Error)]
@@ -1321,10 +1321,10 @@ const OGG_CRC_TABLE: [u32; 256] = {
 // The test-side synthesizer and decoder are declared here rather than inside `mod tests`: a
 // `#[path]` inside an inline module resolves from `src/audio/tests/`, which does not exist.
 #[cfg(test)]
-#[path = "../tests/it/support/decode.rs"]
+#[path = "../../tests/it/support/decode.rs"]
 mod decode;
 #[cfg(test)]
-#[path = "../tests/it/support/synth.rs"]
+#[path = "../../tests/it/support/synth.rs"]
 mod synth;
 
 #[cfg(test)]

@@ -7,11 +7,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cli::{InputFormatArg, JobArgs, QueueArgs};
+use crate::domain::AudioFormat;
+use crate::domain::{VoiceSettings, check_speed, io_reason};
 use crate::error::Error;
-use crate::format::AudioFormat;
 use crate::manifest::{InputFormat, ManifestOptions};
-use crate::pacer::Rpm;
-use crate::plan::VoiceSettings;
 
 /// The API root used when neither a flag, a job file nor `OPENAI_BASE_URL` names one.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -21,6 +20,35 @@ pub const DEFAULT_KEY_ENV: &str = "OPENAI_API_KEY";
 pub const DB_FILE: &str = "tts-batch.db";
 /// The longest input the API takes in one request.
 pub const API_MAX_CHARS: u32 = 4096;
+/// The rate used by `--rpm auto` until the server advertises its limit.
+pub const AUTO_START_RPM: u32 = 50;
+
+/// Requests per minute asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rpm {
+    Fixed(u32),
+    /// Follow the limit the server advertises in `x-ratelimit-limit-requests`.
+    Auto,
+}
+
+impl Rpm {
+    /// The rate to plan with: the number, or the starting rate of `auto`.
+    pub fn planned(self) -> u32 {
+        match self {
+            Rpm::Fixed(n) => n,
+            Rpm::Auto => AUTO_START_RPM,
+        }
+    }
+}
+
+impl std::fmt::Display for Rpm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rpm::Fixed(n) => write!(f, "{n}"),
+            Rpm::Auto => f.write_str("auto"),
+        }
+    }
+}
 
 /// Everything `run` and `plan` need, validated.
 #[derive(Debug, Clone)]
@@ -484,15 +512,6 @@ fn check_base_url(raw: &str, allow_insecure: bool) -> Result<String, Error> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
-/// Checks a speed value against the API's range.
-pub fn check_speed(speed: f64) -> Result<(), String> {
-    if speed.is_finite() && (0.25..=4.0).contains(&speed) {
-        Ok(())
-    } else {
-        Err(format!("{speed} is out of range (0.25 to 4.0)"))
-    }
-}
-
 fn in_range(flag: &str, value: u32, min: u32, max: u32) -> Result<u32, Error> {
     if (min..=max).contains(&value) {
         Ok(value)
@@ -508,18 +527,6 @@ fn non_empty(flag: &str, value: Option<String>) -> Result<Option<String>, Error>
         Some(v) if v.trim().is_empty() => Err(Error::input(format!("{flag}: the value is empty"))),
         Some(v) => Ok(Some(v.trim().to_string())),
         None => Ok(None),
-    }
-}
-
-/// An I/O error in the words a user needs ("no such file", "is a directory", ...).
-pub fn io_reason(e: &std::io::Error) -> String {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        NotFound => "no such file".into(),
-        PermissionDenied => "permission denied".into(),
-        IsADirectory => "is a directory, not a file".into(),
-        InvalidData => "not valid UTF-8 text".into(),
-        _ => e.to_string(),
     }
 }
 

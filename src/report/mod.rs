@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::plan::cost_usd;
 use crate::queue::{self, QueueError, RunRow};
+pub use crate::queue::{ReportItem, Totals};
 use crate::store::TempFile;
 
 /// `report.json` without its items, which are streamed after it (SPEC section 5).
@@ -31,43 +32,12 @@ pub struct Report {
     pub run: RunTotals,
 }
 
-/// Totals over the whole queue.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct Totals {
-    pub items: u64,
-    pub done: u64,
-    pub failed: u64,
-    pub pending: u64,
-    pub removed: u64,
-    pub characters: u64,
-    pub requests: u64,
-    pub retries: u64,
-    pub bytes: u64,
-    pub audio_seconds: f64,
-    pub estimated_cost_usd: f64,
-}
-
 /// Totals of the last run alone.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct RunTotals {
     pub requests: u64,
     pub retries: u64,
     pub characters_sent: u64,
-}
-
-/// One item of the report.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ReportItem {
-    pub key: String,
-    pub title: Option<String>,
-    pub status: String,
-    pub output: String,
-    pub characters: u64,
-    pub chunks: u64,
-    pub attempts: u64,
-    pub bytes: Option<u64>,
-    pub audio_seconds: Option<f64>,
-    pub error: Option<String>,
 }
 
 /// A report that could not be read or written.

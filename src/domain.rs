@@ -1,4 +1,5 @@
-//! The audio formats the speech API can return, and what each one is called.
+//! The shared vocabulary every stage may use: the audio formats the speech API can return,
+//! the voice settings of an item, and the words for an I/O error.
 
 use std::fmt;
 use std::str::FromStr;
@@ -72,5 +73,51 @@ impl FromStr for AudioFormat {
             .into_iter()
             .find(|f| f.as_str() == lower)
             .ok_or_else(|| UnknownFormat(s.to_string()))
+    }
+}
+
+/// Everything that changes the audio of a piece besides its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceSettings {
+    pub model: String,
+    pub voice: String,
+    pub format: AudioFormat,
+    pub speed: f64,
+    /// Voice direction; only sent to models that take it (see [`takes_instructions`]).
+    pub instructions: Option<String>,
+}
+
+/// Whether a model takes `instructions` (the gpt-4o-mini-tts family; tts-1 refuses them).
+pub fn takes_instructions(model: &str) -> bool {
+    model.starts_with("gpt-4o-mini-tts")
+}
+
+impl VoiceSettings {
+    /// The instructions actually sent: none for models that do not take them.
+    pub fn sent_instructions(&self) -> Option<&str> {
+        self.instructions
+            .as_deref()
+            .filter(|_| takes_instructions(&self.model))
+    }
+}
+
+/// Checks a speed value against the API's range.
+pub fn check_speed(speed: f64) -> Result<(), String> {
+    if speed.is_finite() && (0.25..=4.0).contains(&speed) {
+        Ok(())
+    } else {
+        Err(format!("{speed} is out of range (0.25 to 4.0)"))
+    }
+}
+
+/// An I/O error in the words a user needs ("no such file", "is a directory", ...).
+pub fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        NotFound => "no such file".into(),
+        PermissionDenied => "permission denied".into(),
+        IsADirectory => "is a directory, not a file".into(),
+        InvalidData => "not valid UTF-8 text".into(),
+        _ => e.to_string(),
     }
 }

@@ -1,6 +1,10 @@
 //! The commands: `run`, `plan`, `status`, `report`, `retry`. Each reads its configuration,
 //! drives the library's parts in order and returns an [`Outcome`] or an [`Error`].
 
+pub mod pacer;
+pub mod progress;
+pub mod workers;
+
 use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -11,15 +15,16 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command, JobArgs, QueueArgs, ReportArgs, ReportFormat, RetryArgs};
-use crate::config::{Config, io_reason, queue_location};
+use crate::config::{Config, Rpm, queue_location};
+use crate::domain::io_reason;
 use crate::error::{Error, Outcome, StopReason};
-use crate::pacer::{Pacer, Rpm};
 use crate::plan::{self, PlannedItem};
-use crate::pool::Pool;
+use crate::provider::SpeechClient;
 use crate::queue::{self, QueueHandle};
 use crate::report;
-use crate::speech::SpeechClient;
-use crate::{manifest, progress, store};
+use crate::run::pacer::Pacer;
+use crate::{manifest, store};
+use workers::Pool;
 
 /// The whole program for a parsed command line: logging, the runtime, the command, and the
 /// exit status (errors are printed here). `main.rs` and the demo both call it.

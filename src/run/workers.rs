@@ -14,10 +14,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::audio;
 use crate::error::StopReason;
-use crate::pacer::Pacer;
 use crate::plan::cost_usd;
+use crate::provider::{RateHints, SpeechClient, SpeechError, SpeechRequest};
 use crate::queue::{self, Claim, QueueError, QueueHandle, ReadyItem};
-use crate::speech::{RateHints, SpeechClient, SpeechError, SpeechRequest};
+use crate::run::pacer::Pacer;
 use crate::store::{self, BuildError, TempFile};
 
 /// The longest wait a server's retry hint may impose; a hostile `retry-after: 86400` is cut to

@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::audio;
 use crate::config::ApiKey;
-use crate::format::AudioFormat;
+use crate::domain::AudioFormat;
 
 /// How much of an error body we read to find the server's message.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
-use crate::pool::Pool;
+use crate::run::workers::Pool;
 
 /// How often the plain line is printed off a terminal.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);

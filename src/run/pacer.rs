@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use crate::speech::RateHints;
+pub use crate::config::{AUTO_START_RPM, Rpm};
+use crate::provider::RateHints;
 
 /// The longest pause a server's rate headers may impose.
 const MAX_RESET_PAUSE: Duration = Duration::from_secs(300);
@@ -20,37 +21,8 @@ const MAX_RESET_PAUSE: Duration = Duration::from_secs(300);
 const QUIET_BEFORE_RAISE: Duration = Duration::from_secs(15);
 /// How often the rate may climb by a tenth of its target.
 const RAISE_EVERY: Duration = Duration::from_secs(5);
-/// The rate used by `--rpm auto` until the server advertises its limit.
-pub const AUTO_START_RPM: u32 = 50;
 
 const MINUTE: Duration = Duration::from_secs(60);
-
-/// Requests per minute asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rpm {
-    Fixed(u32),
-    /// Follow the limit the server advertises in `x-ratelimit-limit-requests`.
-    Auto,
-}
-
-impl Rpm {
-    /// The rate to plan with: the number, or the starting rate of `auto`.
-    pub fn planned(self) -> u32 {
-        match self {
-            Rpm::Fixed(n) => n,
-            Rpm::Auto => AUTO_START_RPM,
-        }
-    }
-}
-
-impl std::fmt::Display for Rpm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Rpm::Fixed(n) => write!(f, "{n}"),
-            Rpm::Auto => f.write_str("auto"),
-        }
-    }
-}
 
 /// The shared pacer of a run.
 pub struct Pacer {
