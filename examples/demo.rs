@@ -65,7 +65,7 @@ fn main() -> ExitCode {
     ]);
     argv.extend(defaults);
 
-    let code = tts_batch::run::main(tts_batch::cli::Cli::parse_from(argv));
+    let code = tts_batch::main(tts_batch::cli::Cli::parse_from(argv));
     eprintln!("demo: the local API answered {} requests", api.count());
     ExitCode::from(code)
 }

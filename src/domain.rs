@@ -101,12 +101,17 @@ impl VoiceSettings {
     }
 }
 
+/// A speed outside the API's range.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("{0} is out of range (0.25 to 4.0)")]
+pub struct SpeedOutOfRange(pub f64);
+
 /// Checks a speed value against the API's range.
-pub fn check_speed(speed: f64) -> Result<(), String> {
+pub fn check_speed(speed: f64) -> Result<(), SpeedOutOfRange> {
     if speed.is_finite() && (0.25..=4.0).contains(&speed) {
         Ok(())
     } else {
-        Err(format!("{speed} is out of range (0.25 to 4.0)"))
+        Err(SpeedOutOfRange(speed))
     }
 }
 
@@ -119,5 +124,100 @@ pub fn io_reason(e: &std::io::Error) -> String {
         IsADirectory => "is a directory, not a file".into(),
         InvalidData => "not valid UTF-8 text".into(),
         _ => e.to_string(),
+    }
+}
+
+/// Where an item stands in the queue (stored as its lowercase name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemState {
+    /// Its file is still to be written.
+    Pending,
+    /// Its file is written and matches the manifest.
+    Done,
+    /// A piece failed for good, or its file could not be written.
+    Failed,
+    /// The manifest no longer has it (its file is left alone).
+    Removed,
+}
+
+impl ItemState {
+    /// The name stored in the queue and shown in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemState::Pending => "pending",
+            ItemState::Done => "done",
+            ItemState::Failed => "failed",
+            ItemState::Removed => "removed",
+        }
+    }
+}
+
+/// Where a piece (one request's worth of text) stands in the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PieceState {
+    /// Not yet requested, or given back.
+    Pending,
+    /// A worker of a run is requesting it.
+    Claimed,
+    /// Its audio is in the piece store.
+    Done,
+    /// It failed for good.
+    Failed,
+}
+
+impl PieceState {
+    /// The name stored in the queue.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PieceState::Pending => "pending",
+            PieceState::Claimed => "claimed",
+            PieceState::Done => "done",
+            PieceState::Failed => "failed",
+        }
+    }
+}
+
+/// The error of reading a state name that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown state `{0}`")]
+pub struct UnknownState(pub String);
+
+impl FromStr for ItemState {
+    type Err = UnknownState;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            ItemState::Pending,
+            ItemState::Done,
+            ItemState::Failed,
+            ItemState::Removed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == s)
+        .ok_or_else(|| UnknownState(s.to_string()))
+    }
+}
+
+impl FromStr for PieceState {
+    type Err = UnknownState;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            PieceState::Pending,
+            PieceState::Claimed,
+            PieceState::Done,
+            PieceState::Failed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == s)
+        .ok_or_else(|| UnknownState(s.to_string()))
+    }
+}
+
+impl fmt::Display for ItemState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod audio;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -16,6 +17,8 @@ pub mod queue;
 pub mod report;
 pub mod run;
 pub mod store;
+
+pub use commands::main;
 
 /// Text normalisation and splitting, where the integration tests reach them.
 pub use plan::chunk;

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use crate::audio;
-use crate::queue::{ReadyItem, piece_path};
+use crate::domain::AudioFormat;
+use crate::queue::ReadyItem;
 
 /// Every temporary file ends with this, so a later run can tell ours from the user's files.
 pub const TEMP_SUFFIX: &str = ".tts-tmp";
@@ -140,9 +141,9 @@ pub fn sweep_temps(dir: &Path) -> usize {
     removed
 }
 
-/// The folder that keeps piece audio, beside the queue: `tts-batch.db` → `tts-batch.pieces/`.
-pub fn pieces_dir(db: &Path) -> PathBuf {
-    db.with_extension("pieces")
+/// Where the audio of a piece is kept.
+pub fn piece_path(pieces_dir: &Path, fingerprint: &str, format: AudioFormat) -> PathBuf {
+    pieces_dir.join(format!("{fingerprint}.{}", format.extension()))
 }
 
 /// Why an item's file could not be written.

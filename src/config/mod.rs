@@ -58,6 +58,8 @@ pub struct Config {
     pub manifest: ManifestOptions,
     pub out: PathBuf,
     pub db: PathBuf,
+    /// The piece store, beside the queue (see [`pieces_dir`]).
+    pub pieces: PathBuf,
     /// API root without a trailing slash.
     pub base_url: String,
     pub key_source: KeySource,
@@ -231,6 +233,16 @@ fn default_out(manifest: &Path) -> PathBuf {
 /// Reads an environment variable; a seam so tests of this module need no process environment.
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// The process environment, as an [`EnvLookup`].
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The folder that keeps piece audio, beside the queue: `tts-batch.db` → `tts-batch.pieces/`.
+pub fn pieces_dir(db: &Path) -> PathBuf {
+    db.with_extension("pieces")
+}
+
 impl Config {
     /// Builds the configuration of `run`/`plan` from flags, the job file they name, and the
     /// environment. Every error names the flag, key or value at fault.
@@ -385,6 +397,7 @@ impl Config {
                 read_code: args.read_code || job.read_code.unwrap_or(false),
             },
             out,
+            pieces: pieces_dir(&db),
             db,
             base_url,
             key_source,

@@ -7,9 +7,26 @@ use super::{Item, ManifestOptions, Overrides, padded, sanitize};
 use crate::domain::AudioFormat;
 use crate::domain::check_speed;
 
+/// A CSV manifest that cannot be read; the message names the line at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CsvError(String);
+
+impl From<String> for CsvError {
+    fn from(message: String) -> Self {
+        CsvError(message)
+    }
+}
+
 /// The rows of a CSV manifest as items, one at a time; an error names the line at fault.
-/// Duplicate keys and shared outputs are the manifest's check (see `Manifest::check`).
-pub fn rows<'a>(text: &'a str, opts: &'a ManifestOptions) -> Result<Rows<'a>, String> {
+/// Duplicate keys and shared outputs are the manifest's check (see `Manifest::check`). Rows
+/// with nothing to say are skipped, with a warning if `warn` (the check pass warns; the
+/// passes after it are quiet, so each warning shows once).
+pub fn rows<'a>(
+    text: &'a str,
+    opts: &'a ManifestOptions,
+    warn: bool,
+) -> Result<Rows<'a>, CsvError> {
     let reader = |text: &'a str| {
         csv::ReaderBuilder::new()
             .has_headers(true)
@@ -24,15 +41,15 @@ pub fn rows<'a>(text: &'a str, opts: &'a ManifestOptions) -> Result<Rows<'a>, St
         .map(|h| h.trim().to_string())
         .collect::<Vec<_>>();
     if headers.iter().all(String::is_empty) {
-        return Err("line 1: no header row".into());
+        return Err(CsvError("line 1: no header row".into()));
     }
     let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
     let Some(text_col) = column(&opts.text_column) else {
-        return Err(format!(
+        return Err(CsvError(format!(
             "line 1: no `{}` column (the columns are: {}; use --text-column NAME)",
             opts.text_column,
             headers.join(", ")
-        ));
+        )));
     };
     // Keys from row numbers are padded to the width of the row count, so count the rows first
     // (a pass over bytes that builds nothing).
@@ -59,6 +76,7 @@ pub fn rows<'a>(text: &'a str, opts: &'a ManifestOptions) -> Result<Rows<'a>, St
         total,
         row: 0,
         failed: false,
+        warn,
     })
 }
 
@@ -74,10 +92,11 @@ pub struct Rows<'a> {
     row: usize,
     /// After an error the reader's position is unreliable: stop.
     failed: bool,
+    warn: bool,
 }
 
 impl Iterator for Rows<'_> {
-    type Item = Result<Item, String>;
+    type Item = Result<Item, CsvError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.failed {
@@ -105,7 +124,7 @@ impl Iterator for Rows<'_> {
 
 impl Rows<'_> {
     /// The current record as an item; None for a row with nothing to say.
-    fn item(&self) -> Result<Option<Item>, String> {
+    fn item(&self) -> Result<Option<Item>, CsvError> {
         let record = &self.record;
         let line = record.position().map_or(self.row as u64 + 1, |p| p.line());
         let cell = |i: Option<usize>| {
@@ -115,6 +134,9 @@ impl Rows<'_> {
         };
         let spoken = normalize(record.get(self.text_col).unwrap_or(""));
         if spoken.is_empty() {
+            if !self.warn {
+                return Ok(None);
+            }
             tracing::warn!(
                 "line {line}: the `{}` cell is empty; the row is skipped",
                 self.opts.text_column
@@ -162,7 +184,7 @@ impl RowColumns {
         &self,
         cell: &dyn Fn(Option<usize>) -> Option<&'a str>,
         line: u64,
-    ) -> Result<Overrides, String> {
+    ) -> Result<Overrides, CsvError> {
         let speed = match cell(self.speed) {
             Some(s) => {
                 let v: f64 = s
@@ -191,9 +213,9 @@ impl RowColumns {
 }
 
 /// An `output` cell must stay inside `--out`: relative, no `..`, no empty or hidden tricks.
-fn checked_output(out: &str, line: u64) -> Result<String, String> {
+fn checked_output(out: &str, line: u64) -> Result<String, CsvError> {
     let path = Path::new(out);
-    let refuse = |why: &str| Err(format!("line {line}: output `{out}` {why}"));
+    let refuse = |why: &str| Err(CsvError(format!("line {line}: output `{out}` {why}")));
     if path.is_absolute() || out.starts_with('/') || out.starts_with('\\') {
         return refuse("is absolute; it must be a path inside --out");
     }
@@ -223,8 +245,8 @@ fn checked_output(out: &str, line: u64) -> Result<String, String> {
     Ok(joined)
 }
 
-fn csv_error(e: &csv::Error) -> String {
-    match e.kind() {
+fn csv_error(e: &csv::Error) -> CsvError {
+    CsvError(match e.kind() {
         csv::ErrorKind::UnequalLengths {
             pos,
             expected_len,
@@ -241,7 +263,7 @@ fn csv_error(e: &csv::Error) -> String {
             Some(p) => format!("line {}: malformed CSV: {e}", p.line()),
             None => format!("malformed CSV: {e}"),
         },
-    }
+    })
 }
 
 #[cfg(test)]

@@ -117,11 +117,19 @@ impl Manifest {
     pub fn items(
         &self,
     ) -> Result<Box<dyn Iterator<Item = Result<Item, ManifestError>> + '_>, ManifestError> {
-        let err = |m: String| ManifestError::new(&self.path, m);
+        self.items_warning(false)
+    }
+
+    /// The items; `warn` shows the warnings about skipped rows (the check pass does).
+    fn items_warning(
+        &self,
+        warn: bool,
+    ) -> Result<Box<dyn Iterator<Item = Result<Item, ManifestError>> + '_>, ManifestError> {
+        let err = |e: csv::CsvError| ManifestError::new(&self.path, e.to_string());
         Ok(match self.opts.format {
             InputFormat::Lines => Box::new(lines::items(&self.text).map(Ok)),
             InputFormat::Csv => Box::new(
-                csv::rows(&self.text, &self.opts)
+                csv::rows(&self.text, &self.opts, warn)
                     .map_err(err)?
                     .map(move |r| r.map_err(err)),
             ),
@@ -133,15 +141,15 @@ impl Manifest {
     /// keys, no two items writing one file. `each` sees every item (to plan it, say) and may
     /// refuse it. Returns the number of items. Memory stays small: keys and file names are kept
     /// as 64-bit hashes.
-    pub fn check(
+    pub fn check<E: std::fmt::Display>(
         &self,
-        mut each: impl FnMut(&Item) -> Result<(), String>,
+        mut each: impl FnMut(&Item) -> Result<(), E>,
     ) -> Result<usize, ManifestError> {
         let err = |m: String| ManifestError::new(&self.path, m);
         let mut keys: HashMap<u64, u64> = HashMap::new();
         let mut outputs: HashMap<u64, u64> = HashMap::new();
         let mut count = 0;
-        for item in self.items()? {
+        for item in self.items_warning(true)? {
             let item = item?;
             if let Some(first) = keys.insert(hash(&item.key), item.line) {
                 return Err(err(format!(
@@ -155,7 +163,7 @@ impl Manifest {
                     item.line, item.key, item.output
                 )));
             }
-            each(&item).map_err(err)?;
+            each(&item).map_err(|e| err(e.to_string()))?;
             count += 1;
         }
         if count == 0 {
@@ -175,7 +183,7 @@ fn hash(s: &str) -> u64 {
 /// Reads, checks and collects the manifest at `path` (small manifests and tests).
 pub fn load(path: &Path, opts: &ManifestOptions) -> Result<Vec<Item>, ManifestError> {
     let manifest = open(path, opts)?;
-    manifest.check(|_| Ok(()))?;
+    manifest.check(|_| Ok::<(), std::convert::Infallible>(()))?;
     manifest.items()?.collect()
 }
 
@@ -348,7 +356,7 @@ mod tests {
         fn csv_shaped_text_never_panics(cells in proptest::collection::vec(r#"[a-z0-9 ,"\n./é语-]{0,12}"#, 0..30)) {
             let text = format!("id,text,voice,speed,audio_format,output\n{}", cells.join(","));
             let opts = opts(InputFormat::Csv);
-            if let Ok(rows) = csv::rows(&text, &opts) {
+            if let Ok(rows) = csv::rows(&text, &opts, false) {
                 for row in rows {
                     let _ = row;
                 }

@@ -9,7 +9,7 @@ pub mod chunk;
 
 use crate::domain::AudioFormat;
 pub use crate::domain::{VoiceSettings, takes_instructions};
-use crate::manifest::{Item, Overrides};
+use crate::manifest::{Item, Manifest, ManifestError, Overrides};
 
 /// One request's worth of text.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,18 +38,87 @@ pub struct PlannedItem {
     pub line: u64,
 }
 
-/// Plans every item (small manifests and tests; a run plans one item at a time).
-pub fn plan(
-    items: Vec<Item>,
-    defaults: &VoiceSettings,
+/// An item that cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// Its text needs several requests in a format whose pieces cannot be joined yet.
+    #[error(
+        "line {line}: item `{key}` needs {pieces} requests, and joining {format} pieces is not supported yet; raise --max-chars (at most 4096) or use mp3, aac, wav or pcm"
+    )]
+    CannotJoin {
+        line: u64,
+        key: String,
+        pieces: usize,
+        format: AudioFormat,
+    },
+}
+
+/// The settings an item is spoken with: the defaults, with the item's overrides applied.
+pub fn settings_of(item: &Item, defaults: &Arc<VoiceSettings>) -> Arc<VoiceSettings> {
+    let o = &item.overrides;
+    if *o == Overrides::default() {
+        return Arc::clone(defaults);
+    }
+    Arc::new(VoiceSettings {
+        model: o.model.clone().unwrap_or_else(|| defaults.model.clone()),
+        voice: o.voice.clone().unwrap_or_else(|| defaults.voice.clone()),
+        format: o.audio_format.unwrap_or(defaults.format),
+        speed: o.speed.unwrap_or(defaults.speed),
+        instructions: o
+            .instructions
+            .clone()
+            .or_else(|| defaults.instructions.clone()),
+    })
+}
+
+/// Checks that an item can be planned, without planning it: the check pass of a manifest runs
+/// this, and only the sync plans (so every item is planned once per run). Splits the text only
+/// in the rare case that decides it (a long text in a format that cannot be joined).
+pub fn check_item(
+    item: &Item,
+    settings: &VoiceSettings,
     max_chars: usize,
-) -> Result<Vec<PlannedItem>, String> {
-    let defaults = Arc::new(defaults.clone());
-    items
-        .iter()
-        .enumerate()
-        .map(|(seq, item)| plan_item(seq, item, &defaults, max_chars))
-        .collect()
+) -> Result<(), PlanError> {
+    if settings.format.can_join() || chunk::char_count(&item.text) <= max_chars {
+        return Ok(());
+    }
+    match chunk::split(&item.text, max_chars).len() {
+        0 | 1 => Ok(()),
+        pieces => Err(cannot_join(item, pieces, settings.format)),
+    }
+}
+
+fn cannot_join(item: &Item, pieces: usize, format: AudioFormat) -> PlanError {
+    PlanError::CannotJoin {
+        line: item.line,
+        key: item.key.clone(),
+        pieces,
+        format,
+    }
+}
+
+/// Checks the whole manifest in one streaming pass (its own checks, and that every item can be
+/// planned): every input error surfaces here, before anything is written or sent. Warns once
+/// if `--instructions` reach no item's model.
+pub fn check_manifest(
+    manifest: &Manifest,
+    defaults: &Arc<VoiceSettings>,
+    max_chars: usize,
+) -> Result<(), ManifestError> {
+    let mut instructions_sent = false;
+    manifest.check(|item| {
+        let settings = settings_of(item, defaults);
+        check_item(item, &settings, max_chars)?;
+        instructions_sent |= settings.sent_instructions().is_some();
+        Ok::<(), PlanError>(())
+    })?;
+    if defaults.instructions.is_some() && !instructions_sent {
+        tracing::warn!(
+            "--instructions are only sent to gpt-4o-mini-tts models; {} ignores them",
+            defaults.model
+        );
+    }
+    Ok(())
 }
 
 /// Plans one item: its settings, pieces and output name. Fails (naming the item) when it would
@@ -59,22 +128,8 @@ pub fn plan_item(
     item: &Item,
     defaults: &Arc<VoiceSettings>,
     max_chars: usize,
-) -> Result<PlannedItem, String> {
-    let o = &item.overrides;
-    let settings = if *o == Overrides::default() {
-        Arc::clone(defaults)
-    } else {
-        Arc::new(VoiceSettings {
-            model: o.model.clone().unwrap_or_else(|| defaults.model.clone()),
-            voice: o.voice.clone().unwrap_or_else(|| defaults.voice.clone()),
-            format: o.audio_format.unwrap_or(defaults.format),
-            speed: o.speed.unwrap_or(defaults.speed),
-            instructions: o
-                .instructions
-                .clone()
-                .or_else(|| defaults.instructions.clone()),
-        })
-    };
+) -> Result<PlannedItem, PlanError> {
+    let settings = settings_of(item, defaults);
     let pieces: Vec<PlannedPiece> = chunk::split(&item.text, max_chars)
         .into_iter()
         .map(|text| PlannedPiece {
@@ -84,13 +139,7 @@ pub fn plan_item(
         })
         .collect();
     if pieces.len() > 1 && !settings.format.can_join() {
-        return Err(format!(
-            "line {}: item `{}` needs {} requests, and joining {} pieces is not supported yet; raise --max-chars (at most 4096) or use mp3, aac, wav or pcm",
-            item.line,
-            item.key,
-            pieces.len(),
-            settings.format
-        ));
+        return Err(cannot_join(item, pieces.len(), settings.format));
     }
     let output = if item.has_extension {
         item.output.clone()
@@ -161,6 +210,19 @@ pub fn cost_usd(model: &str, characters: usize) -> f64 {
 mod tests {
     use super::*;
 
+    fn plan(
+        items: Vec<Item>,
+        defaults: &VoiceSettings,
+        max_chars: usize,
+    ) -> Result<Vec<PlannedItem>, PlanError> {
+        let defaults = Arc::new(defaults.clone());
+        items
+            .iter()
+            .enumerate()
+            .map(|(seq, item)| plan_item(seq, item, &defaults, max_chars))
+            .collect()
+    }
+
     fn defaults() -> VoiceSettings {
         VoiceSettings {
             model: "tts-1".into(),
@@ -230,8 +292,13 @@ mod tests {
             ..defaults()
         };
         let text = "Words and more words. ".repeat(20);
-        let err = plan(vec![item("0007", text.trim())], &flac, 100).unwrap_err();
+        let err = plan(vec![item("0007", text.trim())], &flac, 100)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`0007`") && err.contains("flac"), "{err}");
         assert!(plan(vec![item("0007", "Short.")], &flac, 100).is_ok());
+        let long = item("0007", text.trim());
+        assert!(check_item(&long, &flac, 100).is_err());
+        assert!(check_item(&long, &defaults(), 100).is_ok());
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::plan::cost_usd;
 use crate::queue::{self, QueueError, RunRow};
-pub use crate::queue::{ReportItem, Totals};
+pub use crate::queue::{ItemRow, Totals};
 use crate::store::TempFile;
 
 /// `report.json` without its items, which are streamed after it (SPEC section 5).
@@ -151,7 +151,7 @@ impl<W: Write> JsonWriter<W> {
     }
 
     /// Writes one item.
-    pub fn item(&mut self, item: &ReportItem) -> io::Result<()> {
+    pub fn item(&mut self, item: &ItemRow) -> io::Result<()> {
         let text = serde_json::to_string(item).map_err(io::Error::other)?;
         let sep = if self.first { "\n    " } else { ",\n    " };
         self.first = false;
@@ -191,7 +191,7 @@ impl<W: Write> CsvWriter<W> {
     }
 
     /// Writes one item.
-    pub fn item(&mut self, i: &ReportItem) -> io::Result<()> {
+    pub fn item(&mut self, i: &ItemRow) -> io::Result<()> {
         self.w.write_record([
             i.key.as_str(),
             i.title.as_deref().unwrap_or(""),
@@ -237,7 +237,7 @@ pub fn markdown_head(report: &Report) -> String {
 }
 
 /// One item as a Markdown table row.
-pub fn markdown_row(i: &ReportItem) -> String {
+pub fn markdown_row(i: &ItemRow) -> String {
     let cell = |x: &str| x.replace('|', "\\|").replace('\n', " ");
     format!(
         "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
@@ -257,7 +257,7 @@ pub fn markdown_row(i: &ReportItem) -> String {
 /// Streams every item of the queue to `f`, in manifest order (removed ones last).
 pub fn each_item(
     conn: &Connection,
-    mut f: impl FnMut(&ReportItem) -> io::Result<()>,
+    mut f: impl FnMut(&ItemRow) -> io::Result<()>,
 ) -> Result<(), ReportError> {
     let mut failed = None;
     queue::each_item_row(conn, |row| {
@@ -304,19 +304,20 @@ pub fn write_files(conn: &Connection, report: &Report, out: &Path) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ItemState;
 
-    fn item(key: &str, status: &str, seconds: Option<f64>) -> ReportItem {
-        ReportItem {
+    fn item(key: &str, status: ItemState, seconds: Option<f64>) -> ItemRow {
+        ItemRow {
             key: key.into(),
             title: None,
-            status: status.into(),
+            status,
             output: format!("{key}.mp3"),
             characters: 100,
             chunks: 1,
             attempts: 1,
             bytes: seconds.map(|_| 1000),
             audio_seconds: seconds,
-            error: (status == "failed").then(|| "400 Bad Request: nope".into()),
+            error: (status == ItemState::Failed).then(|| "400 Bad Request: nope".into()),
         }
     }
 
@@ -325,7 +326,10 @@ mod tests {
         let report = head(None, Totals::default(), RunTotals::default());
         let mut json = JsonWriter::begin(Vec::new(), &report).unwrap();
         let mut csv = CsvWriter::begin(Vec::new()).unwrap();
-        for i in [item("a", "done", Some(1.5)), item("c", "failed", None)] {
+        for i in [
+            item("a", ItemState::Done, Some(1.5)),
+            item("c", ItemState::Failed, None),
+        ] {
             json.item(&i).unwrap();
             csv.item(&i).unwrap();
         }
@@ -342,7 +346,9 @@ mod tests {
             csv.contains("c,,failed,c.mp3,100,1,1,,,400 Bad Request: nope\n"),
             "{csv}"
         );
-        assert!(markdown_row(&item("c", "failed", None)).starts_with("| c | failed | c.mp3 |"));
+        assert!(
+            markdown_row(&item("c", ItemState::Failed, None)).starts_with("| c | failed | c.mp3 |")
+        );
     }
 
     #[test]

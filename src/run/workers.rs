@@ -230,7 +230,7 @@ impl Pool {
             speed: (claim.speed != 1.0).then_some(claim.speed),
             instructions: claim.instructions.as_deref(),
         };
-        let final_path = queue::piece_path(&self.pieces_dir, &fp, claim.format);
+        let final_path = store::piece_path(&self.pieces_dir, &fp, claim.format);
         let mut attempt = 0u32;
         loop {
             attempt += 1;

@@ -1,0 +1,218 @@
+//! Reads for `plan`, `status`, the report and the pacer, each returning the queue's own row
+//! types.
+
+use std::collections::HashSet;
+
+use rusqlite::Connection;
+
+use super::QueueError;
+use crate::domain::{ItemState, PieceState};
+
+/// Requests sent in the last `window_ms` before `now_ms`, oldest first: (sent_ms, characters).
+/// A new run starts its rate limiter from these, so a resume does not burst.
+pub fn recent_requests(
+    conn: &Connection,
+    now_ms: i64,
+    window_ms: i64,
+) -> Result<Vec<(i64, usize)>, QueueError> {
+    let mut stmt = conn
+        .prepare("SELECT sent_ms, characters FROM requests WHERE sent_ms > ?1 ORDER BY sent_ms")?;
+    let rows = stmt.query_map([now_ms - window_ms], |r| {
+        Ok((r.get(0)?, r.get::<_, i64>(1)? as usize))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// How many items have `status`.
+pub fn count_items(conn: &Connection, status: ItemState) -> Result<usize, QueueError> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM items WHERE status = ?1",
+        [status],
+        |r| r.get(0),
+    )?;
+    Ok(n as usize)
+}
+
+/// Keys of every item, to tell a user which `--key` values exist.
+pub fn item_keys(conn: &Connection) -> Result<HashSet<String>, QueueError> {
+    let mut stmt = conn.prepare("SELECT key FROM items")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Fingerprints of pieces that already have audio (for `plan`).
+pub fn done_pieces(conn: &Connection) -> Result<HashSet<String>, QueueError> {
+    let mut stmt = conn.prepare("SELECT fingerprint FROM pieces WHERE status = 'done'")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Totals over the whole queue.
+#[derive(Debug, Clone, Default, serde::Serialize, PartialEq)]
+pub struct Totals {
+    pub items: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub pending: u64,
+    pub removed: u64,
+    pub characters: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub bytes: u64,
+    pub audio_seconds: f64,
+    pub estimated_cost_usd: f64,
+}
+
+/// An item as the report shows it: one row of `items` with its pieces' counts.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct ItemRow {
+    pub key: String,
+    pub title: Option<String>,
+    pub status: ItemState,
+    pub output: String,
+    pub characters: u64,
+    pub chunks: u64,
+    pub attempts: u64,
+    pub bytes: Option<u64>,
+    pub audio_seconds: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// Streams every item to `f`, in manifest order (removed ones last), in one pass over the
+/// items with their pieces joined.
+pub fn each_item_row(conn: &Connection, mut f: impl FnMut(ItemRow)) -> Result<(), QueueError> {
+    let mut stmt = conn.prepare(
+        "SELECT i.key, i.title, i.status, i.output, i.characters,
+                count(ip.piece), coalesce(sum(p.attempts), 0), i.bytes, i.audio_seconds,
+                coalesce(i.error, CASE WHEN i.status = 'pending' THEN max(p.error) END)
+         FROM items i
+         LEFT JOIN item_pieces ip ON ip.item_key = i.key
+         LEFT JOIN pieces p ON p.fingerprint = ip.piece
+         GROUP BY i.key
+         ORDER BY i.status = 'removed', i.seq, i.key",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let status: ItemState = r.get(2)?;
+        f(ItemRow {
+            key: r.get(0)?,
+            title: r.get(1)?,
+            output: r.get(3)?,
+            characters: r.get::<_, i64>(4)? as u64,
+            chunks: r.get::<_, i64>(5)? as u64,
+            attempts: r.get::<_, i64>(6)? as u64,
+            bytes: r.get::<_, Option<i64>>(7)?.map(|b| b as u64),
+            audio_seconds: r.get(8)?,
+            error: if status == ItemState::Done {
+                None
+            } else {
+                r.get(9)?
+            },
+            status,
+        });
+    }
+    Ok(())
+}
+
+/// Item counts and sums for the report's totals (requests, retries and cost are the caller's).
+pub fn item_totals(conn: &Connection) -> Result<Totals, QueueError> {
+    Ok(conn.query_row(
+        "SELECT coalesce(sum(status != 'removed'), 0), coalesce(sum(status = 'done'), 0),
+                coalesce(sum(status = 'failed'), 0), coalesce(sum(status = 'pending'), 0),
+                coalesce(sum(status = 'removed'), 0),
+                coalesce(sum(CASE WHEN status != 'removed' THEN characters END), 0),
+                coalesce(sum(CASE WHEN status = 'done' THEN bytes END), 0),
+                coalesce(sum(CASE WHEN status = 'done' THEN audio_seconds END), 0.0)
+         FROM items",
+        [],
+        |r| {
+            Ok(Totals {
+                items: r.get::<_, i64>(0)? as u64,
+                done: r.get::<_, i64>(1)? as u64,
+                failed: r.get::<_, i64>(2)? as u64,
+                pending: r.get::<_, i64>(3)? as u64,
+                removed: r.get::<_, i64>(4)? as u64,
+                characters: r.get::<_, i64>(5)? as u64,
+                bytes: r.get::<_, i64>(6)? as u64,
+                audio_seconds: r.get(7)?,
+                ..Default::default()
+            })
+        },
+    )?)
+}
+
+/// An item with an error, for `status`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorRow {
+    pub key: String,
+    pub status: ItemState,
+    pub error: String,
+}
+
+/// Items with an error, most recent first (for `status`).
+pub fn recent_errors(conn: &Connection, limit: usize) -> Result<Vec<ErrorRow>, QueueError> {
+    let mut stmt = conn.prepare(
+        "SELECT i.key, i.status, coalesce(i.error, (SELECT p.error FROM item_pieces ip JOIN pieces p
+             ON p.fingerprint = ip.piece WHERE ip.item_key = i.key AND p.error IS NOT NULL LIMIT 1))
+         FROM items i
+         WHERE i.status = 'failed' OR (i.status = 'pending' AND EXISTS (
+             SELECT 1 FROM item_pieces ip JOIN pieces p ON p.fingerprint = ip.piece
+             WHERE ip.item_key = i.key AND p.error IS NOT NULL))
+         ORDER BY i.updated_at DESC, i.seq DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit as i64], |r| {
+        Ok(ErrorRow {
+            key: r.get(0)?,
+            status: r.get(1)?,
+            error: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Request counts: (all requests, retries = requests beyond the first of each piece).
+pub fn request_counts(conn: &Connection, run: Option<i64>) -> Result<(u64, u64, u64), QueueError> {
+    let (requests, distinct, chars): (i64, i64, i64) = conn.query_row(
+        "SELECT count(*), count(DISTINCT piece), coalesce(sum(characters), 0) FROM requests WHERE ?1 IS NULL OR run = ?1",
+        [run],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok((requests as u64, (requests - distinct) as u64, chars as u64))
+}
+
+/// Pieces of items still in the manifest, by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PieceCounts {
+    pub pending: u64,
+    pub claimed: u64,
+    pub done: u64,
+    pub failed: u64,
+}
+
+impl PieceCounts {
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.pending + self.claimed + self.done + self.failed
+    }
+}
+
+/// Piece counts by state.
+pub fn piece_counts(conn: &Connection) -> Result<PieceCounts, QueueError> {
+    let mut stmt = conn.prepare(
+        "SELECT p.status, count(*) FROM pieces p WHERE EXISTS (
+             SELECT 1 FROM item_pieces ip JOIN items i ON i.key = ip.item_key
+             WHERE ip.piece = p.fingerprint AND i.status != 'removed') GROUP BY p.status",
+    )?;
+    let mut counts = PieceCounts::default();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let n = r.get::<_, i64>(1)? as u64;
+        match r.get::<_, PieceState>(0)? {
+            PieceState::Pending => counts.pending = n,
+            PieceState::Claimed => counts.claimed = n,
+            PieceState::Done => counts.done = n,
+            PieceState::Failed => counts.failed = n,
+        }
+    }
+    Ok(counts)
+}

@@ -1,0 +1,67 @@
+//! Signals during a run: SIGINT/SIGTERM stop it (twice: at once), SIGXFSZ becomes an error.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::workers::Pool;
+use crate::error::StopReason;
+use crate::store;
+
+/// A write past `RLIMIT_FSIZE` raises SIGXFSZ, which kills by default; caught, the write fails
+/// with EFBIG instead, and the run stops with a clear message and no partial file.
+pub(super) fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    {
+        // SIGXFSZ is 25 on Linux, the BSDs and macOS.
+        let xfsz = tokio::signal::unix::SignalKind::from_raw(25);
+        if let Ok(mut stream) = tokio::signal::unix::signal(xfsz) {
+            tokio::spawn(async move { while stream.recv().await.is_some() {} });
+        }
+    }
+}
+
+/// First SIGINT/SIGTERM: stop sending, let requests in flight finish. Second: remove our
+/// temporary files and exit at once (the queue is consistent at every commit).
+pub(super) fn spawn_signal_handler(pool: Arc<Pool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            let mut seen = 0;
+            loop {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                seen += 1;
+                if seen == 1 {
+                    let in_flight = pool.stats.in_flight.load(Ordering::Relaxed);
+                    tracing::warn!(
+                        "stopping: no new requests; waiting for {in_flight} in flight (signal again to quit at once)"
+                    );
+                    pool.stop_for(StopReason::Signal);
+                } else {
+                    store::remove_live_temps();
+                    eprintln!("stopped at once; run the same command again to resume");
+                    std::process::exit(3);
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                pool.stop_for(StopReason::Signal);
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                store::remove_live_temps();
+                std::process::exit(3);
+            }
+        }
+    })
+}

@@ -1,0 +1,143 @@
+//! The sync task: the manifest into the queue a chunk at a time, while the workers already send.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::workers::Pool;
+use crate::config::Config;
+use crate::error::Error;
+use crate::plan::{self, PlannedItem};
+use crate::{audio, manifest, queue, store};
+
+/// How many items are synced into the queue per transaction while the workers already run.
+const SYNC_CHUNK: usize = 2000;
+
+/// Syncs the manifest into the queue a chunk at a time on a blocking thread: each chunk is
+/// planned, sent to the queue's writer as one job, and its items with all audio at hand are
+/// handed to the pool to write. A stop ends it early (items it did not reach are simply not
+/// synced, and none is marked removed). The pool learns when it is over, stop or not.
+pub(super) fn spawn_sync(
+    pool: Arc<Pool>,
+    manifest: manifest::Manifest,
+    cfg: &Config,
+) -> tokio::task::JoinHandle<Result<queue::SyncSummary, Error>> {
+    let defaults = Arc::new(cfg.voice.clone());
+    let (max_chars, out) = (cfg.max_chars, cfg.out.clone());
+    let blocking_pool = Arc::clone(&pool);
+    let work = tokio::task::spawn_blocking(move || {
+        let pool = blocking_pool;
+        let mut summary = queue::SyncSummary::default();
+        let mut chunk = Vec::with_capacity(SYNC_CHUNK);
+        let flush = |chunk: Vec<PlannedItem>,
+                     summary: &mut queue::SyncSummary|
+         -> Result<(), Error> {
+            let run = pool.run;
+            // The disk is looked at here, never inside the writer's transaction.
+            let facts = file_facts(&chunk, &out, &pool.pieces_dir);
+            let synced = pool.queue.call_blocking(move |c| {
+                let mut part = queue::SyncSummary::default();
+                let synced = queue::sync_chunk(c, run, &chunk, &facts, &mut part)?;
+                Ok((synced, part))
+            })?;
+            let (queue::SyncedChunk { ready, adoptable }, part) = synced;
+            summary.add(&part);
+            pool.synced_more(part.pending as u64);
+            for item in ready {
+                pool.spawn_build(item);
+            }
+            if adoptable.is_empty() {
+                return Ok(());
+            }
+            let (adopted, damaged, waiting) = check_stored(&adoptable, &pool.pieces_dir);
+            let (ready, part) = pool.queue.call_blocking(move |c| {
+                let mut part = queue::SyncSummary::default();
+                let ready = queue::adopt_pieces(c, run, &adopted, &damaged, &waiting, &mut part)?;
+                Ok((ready, part))
+            })?;
+            summary.add(&part);
+            for item in ready {
+                pool.spawn_build(item);
+            }
+            Ok(())
+        };
+        for (seq, item) in manifest.items().map_err(Error::input)?.enumerate() {
+            if pool.stop.is_cancelled() {
+                return Ok(summary);
+            }
+            let item = item.map_err(Error::input)?;
+            chunk.push(plan::plan_item(seq, &item, &defaults, max_chars).map_err(Error::input)?);
+            if chunk.len() == SYNC_CHUNK {
+                flush(std::mem::take(&mut chunk), &mut summary)?;
+            }
+        }
+        flush(chunk, &mut summary)?;
+        let run = pool.run;
+        summary.removed = pool
+            .queue
+            .call_blocking(move |c| queue::finish_sync(c, run))?;
+        Ok(summary)
+    });
+    tokio::spawn(async move {
+        let result = work
+            .await
+            .map_err(|e| Error::Other(anyhow::anyhow!("syncing the manifest failed: {e}")))
+            .and_then(|r| r);
+        pool.sync_finished();
+        result
+    })
+}
+
+/// What the disk says about each item of a chunk: is its file there, is each piece's audio.
+fn file_facts(chunk: &[PlannedItem], out: &Path, pieces_dir: &Path) -> Vec<queue::FileFacts> {
+    chunk
+        .iter()
+        .map(|item| queue::FileFacts {
+            output_exists: out.join(&item.output).is_file(),
+            pieces_stored: item
+                .pieces
+                .iter()
+                .map(|p| {
+                    store::piece_path(pieces_dir, &p.fingerprint, item.settings.format).is_file()
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Checks stored audio that a run which died left unrecorded: whole audio is adopted, damaged
+/// audio removed (it is requested again). Returns the adopted pieces, the damaged ones and the
+/// items that wait for them.
+fn check_stored(
+    adoptable: &[queue::Adoptable],
+    pieces_dir: &Path,
+) -> (Vec<queue::Adopted>, Vec<String>, Vec<String>) {
+    let mut adopted = Vec::new();
+    let mut damaged = Vec::new();
+    let mut seen = HashSet::new();
+    let mut waiting = Vec::new();
+    for a in adoptable {
+        if !waiting.contains(&a.item_key) {
+            waiting.push(a.item_key.clone());
+        }
+        if !seen.insert(a.fingerprint.as_str()) {
+            continue;
+        }
+        let path = store::piece_path(pieces_dir, &a.fingerprint, a.format);
+        match audio::validate(a.format, &path) {
+            Ok(seconds) => {
+                let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+                adopted.push((a.fingerprint.clone(), bytes, seconds));
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "{}: stored audio is damaged, requesting it again: {e}",
+                    path.display()
+                );
+                let _ = std::fs::remove_file(&path);
+                damaged.push(a.fingerprint.clone());
+            }
+        }
+    }
+    (adopted, damaged, waiting)
+}
