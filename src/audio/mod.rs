@@ -21,6 +21,28 @@ use symphonia::default::formats::{AdtsReader, FlacReader, MpaReader};
 
 use crate::domain::AudioFormat;
 
+mod adts;
+mod flac;
+mod frames;
+mod join;
+mod measure;
+mod mp3;
+mod ogg;
+mod sniff;
+mod tags;
+mod wav;
+
+pub use join::join;
+use adts::*;
+use flac::*;
+use frames::*;
+use measure::*;
+use mp3::*;
+use ogg::*;
+use sniff::*;
+use tags::*;
+use wav::*;
+
 /// Why a file is not usable audio, or why pieces cannot be joined.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
@@ -241,63 +263,7 @@ pub fn measure(format: AudioFormat, path: &Path) -> Result<f64, AudioError> {
     }
 }
 
-/// Joins the pieces of one item, in order, into `out` (already created, empty; the caller does
-/// fsync/rename). Streams: never holds a whole piece in memory (copy with a buffer).
-/// mp3: drop each piece's ID3v2 tag (header size, with footer flag), ID3v1 "TAG" trailer, APEv2
-///   tag if present, and any Xing/Info/VBRI frame (the first frame, if it carries one); write the
-///   remaining MPEG frames back to back. Refuse (error) pieces whose sample rate or channel mode
-///   differ from the first piece.
-/// aac: ADTS frames back to back (strip ID3 if present); same sample-rate/channel check.
-/// wav: one RIFF/WAVE header (fmt from the first piece; all pieces must have the same fmt) over all
-///   pieces' sample data, with correct RIFF and data sizes (error if the total exceeds 4 GiB);
-///   per-piece sizes may be the streaming 0xFFFFFFFF.
-/// pcm: bytes back to back.
-/// opus/flac: Ok for exactly one piece (copied as is), else `AudioError::CannotJoin`.
-/// Returns bytes written.
-///
-/// The output is always the bare stream, even for one mp3 or aac piece: a Xing frame counting
-/// one piece's frames would misdescribe the whole. A piece that is damaged (frames that do not
-/// walk to the end, a partial sample) is refused rather than glued in, since it would shift
-/// everything after it. On error `out` holds partial output and should be discarded.
-pub fn join(format: AudioFormat, pieces: &[PathBuf], out: &mut File) -> Result<u64, AudioError> {
-    if pieces.is_empty() || (!format.can_join() && pieces.len() != 1) {
-        return Err(AudioError::CannotJoin {
-            format,
-            count: pieces.len(),
-        });
-    }
-    let mut writer = CountingWriter {
-        inner: BufWriter::with_capacity(COPY_BUFFER, out),
-        written: 0,
-    };
-    match format {
-        AudioFormat::Mp3 | AudioFormat::Aac => join_frames(format, pieces, &mut writer)?,
-        AudioFormat::Wav => join_wav(pieces, &mut writer)?,
-        AudioFormat::Pcm | AudioFormat::Opus | AudioFormat::Flac => {
-            for piece in pieces {
-                let mut file = open(piece)?;
-                if format == AudioFormat::Pcm {
-                    let len = file_len(&file, piece)?;
-                    if len % 2 != 0 {
-                        return Err(damaged(
-                            format,
-                            piece,
-                            format!("{len} bytes is not a whole number of 16-bit samples"),
-                        ));
-                    }
-                }
-                copy_exact(piece, &mut file, &mut writer, None)?;
-            }
-        }
-    }
-    writer.inner.flush()?;
-    Ok(writer.written)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Errors and small file helpers
-
-fn damaged(format: AudioFormat, path: &Path, detail: impl Into<String>) -> AudioError {
+pub(super) fn damaged(format: AudioFormat, path: &Path, detail: impl Into<String>) -> AudioError {
     AudioError::Damaged {
         format,
         path: path.to_path_buf(),
@@ -305,23 +271,23 @@ fn damaged(format: AudioFormat, path: &Path, detail: impl Into<String>) -> Audio
     }
 }
 
-fn read_error(path: &Path) -> impl Fn(io::Error) -> AudioError + '_ {
+pub(super) fn read_error(path: &Path) -> impl Fn(io::Error) -> AudioError + '_ {
     move |source| AudioError::Read {
         path: path.to_path_buf(),
         source,
     }
 }
 
-fn open(path: &Path) -> Result<File, AudioError> {
+pub(super) fn open(path: &Path) -> Result<File, AudioError> {
     File::open(path).map_err(read_error(path))
 }
 
-fn file_len(file: &File, path: &Path) -> Result<u64, AudioError> {
+pub(super) fn file_len(file: &File, path: &Path) -> Result<u64, AudioError> {
     Ok(file.metadata().map_err(read_error(path))?.len())
 }
 
 /// Reads into `buf` until it is full or the input ends; returns how much was read.
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(super) fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..]) {
@@ -335,13 +301,13 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Reads `buf.len()` bytes at `offset`; false if the file ends first.
-fn read_at(file: &mut File, path: &Path, offset: u64, buf: &mut [u8]) -> Result<bool, AudioError> {
+pub(super) fn read_at(file: &mut File, path: &Path, offset: u64, buf: &mut [u8]) -> Result<bool, AudioError> {
     file.seek(SeekFrom::Start(offset))
         .map_err(read_error(path))?;
     Ok(read_full(file, buf).map_err(read_error(path))? == buf.len())
 }
 
-fn read_head(file: &mut File, path: &Path) -> Result<Vec<u8>, AudioError> {
+pub(super) fn read_head(file: &mut File, path: &Path) -> Result<Vec<u8>, AudioError> {
     let mut head = vec![0; HEAD_LEN];
     let n = read_full(file, &mut head).map_err(read_error(path))?;
     head.truncate(n);
@@ -349,16 +315,16 @@ fn read_head(file: &mut File, path: &Path) -> Result<Vec<u8>, AudioError> {
 }
 
 /// The size of the buffers used to copy audio around.
-const COPY_BUFFER: usize = 64 * 1024;
+pub(super) const COPY_BUFFER: usize = 64 * 1024;
 
 /// A writer that counts what went through it, for `join`'s return value.
-struct CountingWriter<W: Write> {
-    inner: W,
-    written: u64,
+pub(super) struct CountingWriter<W: Write> {
+    pub(super) inner: W,
+    pub(super) written: u64,
 }
 
 impl<W: Write> CountingWriter<W> {
-    fn put(&mut self, bytes: &[u8]) -> Result<(), AudioError> {
+    pub(super) fn put(&mut self, bytes: &[u8]) -> Result<(), AudioError> {
         self.inner.write_all(bytes)?;
         self.written += bytes.len() as u64;
         Ok(())
@@ -367,7 +333,7 @@ impl<W: Write> CountingWriter<W> {
 
 /// Copies `file` from its current position to `writer`: `len` bytes, or to the end if `None`.
 /// Errors if the file ends before `len` bytes.
-fn copy_exact<W: Write>(
+pub(super) fn copy_exact<W: Write>(
     path: &Path,
     file: &mut File,
     writer: &mut CountingWriter<W>,
@@ -394,929 +360,12 @@ fn copy_exact<W: Write>(
     Ok(())
 }
 
-fn pcm_seconds(len: u64) -> f64 {
+pub(super) fn pcm_seconds(len: u64) -> f64 {
     (len / 2) as f64 / f64::from(PCM_RATE)
 }
 
 /// The sample rate of the API's raw pcm output.
-const PCM_RATE: u32 = 24_000;
-
-// ---------------------------------------------------------------------------------------------
-// Recognizing what a body is
-
-/// What a head that is not audio at all looks like, if it does: an error body saved as audio.
-fn non_audio_kind(head: &[u8]) -> Option<&'static str> {
-    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    let text = text.trim_ascii_start();
-    match text {
-        [b'{', rest @ ..]
-            if matches!(rest.trim_ascii_start().first(), Some(b'"' | b'}') | None) =>
-        {
-            Some("a JSON body")
-        }
-        [b'<', next, ..] if next.is_ascii_alphabetic() || matches!(next, b'!' | b'?') => {
-            Some("an HTML page")
-        }
-        _ if head.len() >= 4
-            && head
-                .iter()
-                .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) =>
-        {
-            Some("text")
-        }
-        _ => None,
-    }
-}
-
-/// The `NotFormat` error for a file whose head is `head`, saying what it looks like instead.
-fn not_format(format: AudioFormat, path: &Path, head: &[u8]) -> AudioError {
-    let what = match non_audio_kind(head) {
-        Some(kind) => {
-            let excerpt: String = String::from_utf8_lossy(head)
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .take(60)
-                .collect();
-            format!("it looks like {kind}: {}", excerpt.trim())
-        }
-        None => {
-            let hex: String = head.iter().take(8).map(|b| format!(" {b:02x}")).collect();
-            format!("it starts with bytes{hex}")
-        }
-    };
-    AudioError::NotFormat {
-        format,
-        path: path.to_path_buf(),
-        what,
-    }
-}
-
-fn adts_sync(head: &[u8]) -> bool {
-    matches!(head, [0xFF, second, ..] if second & 0xF6 == 0xF0)
-}
-
-/// True unless the head shows a first Ogg page that does not hold an `OpusHead` packet.
-fn opus_head_where_visible(head: &[u8]) -> bool {
-    let Some(&segments) = head.get(26) else {
-        return true;
-    };
-    let start = 27 + usize::from(segments);
-    match head.get(start..start + 8) {
-        Some(magic) => magic == b"OpusHead",
-        None => true,
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tags around MPEG and ADTS streams
-
-/// The bytes of a file that hold frames, between leading and trailing tags.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Region {
-    start: u64,
-    end: u64,
-}
-
-/// The size of an ID3v2 header or footer.
-const ID3V2_HEADER: usize = 10;
-
-fn id3v2_at_start(head: &[u8]) -> bool {
-    match head {
-        [b'I', b'D', b'3', rest @ ..] => match rest.get(..7) {
-            Some(header) => id3v2_size(header).is_some(),
-            None => true,
-        },
-        _ => false,
-    }
-}
-
-/// The full size of an ID3v2 tag from the 7 header bytes after "ID3" (version, revision, flags,
-/// syncsafe size): header, body, and the footer if its flag is set.
-fn id3v2_size(after_magic: &[u8]) -> Option<u64> {
-    let [major, revision, flags, s0, s1, s2, s3] = *after_magic else {
-        return None;
-    };
-    if major == 0xFF || revision == 0xFF || [s0, s1, s2, s3].iter().any(|b| b & 0x80 != 0) {
-        return None;
-    }
-    let body = (u64::from(s0) << 21) | (u64::from(s1) << 14) | (u64::from(s2) << 7) | u64::from(s3);
-    let footer = if major >= 4 && flags & 0x10 != 0 {
-        ID3V2_HEADER as u64
-    } else {
-        0
-    };
-    Some(ID3V2_HEADER as u64 + body + footer)
-}
-
-/// Finds the frames of an mp3 or aac file: after any ID3v2 tags at the start, before an ID3v1
-/// and/or APEv2 tag at the end.
-fn audio_region(
-    format: AudioFormat,
-    path: &Path,
-    file: &mut File,
-    len: u64,
-) -> Result<Region, AudioError> {
-    let mut start = 0u64;
-    let mut header = [0u8; ID3V2_HEADER];
-    // Several tags in a row are legal; each is skipped whole.
-    while read_at(file, path, start, &mut header)? && header.starts_with(b"ID3") {
-        let size = id3v2_size(&header[3..]).ok_or_else(|| {
-            damaged(
-                format,
-                path,
-                format!("bad ID3v2 tag header at byte {start}"),
-            )
-        })?;
-        if size > len - start {
-            return Err(damaged(
-                format,
-                path,
-                "the ID3v2 tag runs past the end of the file",
-            ));
-        }
-        start += size;
-    }
-    let mut end = len;
-    let mut magic = [0u8; 3];
-    if end - start >= 128 && read_at(file, path, end - 128, &mut magic)? && &magic == b"TAG" {
-        end -= 128;
-    }
-    let mut footer = [0u8; 32];
-    if end - start >= 32
-        && read_at(file, path, end - 32, &mut footer)?
-        && footer.starts_with(b"APETAGEX")
-    {
-        let size = u64::from(u32::from_le_bytes([
-            footer[12], footer[13], footer[14], footer[15],
-        ]));
-        let has_header = footer[23] & 0x80 != 0;
-        let total = size + if has_header { 32 } else { 0 };
-        if size < 32 || total > end - start {
-            return Err(damaged(
-                format,
-                path,
-                "bad APEv2 tag at the end of the file",
-            ));
-        }
-        end -= total;
-    }
-    Ok(Region { start, end })
-}
-
-// ---------------------------------------------------------------------------------------------
-// MPEG audio and ADTS frames
-
-/// What a frame header says, as far as walking, joining and comparing streams goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FrameInfo {
-    /// Whole frame length in bytes, header included.
-    len: usize,
-    sample_rate: u32,
-    /// mp3: 1 (mono) or 2; aac: the ADTS channel configuration.
-    channels: u8,
-    /// aac: the ADTS profile (object type - 1); mp3: 0.
-    profile: u8,
-    /// mp3: the length of the side information after the header; aac: 0.
-    side_info: u8,
-}
-
-impl FrameInfo {
-    /// Whether frames can follow each other in one stream. For mp3 the channel mode counts only
-    /// as mono or not: encoders may switch between stereo and joint stereo frame by frame, and
-    /// decoders (symphonia included) only care about the channel count.
-    fn same_stream(&self, other: &FrameInfo) -> bool {
-        self.sample_rate == other.sample_rate
-            && self.channels == other.channels
-            && self.profile == other.profile
-    }
-
-    fn describe(&self) -> String {
-        let channels = match self.channels {
-            1 => "mono".to_string(),
-            2 => "stereo".to_string(),
-            n => format!("channel configuration {n}"),
-        };
-        if self.profile == 0 {
-            format!("{} Hz {channels}", self.sample_rate)
-        } else {
-            format!(
-                "{} Hz {channels}, profile {}",
-                self.sample_rate, self.profile
-            )
-        }
-    }
-}
-
-const MP3_HEADER: usize = 4;
-const ADTS_HEADER: usize = 7;
-/// Room for any frame: Layer III frames are at most 1441 bytes (MPEG-1, 320 kbit/s, 32 kHz,
-/// padded) and ADTS frame lengths are 13-bit.
-const MAX_FRAME: usize = 8192;
-
-/// Kilobits per second of Layer III by bitrate index: MPEG-1, then MPEG-2 and 2.5.
-const MP3_BITRATES: [[u32; 15]; 2] = [
-    [
-        0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
-    ],
-    [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
-];
-
-/// Parses an MPEG audio Layer III frame header (the first 4 bytes of `b`). Free-format bitrate
-/// is refused, as symphonia refuses it.
-fn parse_mp3_header(b: &[u8]) -> Result<FrameInfo, &'static str> {
-    let &[b0, b1, b2, b3, ..] = b else {
-        return Err("short frame header");
-    };
-    if b0 != 0xFF || b1 & 0xE0 != 0xE0 {
-        return Err("no MPEG frame sync");
-    }
-    let version = (b1 >> 3) & 0b11;
-    if version == 0b01 {
-        return Err("reserved MPEG version");
-    }
-    if (b1 >> 1) & 0b11 != 0b01 {
-        return Err("MPEG frame that is not Layer III");
-    }
-    let bitrate_index = usize::from(b2 >> 4);
-    if bitrate_index == 0 || bitrate_index == 15 {
-        return Err("free-format or invalid bitrate");
-    }
-    let rates: [u32; 3] = match version {
-        0b11 => [44_100, 48_000, 32_000],
-        0b10 => [22_050, 24_000, 16_000],
-        _ => [11_025, 12_000, 8_000],
-    };
-    let sample_rate = *rates
-        .get(usize::from((b2 >> 2) & 0b11))
-        .ok_or("reserved sample rate")?;
-    let mpeg1 = version == 0b11;
-    let kbps = MP3_BITRATES[usize::from(!mpeg1)][bitrate_index];
-    let padding = usize::from((b2 >> 1) & 1);
-    let factor = if mpeg1 { 144 } else { 72 };
-    let len = (factor * kbps * 1000 / sample_rate) as usize + padding;
-    let mono = b3 >> 6 == 0b11;
-    let side_info = match (mpeg1, mono) {
-        (true, true) => 17,
-        (true, false) => 32,
-        (false, true) => 9,
-        (false, false) => 17,
-    };
-    Ok(FrameInfo {
-        len,
-        sample_rate,
-        channels: if mono { 1 } else { 2 },
-        profile: 0,
-        side_info,
-    })
-}
-
-/// AAC sample rates by ADTS sampling_frequency_index.
-const AAC_RATES: [u32; 13] = [
-    96_000, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000, 11_025, 8_000,
-    7_350,
-];
-
-/// Parses an ADTS header (the first 7 bytes of `b`). Only the form symphonia reads is accepted:
-/// MPEG-4 id, no CRC, one raw data block per frame; it is what ffmpeg (and so the API) writes.
-fn parse_adts_header(b: &[u8]) -> Result<FrameInfo, &'static str> {
-    let &[b0, b1, b2, b3, b4, b5, b6, ..] = b else {
-        return Err("short ADTS header");
-    };
-    if b0 != 0xFF || b1 & 0xF6 != 0xF0 {
-        return Err("no ADTS frame sync");
-    }
-    if b1 != 0xF1 {
-        return Err("unsupported ADTS header (MPEG-2 id or CRC-protected)");
-    }
-    let sample_rate = *AAC_RATES
-        .get(usize::from((b2 >> 2) & 0x0F))
-        .ok_or("reserved ADTS sample rate")?;
-    let len = (usize::from(b3 & 0b11) << 11) | (usize::from(b4) << 3) | usize::from(b5 >> 5);
-    if len < ADTS_HEADER {
-        return Err("ADTS frame shorter than its header");
-    }
-    if b6 & 0b11 != 0 {
-        return Err("unsupported ADTS frame with several raw data blocks");
-    }
-    Ok(FrameInfo {
-        len,
-        sample_rate,
-        channels: ((b2 & 1) << 2) | (b3 >> 6),
-        profile: b2 >> 6,
-        side_info: 0,
-    })
-}
-
-/// A frame header parser: `parse_mp3_header` or `parse_adts_header`.
-type ParseHeader = fn(&[u8]) -> Result<FrameInfo, &'static str>;
-
-/// Walks the frames of `region` strictly back to back, handing each whole frame to `on_frame`
-/// with its index and header, and checking every frame is of the same stream as the first.
-fn walk_frames(
-    format: AudioFormat,
-    path: &Path,
-    file: &mut File,
-    region: Region,
-    mut on_frame: impl FnMut(usize, &FrameInfo, &[u8]) -> Result<(), AudioError>,
-) -> Result<(), AudioError> {
-    let (header_len, parse): (usize, ParseHeader) = if format == AudioFormat::Mp3 {
-        (MP3_HEADER, parse_mp3_header)
-    } else {
-        (ADTS_HEADER, parse_adts_header)
-    };
-    file.seek(SeekFrom::Start(region.start))
-        .map_err(read_error(path))?;
-    let mut reader = BufReader::with_capacity(COPY_BUFFER, file.take(region.end - region.start));
-    let mut buf = vec![0u8; MAX_FRAME];
-    let mut pos = region.start;
-    let mut first: Option<FrameInfo> = None;
-    for index in 0usize.. {
-        let got = read_full(&mut reader, &mut buf[..header_len]).map_err(read_error(path))?;
-        if got == 0 {
-            break;
-        }
-        if got < header_len {
-            return Err(damaged(
-                format,
-                path,
-                format!("the file ends inside a frame header at byte {pos}"),
-            ));
-        }
-        let info = parse(&buf[..header_len])
-            .map_err(|why| damaged(format, path, format!("{why} at byte {pos}")))?;
-        let frame = buf
-            .get_mut(..info.len)
-            .ok_or_else(|| damaged(format, path, format!("oversized frame at byte {pos}")))?;
-        let body = frame.get_mut(header_len..).unwrap_or_default();
-        let got = read_full(&mut reader, body).map_err(read_error(path))?;
-        if got < body.len() {
-            return Err(damaged(
-                format,
-                path,
-                format!(
-                    "the file ends inside the frame at byte {pos} ({} of its {} bytes)",
-                    header_len + got,
-                    info.len
-                ),
-            ));
-        }
-        match &first {
-            None => first = Some(info),
-            Some(f) if !f.same_stream(&info) => {
-                return Err(damaged(
-                    format,
-                    path,
-                    format!(
-                        "the frame at byte {pos} is {}, the first is {}",
-                        info.describe(),
-                        f.describe()
-                    ),
-                ));
-            }
-            Some(_) => {}
-        }
-        on_frame(index, &info, &buf[..info.len])?;
-        pos += info.len as u64;
-    }
-    Ok(())
-}
-
-/// Whether symphonia takes the first frame of an mp3 stream for a Xing/Info or VBRI tag frame
-/// (rather than audio). This mirrors symphonia's own test exactly, so that a piece and the
-/// joined file lose the same frames to it and durations add up.
-fn is_tag_frame(frame: &[u8], info: &FrameInfo) -> bool {
-    is_xing_frame(frame, info) || is_vbri_frame(frame)
-}
-
-fn is_xing_frame(frame: &[u8], info: &FrameInfo) -> bool {
-    // The tag follows the side information (symphonia does not allow for a CRC here).
-    let at = MP3_HEADER + usize::from(info.side_info);
-    let Some(id) = frame.get(at..at + 4) else {
-        return false;
-    };
-    let Some(flags) = frame.get(at + 4..at + 8) else {
-        return false;
-    };
-    if (id != b"Xing" && id != b"Info") || frame[MP3_HEADER..at].iter().any(|&b| b != 0) {
-        return false;
-    }
-    let flags = u32::from_be_bytes([flags[0], flags[1], flags[2], flags[3]]);
-    // The optional fields the flags announce must all fit in the frame.
-    let fields = [(1, 4), (2, 4), (4, 100), (8, 4)]
-        .iter()
-        .filter(|(bit, _)| flags & bit != 0)
-        .map(|(_, size)| size)
-        .sum::<usize>();
-    at + 8 + fields <= frame.len()
-}
-
-fn is_vbri_frame(frame: &[u8]) -> bool {
-    // Fixed place, 32 bytes after the header; symphonia wants 26 bytes of tag and version 1.
-    const AT: usize = MP3_HEADER + 32;
-    frame.len() >= AT + 26
-        && frame.get(AT..AT + 4) == Some(b"VBRI")
-        && frame[MP3_HEADER..AT].iter().all(|&b| b == 0)
-        && frame.get(AT + 4..AT + 6) == Some(&[0, 1])
-}
-
-fn join_frames<W: Write>(
-    format: AudioFormat,
-    pieces: &[PathBuf],
-    writer: &mut CountingWriter<W>,
-) -> Result<(), AudioError> {
-    let mut stream: Option<FrameInfo> = None;
-    for piece in pieces {
-        let mut file = open(piece)?;
-        let len = file_len(&file, piece)?;
-        let region = audio_region(format, piece, &mut file, len)?;
-        walk_frames(format, piece, &mut file, region, |index, info, frame| {
-            match &stream {
-                None => stream = Some(*info),
-                Some(first) if !first.same_stream(info) => {
-                    return Err(AudioError::Mismatch {
-                        format,
-                        path: piece.clone(),
-                        first: first.describe(),
-                        this: info.describe(),
-                    });
-                }
-                Some(_) => {}
-            }
-            if index == 0 && format == AudioFormat::Mp3 && is_tag_frame(frame, info) {
-                return Ok(());
-            }
-            writer.put(frame)
-        })?;
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Measuring with symphonia
-
-/// Samples counted by demuxing a stream.
-struct Counted {
-    samples: u64,
-    /// Bytes in the packets.
-    bytes: u64,
-    rate: u32,
-    /// The total the container's header promises, if it says.
-    promised: Option<u64>,
-}
-
-impl Counted {
-    fn seconds(&self) -> f64 {
-        self.samples as f64 / f64::from(self.rate)
-    }
-}
-
-/// The symphonia readers we measure with.
-#[derive(Clone, Copy)]
-enum Demuxer {
-    Mpeg,
-    Adts,
-    Flac,
-}
-
-impl Demuxer {
-    /// The reader for an mp3 or aac file.
-    fn for_frames(format: AudioFormat) -> Demuxer {
-        if format == AudioFormat::Mp3 {
-            Demuxer::Mpeg
-        } else {
-            Demuxer::Adts
-        }
-    }
-}
-
-/// Demuxes `region` of `file` with the format's symphonia reader and sums packet durations.
-///
-/// The source is deliberately not seekable: symphonia 0.5's ADTS reader estimates the duration of
-/// a seekable stream with arithmetic that overflows (a panic in debug builds) on short or odd
-/// input, and the estimates of its readers are not wanted here anyway.
-fn measure_with_symphonia(
-    demuxer: Demuxer,
-    path: &Path,
-    mut file: File,
-    region: Region,
-) -> Result<Counted, AudioError> {
-    let format = match demuxer {
-        Demuxer::Mpeg => AudioFormat::Mp3,
-        Demuxer::Adts => AudioFormat::Aac,
-        Demuxer::Flac => AudioFormat::Flac,
-    };
-    file.seek(SeekFrom::Start(region.start))
-        .map_err(read_error(path))?;
-    let source = ReadOnlySource::new(file.take(region.end.saturating_sub(region.start)));
-    let stream = MediaSourceStream::new(Box::new(source), Default::default());
-    let options = FormatOptions {
-        enable_gapless: false,
-        ..Default::default()
-    };
-    let unreadable = |source: SymphoniaError| match source {
-        SymphoniaError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            AudioError::NoAudio {
-                format,
-                path: path.to_path_buf(),
-            }
-        }
-        source => AudioError::Unreadable {
-            format,
-            path: path.to_path_buf(),
-            source,
-        },
-    };
-    let mut reader: Box<dyn FormatReader> = match demuxer {
-        Demuxer::Mpeg => Box::new(MpaReader::try_new(stream, &options).map_err(unreadable)?),
-        Demuxer::Adts => Box::new(AdtsReader::try_new(stream, &options).map_err(unreadable)?),
-        Demuxer::Flac => Box::new(FlacReader::try_new(stream, &options).map_err(unreadable)?),
-    };
-    let params = reader
-        .tracks()
-        .first()
-        .map(|track| (track.codec_params.sample_rate, track.codec_params.n_frames));
-    let (rate, promised) = match params {
-        Some((Some(rate), promised)) if rate > 0 => (rate, promised),
-        _ => return Err(damaged(format, path, "no sample rate in the stream")),
-    };
-    let mut samples = 0u64;
-    let mut bytes = 0u64;
-    loop {
-        match reader.next_packet() {
-            Ok(packet) => {
-                samples = samples.saturating_add(packet.dur);
-                bytes += packet.buf().len() as u64;
-            }
-            Err(SymphoniaError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => break,
-            Err(source) => {
-                return Err(AudioError::Unreadable {
-                    format,
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        }
-    }
-    Ok(Counted {
-        samples,
-        bytes,
-        rate,
-        promised,
-    })
-}
-
-/// The length of `fLaC` and the metadata blocks: where the first FLAC frame starts.
-fn flac_metadata_len(path: &Path, file: &mut File, len: u64) -> Result<u64, AudioError> {
-    let mut pos = 4u64;
-    loop {
-        let mut header = [0u8; 4];
-        if !read_at(file, path, pos, &mut header)? {
-            return Err(damaged(
-                AudioFormat::Flac,
-                path,
-                "the metadata blocks are cut short",
-            ));
-        }
-        pos += 4 + u64::from(u32::from_be_bytes([0, header[1], header[2], header[3]]));
-        if pos > len {
-            return Err(damaged(
-                AudioFormat::Flac,
-                path,
-                "a metadata block runs past the end of the file",
-            ));
-        }
-        if header[0] & 0x80 != 0 {
-            return Ok(pos);
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// WAV
-
-/// Where a wav file's samples are and what they are.
-struct WavLayout {
-    /// The `fmt ` chunk body, copied into a joined file's header.
-    fmt: Vec<u8>,
-    channels: u16,
-    sample_rate: u32,
-    block_align: u16,
-    data_start: u64,
-    /// Bytes of sample data actually in the file.
-    data_len: u64,
-}
-
-impl WavLayout {
-    fn seconds(&self) -> f64 {
-        (self.data_len / u64::from(self.block_align)) as f64 / f64::from(self.sample_rate)
-    }
-
-    fn describe(&self) -> String {
-        let channels = match self.channels {
-            1 => "mono".to_string(),
-            2 => "stereo".to_string(),
-            n => format!("{n} channels"),
-        };
-        let tag = u16::from_le_bytes([self.fmt[0], self.fmt[1]]);
-        let bits = u16::from_le_bytes([self.fmt[14], self.fmt[15]]);
-        format!(
-            "{} Hz {channels}, {bits}-bit, format tag {tag:#06x}",
-            self.sample_rate
-        )
-    }
-}
-
-/// Larger `fmt ` chunks than this are not real (WAVE_FORMAT_EXTENSIBLE's is 40 bytes).
-const MAX_FMT: u32 = 1024;
-
-/// Walks the RIFF chunks to `fmt ` and `data`. The RIFF size is ignored and a data size of
-/// 0xFFFFFFFF, or one past the end of the file, means the data runs to the end: that is how
-/// streamed wav arrives.
-fn parse_wav(path: &Path, file: &mut File, len: u64) -> Result<WavLayout, AudioError> {
-    let format = AudioFormat::Wav;
-    let mut riff = [0u8; 12];
-    if !read_at(file, path, 0, &mut riff)? || &riff[..4] != b"RIFF" || &riff[8..] != b"WAVE" {
-        return Err(not_format(format, path, &riff));
-    }
-    let mut pos = 12u64;
-    let mut fmt: Option<Vec<u8>> = None;
-    loop {
-        let mut chunk = [0u8; 8];
-        if !read_at(file, path, pos, &mut chunk)? {
-            return Err(damaged(
-                format,
-                path,
-                "no data chunk before the end of the file",
-            ));
-        }
-        let size = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
-        let body = pos + 8;
-        match &chunk[..4] {
-            b"fmt " => {
-                if !(16..=MAX_FMT).contains(&size) {
-                    return Err(damaged(format, path, format!("fmt chunk of {size} bytes")));
-                }
-                let mut bytes = vec![0u8; size as usize];
-                if !read_at(file, path, body, &mut bytes)? {
-                    return Err(damaged(format, path, "the fmt chunk is cut short"));
-                }
-                fmt = Some(bytes);
-            }
-            b"data" => {
-                let Some(fmt) = fmt else {
-                    return Err(damaged(format, path, "data chunk before the fmt chunk"));
-                };
-                let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
-                let sample_rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
-                let block_align = u16::from_le_bytes([fmt[12], fmt[13]]);
-                if channels == 0 || sample_rate == 0 || block_align == 0 {
-                    return Err(damaged(
-                        format,
-                        path,
-                        "the fmt chunk gives no channels, sample rate or block size",
-                    ));
-                }
-                let available = len.saturating_sub(body);
-                let data_len = if size == u32::MAX {
-                    available
-                } else {
-                    u64::from(size).min(available)
-                };
-                return Ok(WavLayout {
-                    fmt,
-                    channels,
-                    sample_rate,
-                    block_align,
-                    data_start: body,
-                    data_len,
-                });
-            }
-            _ => {}
-        }
-        // Chunks are padded to even sizes.
-        pos = body + u64::from(size) + u64::from(size & 1);
-    }
-}
-
-fn join_wav<W: Write>(
-    pieces: &[PathBuf],
-    writer: &mut CountingWriter<W>,
-) -> Result<(), AudioError> {
-    let format = AudioFormat::Wav;
-    // Every header first: the joined header needs the total size, and a mismatch should be
-    // found before anything is written.
-    let mut layouts = Vec::with_capacity(pieces.len());
-    for piece in pieces {
-        let mut file = open(piece)?;
-        let len = file_len(&file, piece)?;
-        let layout = parse_wav(piece, &mut file, len)?;
-        if layout.data_len % u64::from(layout.block_align) != 0 {
-            return Err(damaged(
-                format,
-                piece,
-                "the sample data ends inside a sample frame",
-            ));
-        }
-        layouts.push(layout);
-    }
-    let Some(first) = layouts.first() else {
-        return Err(AudioError::CannotJoin { format, count: 0 });
-    };
-    for (layout, piece) in layouts.iter().zip(pieces) {
-        if layout.fmt != first.fmt {
-            let (first_desc, this_desc) = (first.describe(), layout.describe());
-            let (first_desc, this_desc) = if first_desc == this_desc {
-                // Same rate and channels: the difference is elsewhere in the fmt chunk.
-                (
-                    format!("{first_desc}, fmt {:02x?}", first.fmt),
-                    format!("{this_desc}, fmt {:02x?}", layout.fmt),
-                )
-            } else {
-                (first_desc, this_desc)
-            };
-            return Err(AudioError::Mismatch {
-                format,
-                path: piece.clone(),
-                first: first_desc,
-                this: this_desc,
-            });
-        }
-    }
-    let fmt = first.fmt.clone();
-    let fmt_len = fmt.len() as u64;
-    let sizes = layouts
-        .iter()
-        .try_fold(0u64, |total, layout| total.checked_add(layout.data_len))
-        .and_then(|data_len| {
-            let data_len = u32::try_from(data_len).ok()?;
-            let data = u64::from(data_len);
-            let riff_len = 4 + (8 + fmt_len + (fmt_len & 1)) + (8 + data + (data & 1));
-            Some((u32::try_from(riff_len).ok()?, data_len))
-        });
-    let Some((riff_len, data_len)) = sizes else {
-        return Err(AudioError::TooLarge { format });
-    };
-    let mut header = Vec::with_capacity(28 + fmt.len());
-    header.extend_from_slice(b"RIFF");
-    header.extend_from_slice(&riff_len.to_le_bytes());
-    header.extend_from_slice(b"WAVEfmt ");
-    header.extend_from_slice(&(fmt.len() as u32).to_le_bytes());
-    header.extend_from_slice(&fmt);
-    if fmt_len & 1 == 1 {
-        header.push(0);
-    }
-    header.extend_from_slice(b"data");
-    header.extend_from_slice(&data_len.to_le_bytes());
-    writer.put(&header)?;
-    // Reopened rather than kept open from the first pass, so that an item of many pieces does
-    // not hold a descriptor per piece.
-    for (layout, piece) in layouts.iter().zip(pieces) {
-        let mut file = open(piece)?;
-        file.seek(SeekFrom::Start(layout.data_start))
-            .map_err(read_error(piece))?;
-        copy_exact(piece, &mut file, writer, Some(layout.data_len))?;
-    }
-    if data_len & 1 == 1 {
-        writer.put(&[0])?;
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Ogg Opus
-
-/// What walking an Ogg Opus file's pages found.
-struct OggOpus {
-    pre_skip: u64,
-    /// The granule position of the last page of the Opus stream that ends a packet.
-    last_granule: u64,
-    /// Whether that stream's end-of-stream page was seen.
-    ended: bool,
-}
-
-impl OggOpus {
-    fn seconds(&self) -> f64 {
-        self.last_granule.saturating_sub(self.pre_skip) as f64 / 48_000.0
-    }
-}
-
-const OGG_PAGE_HEADER: usize = 27;
-
-/// Reads every Ogg page, checking its CRC, to find the Opus stream's pre-skip (from OpusHead on
-/// its first page) and last granule position.
-fn walk_ogg_opus(path: &Path, mut file: File) -> Result<OggOpus, AudioError> {
-    let format = AudioFormat::Opus;
-    file.seek(SeekFrom::Start(0)).map_err(read_error(path))?;
-    let mut reader = BufReader::with_capacity(COPY_BUFFER, file);
-    let mut header = [0u8; OGG_PAGE_HEADER];
-    let mut lacing = [0u8; 255];
-    let mut body = vec![0u8; 255 * 255];
-    let mut pos = 0u64;
-    let mut stream: Option<(u32, OggOpus)> = None;
-    loop {
-        let got = read_full(&mut reader, &mut header).map_err(read_error(path))?;
-        if got == 0 {
-            break;
-        }
-        if got < OGG_PAGE_HEADER || &header[..4] != b"OggS" || header[4] != 0 {
-            return Err(damaged(
-                format,
-                path,
-                format!("no whole Ogg page at byte {pos}"),
-            ));
-        }
-        let segments = usize::from(header[26]);
-        let lacing = &mut lacing[..segments];
-        let got = read_full(&mut reader, lacing).map_err(read_error(path))?;
-        let body_len: usize = lacing.iter().map(|&l| usize::from(l)).sum();
-        let body = &mut body[..body_len];
-        let got = got + read_full(&mut reader, body).map_err(read_error(path))?;
-        if got < segments + body_len {
-            return Err(damaged(
-                format,
-                path,
-                format!("the Ogg page at byte {pos} is cut short"),
-            ));
-        }
-        let stored_crc = u32::from_le_bytes([header[22], header[23], header[24], header[25]]);
-        header[22..26].fill(0);
-        let crc = ogg_crc(ogg_crc(ogg_crc(0, &header), lacing), body);
-        if crc != stored_crc {
-            return Err(damaged(
-                format,
-                path,
-                format!("the Ogg page at byte {pos} fails its CRC"),
-            ));
-        }
-        let flags = header[5];
-        let granule = u64::from_le_bytes([
-            header[6], header[7], header[8], header[9], header[10], header[11], header[12],
-            header[13],
-        ]);
-        let serial = u32::from_le_bytes([header[14], header[15], header[16], header[17]]);
-        match &mut stream {
-            None => {
-                // The first page must begin the Opus stream with its OpusHead packet.
-                if flags & 0x02 == 0 || body.len() < 19 || &body[..8] != b"OpusHead" {
-                    return Err(AudioError::NotFormat {
-                        format,
-                        path: path.to_path_buf(),
-                        what: "the Ogg stream does not start with an OpusHead packet".to_string(),
-                    });
-                }
-                let pre_skip = u64::from(u16::from_le_bytes([body[10], body[11]]));
-                let state = OggOpus {
-                    pre_skip,
-                    last_granule: 0,
-                    ended: flags & 0x04 != 0,
-                };
-                stream = Some((serial, state));
-            }
-            Some((opus_serial, state)) if *opus_serial == serial => {
-                // -1 marks a page on which no packet ends.
-                if granule != u64::MAX {
-                    state.last_granule = granule;
-                }
-                state.ended |= flags & 0x04 != 0;
-            }
-            // Pages of other multiplexed streams do not count.
-            Some(_) => {}
-        }
-        pos += (OGG_PAGE_HEADER + segments + body_len) as u64;
-    }
-    stream
-        .map(|(_, state)| state)
-        .ok_or_else(|| damaged(format, path, "no Ogg pages"))
-}
-
-/// The Ogg CRC-32 (polynomial 0x04C11DB7, MSB first, no reflection or final XOR), continued
-/// from `crc` over `bytes`.
-fn ogg_crc(mut crc: u32, bytes: &[u8]) -> u32 {
-    for &b in bytes {
-        crc = (crc << 8) ^ OGG_CRC_TABLE[usize::from((crc >> 24) as u8 ^ b)];
-    }
-    crc
-}
-
-const OGG_CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = (i as u32) << 24;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 0x8000_0000 != 0 {
-                (crc << 1) ^ 0x04C1_1DB7
-            } else {
-                crc << 1
-            };
-            bit += 1;
-        }
-        table[i] = crc;
-        i += 1;
-    }
-    table
-};
+pub(super) const PCM_RATE: u32 = 24_000;
 
 // The test-side synthesizer and decoder are declared here rather than inside `mod tests`: a
 // `#[path]` inside an inline module resolves from `src/audio/tests/`, which does not exist.

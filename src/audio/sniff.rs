@@ -1,0 +1,66 @@
+//! Recognising what a body is: audio of the asked format, another format, or an error body.
+
+use super::*;
+
+/// What a head that is not audio at all looks like, if it does: an error body saved as audio.
+pub(super) fn non_audio_kind(head: &[u8]) -> Option<&'static str> {
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let text = text.trim_ascii_start();
+    match text {
+        [b'{', rest @ ..]
+            if matches!(rest.trim_ascii_start().first(), Some(b'"' | b'}') | None) =>
+        {
+            Some("a JSON body")
+        }
+        [b'<', next, ..] if next.is_ascii_alphabetic() || matches!(next, b'!' | b'?') => {
+            Some("an HTML page")
+        }
+        _ if head.len() >= 4
+            && head
+                .iter()
+                .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) =>
+        {
+            Some("text")
+        }
+        _ => None,
+    }
+}
+
+/// The `NotFormat` error for a file whose head is `head`, saying what it looks like instead.
+pub(super) fn not_format(format: AudioFormat, path: &Path, head: &[u8]) -> AudioError {
+    let what = match non_audio_kind(head) {
+        Some(kind) => {
+            let excerpt: String = String::from_utf8_lossy(head)
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .take(60)
+                .collect();
+            format!("it looks like {kind}: {}", excerpt.trim())
+        }
+        None => {
+            let hex: String = head.iter().take(8).map(|b| format!(" {b:02x}")).collect();
+            format!("it starts with bytes{hex}")
+        }
+    };
+    AudioError::NotFormat {
+        format,
+        path: path.to_path_buf(),
+        what,
+    }
+}
+
+pub(super) fn adts_sync(head: &[u8]) -> bool {
+    matches!(head, [0xFF, second, ..] if second & 0xF6 == 0xF0)
+}
+
+/// True unless the head shows a first Ogg page that does not hold an `OpusHead` packet.
+pub(super) fn opus_head_where_visible(head: &[u8]) -> bool {
+    let Some(&segments) = head.get(26) else {
+        return true;
+    };
+    let start = 27 + usize::from(segments);
+    match head.get(start..start + 8) {
+        Some(magic) => magic == b"OpusHead",
+        None => true,
+    }
+}
