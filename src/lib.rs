@@ -1,24 +1,27 @@
 //! tts-batch: a manifest of text → audio files through an OpenAI-compatible speech API, as a
 //! persistent, resumable, rate-limited batch job. See ARCHITECTURE.md for the map.
+//!
+//! The library exists for the binary (and the demo example): its API is [`main`] and the
+//! [`cli`] types, plus the text functions the integration tests check directly ([`chunk`],
+//! `manifest::markdown`). Everything else is crate-private, so the compiler finds dead code.
 
 #![forbid(unsafe_code)]
 
-pub mod audio;
+pub(crate) mod audio;
 pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod domain;
-pub mod error;
-pub mod logging;
+pub(crate) mod commands;
+pub(crate) mod config;
+pub(crate) mod domain;
+pub(crate) mod error;
+pub(crate) mod logging;
 pub mod manifest;
-pub mod plan;
-pub mod provider;
-pub mod queue;
-pub mod report;
-pub mod run;
-pub mod store;
+pub(crate) mod plan;
+pub(crate) mod provider;
+pub(crate) mod queue;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod store;
 
 pub use commands::main;
-
 /// Text normalisation and splitting, where the integration tests reach them.
 pub use plan::chunk;

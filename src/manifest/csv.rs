@@ -10,7 +10,7 @@ use crate::domain::check_speed;
 /// A CSV manifest that cannot be read; the message names the line at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct CsvError(String);
+pub(crate) struct CsvError(String);
 
 impl From<String> for CsvError {
     fn from(message: String) -> Self {
@@ -22,7 +22,7 @@ impl From<String> for CsvError {
 /// Duplicate keys and shared outputs are the manifest's check (see `Manifest::check`). Rows
 /// with nothing to say are skipped, with a warning if `warn` (the check pass warns; the
 /// passes after it are quiet, so each warning shows once).
-pub fn rows<'a>(
+pub(crate) fn rows<'a>(
     text: &'a str,
     opts: &'a ManifestOptions,
     warn: bool,
@@ -81,7 +81,7 @@ pub fn rows<'a>(
 }
 
 /// The rows of a CSV manifest; see [`rows`].
-pub struct Rows<'a> {
+pub(crate) struct Rows<'a> {
     records: csv::Reader<&'a [u8]>,
     record: csv::StringRecord,
     opts: &'a ManifestOptions,

@@ -6,7 +6,7 @@ use super::{Item, Overrides, padded};
 /// Items of a lines manifest. Keys are line numbers zero-padded to the width of the line count
 /// (at least 4): `0001` is line 1. An inserted line renumbers the lines after it; their audio is
 /// found again by fingerprint, so that costs file copies, not requests.
-pub fn items(text: &str) -> impl Iterator<Item = Item> + '_ {
+pub(crate) fn items(text: &str) -> impl Iterator<Item = Item> + '_ {
     let total = text.lines().count();
     text.lines().enumerate().filter_map(move |(i, line)| {
         let spoken = normalize(line);

@@ -1,8 +1,8 @@
 //! Manifests → items. Each reader is a pure function of the text; the only I/O here is reading
 //! the file, so that every error can name the file and line it comes from.
 
-pub mod csv;
-pub mod lines;
+pub(crate) mod csv;
+pub(crate) mod lines;
 pub mod markdown;
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use crate::domain::{AudioFormat, io_reason};
 
 /// A manifest's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputFormat {
+pub(crate) enum InputFormat {
     Lines,
     Csv,
     Markdown,
@@ -20,7 +20,7 @@ pub enum InputFormat {
 
 /// How to read a manifest.
 #[derive(Debug, Clone)]
-pub struct ManifestOptions {
+pub(crate) struct ManifestOptions {
     pub format: InputFormat,
     pub text_column: String,
     pub id_column: String,
@@ -30,7 +30,7 @@ pub struct ManifestOptions {
 
 /// Per-item settings a CSV row may set; `None` takes the run's default.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     pub voice: Option<String>,
     pub model: Option<String>,
     pub speed: Option<f64>,
@@ -40,7 +40,7 @@ pub struct Overrides {
 
 /// One item of a manifest: it becomes one audio file.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Item {
+pub(crate) struct Item {
     /// Unique within the manifest; the queue knows the item by it.
     pub key: String,
     /// A chapter's heading; None for lines and CSV rows.
@@ -57,17 +57,10 @@ pub struct Item {
     pub line: u64,
 }
 
-impl Item {
-    /// Where the item is, for messages: "line 12".
-    pub fn location(&self) -> String {
-        format!("line {}", self.line)
-    }
-}
-
 /// A manifest that cannot be read. The message names the file and, where there is one, the line.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}: {message}")]
-pub struct ManifestError {
+pub(crate) struct ManifestError {
     pub file: String,
     pub message: String,
 }
@@ -83,7 +76,7 @@ impl ManifestError {
 
 /// A manifest read into memory. Its items are made one at a time, so a run over a million
 /// lines never holds a million items.
-pub struct Manifest {
+pub(crate) struct Manifest {
     path: PathBuf,
     text: String,
     opts: ManifestOptions,
@@ -92,7 +85,7 @@ pub struct Manifest {
 }
 
 /// Opens a manifest: reads it as UTF-8 text. Use [`Manifest::check`] before trusting its items.
-pub fn open(path: &Path, opts: &ManifestOptions) -> Result<Manifest, ManifestError> {
+pub(crate) fn open(path: &Path, opts: &ManifestOptions) -> Result<Manifest, ManifestError> {
     let text = read_text(path)?;
     let chapters = match opts.format {
         InputFormat::Markdown => markdown_items(&text, opts),
@@ -107,11 +100,6 @@ pub fn open(path: &Path, opts: &ManifestOptions) -> Result<Manifest, ManifestErr
 }
 
 impl Manifest {
-    /// The manifest's file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The items in manifest order. Each is checked on its own; [`Manifest::check`] checks them
     /// against each other.
     pub fn items(
@@ -180,8 +168,9 @@ fn hash(s: &str) -> u64 {
     h.finish()
 }
 
+#[cfg(test)]
 /// Reads, checks and collects the manifest at `path` (small manifests and tests).
-pub fn load(path: &Path, opts: &ManifestOptions) -> Result<Vec<Item>, ManifestError> {
+pub(crate) fn load(path: &Path, opts: &ManifestOptions) -> Result<Vec<Item>, ManifestError> {
     let manifest = open(path, opts)?;
     manifest.check(|_| Ok::<(), std::convert::Infallible>(()))?;
     manifest.items()?.collect()

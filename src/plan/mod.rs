@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 pub mod chunk;
 
 use crate::domain::AudioFormat;
-pub use crate::domain::{VoiceSettings, takes_instructions};
+pub use crate::domain::VoiceSettings;
 use crate::manifest::{Item, Manifest, ManifestError, Overrides};
 
 /// One request's worth of text.

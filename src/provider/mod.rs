@@ -1,5 +1,56 @@
-//! The speech provider: the OpenAI-compatible HTTP client, its error classes and retry hints.
+//! The speech provider: what a request is, how a failure is classed, and the OpenAI-compatible
+//! HTTP client (`openai.rs`) with its retry and rate hints (`hints.rs`).
 
+pub mod hints;
 pub mod openai;
 
-pub use openai::{RateHints, SpeechClient, SpeechError, SpeechRequest};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::domain::AudioFormat;
+pub use hints::RateHints;
+pub use openai::SpeechClient;
+
+/// The JSON body of `POST /audio/speech`.
+#[derive(Debug, Serialize)]
+pub struct SpeechRequest<'a> {
+    pub model: &'a str,
+    pub input: &'a str,
+    pub voice: &'a str,
+    pub response_format: AudioFormat,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<&'a str>,
+}
+
+/// What the pool does about a failed request.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpeechError {
+    /// Try again later: network errors, timeouts, 408, 409, 429 (rate), 5xx, non-audio bodies.
+    #[error("{reason}")]
+    Retryable {
+        reason: String,
+        /// The server's hint of when to try again.
+        after: Option<Duration>,
+        /// A 429: every worker pauses, not only this one.
+        rate_limited: bool,
+    },
+    /// The server refused this text (400, 404, 413, 422, other 4xx): the item fails.
+    #[error("{0}")]
+    ItemFailed(String),
+    /// The server refused the key or the quota (401, 403, `insufficient_quota`): stop the run.
+    #[error("{0}")]
+    RunStopped(String),
+    /// Our own disk failed while writing the response.
+    #[error("{0}")]
+    Local(String),
+}
+
+/// A response that was saved whole.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fetched {
+    pub bytes: u64,
+    pub hints: RateHints,
+}

@@ -1,5 +1,6 @@
-//! The speech API client: one request, streamed to a file, and the class of every failure.
-//! Classification happens once, here, so the pool only decides *when* to try again.
+//! The OpenAI-compatible speech API client: one request, streamed to a file, and the class of
+//! every failure. Classification happens once, here, so the workers only decide *when* to try
+//! again.
 
 use std::path::Path;
 use std::time::Duration;
@@ -7,73 +8,16 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
-use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
 use crate::audio;
 use crate::config::ApiKey;
+use super::hints::{rate_hints, retry_after};
+use super::{Fetched, SpeechError, SpeechRequest};
 use crate::domain::AudioFormat;
 
 /// How much of an error body we read to find the server's message.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
-
-/// The JSON body of `POST /audio/speech`.
-#[derive(Debug, Serialize)]
-pub struct SpeechRequest<'a> {
-    pub model: &'a str,
-    pub input: &'a str,
-    pub voice: &'a str,
-    pub response_format: AudioFormat,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub speed: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instructions: Option<&'a str>,
-}
-
-/// What the pool does about a failed request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SpeechError {
-    /// Try again later: network errors, timeouts, 408, 409, 429 (rate), 5xx, non-audio bodies.
-    Retryable {
-        reason: String,
-        /// The server's hint of when to try again.
-        after: Option<Duration>,
-        /// A 429: every worker pauses, not only this one.
-        rate_limited: bool,
-    },
-    /// The server refused this text (400, 404, 413, 422, other 4xx): the item fails.
-    ItemFailed(String),
-    /// The server refused the key or the quota (401, 403, `insufficient_quota`): stop the run.
-    RunStopped(String),
-    /// Our own disk failed while writing the response.
-    Local(String),
-}
-
-impl std::fmt::Display for SpeechError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SpeechError::Retryable { reason, .. } => f.write_str(reason),
-            SpeechError::ItemFailed(m) | SpeechError::RunStopped(m) | SpeechError::Local(m) => {
-                f.write_str(m)
-            }
-        }
-    }
-}
-
-/// The rate-limit headers of a response, when the server sends them.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct RateHints {
-    pub limit_requests: Option<u64>,
-    pub remaining_requests: Option<u64>,
-    pub reset_requests: Option<Duration>,
-}
-
-/// A response that was saved whole.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Fetched {
-    pub bytes: u64,
-    pub hints: RateHints,
-}
 
 /// The one HTTP client of a run, shared by all workers (keep-alive, one TLS setup per host).
 #[derive(Clone)]
@@ -355,83 +299,10 @@ fn describe_body(body: &[u8]) -> String {
     }
 }
 
-/// The server's hint of when to try again: `retry-after-ms`, `retry-after` (seconds), or
-/// "try again in 1.5s" / "in 20ms" / "in 1m2s" inside the message.
-pub fn retry_after(headers: &HeaderMap, message: &str) -> Option<Duration> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok())
-        && ms.is_finite()
-        && ms >= 0.0
-    {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
-    }
-    if let Some(secs) = header("retry-after").and_then(|v| v.parse::<f64>().ok())
-        && secs.is_finite()
-        && secs >= 0.0
-    {
-        return Some(Duration::from_secs_f64(secs));
-    }
-    let lower = message.to_lowercase();
-    let at = lower.find("try again in")? + "try again in".len();
-    let rest = lower[at..].trim_start();
-    let end = rest
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
-        .unwrap_or(rest.len());
-    parse_duration(rest[..end].trim_end_matches('.'))
-}
-
-/// Parses durations as the API writes them: `12ms`, `1.5s`, `6m0s`, `1h2m3s`, `20` (seconds).
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    if let Ok(secs) = text.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let mut total = 0.0f64;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        if num_end == 0 {
-            return None;
-        }
-        let value: f64 = rest[..num_end].parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += value * scale;
-        rest = &rest[unit_end..];
-    }
-    (total.is_finite() && total >= 0.0).then(|| Duration::from_secs_f64(total))
-}
-
-fn rate_hints(headers: &HeaderMap) -> RateHints {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    RateHints {
-        limit_requests: header("x-ratelimit-limit-requests").and_then(|v| v.trim().parse().ok()),
-        remaining_requests: header("x-ratelimit-remaining-requests")
-            .and_then(|v| v.trim().parse().ok()),
-        reset_requests: header("x-ratelimit-reset-requests").and_then(parse_duration),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::hints::parse_duration;
 
     fn client() -> SpeechClient {
         let env = |k: &str| (k == "OPENAI_API_KEY").then(|| "sk-test-secret-key".to_string());

@@ -16,7 +16,6 @@ pub struct Claim {
     pub speed: f64,
     pub instructions: Option<String>,
     pub characters: usize,
-    pub attempts: u32,
 }
 
 /// Atomically claims up to `limit` pending pieces that a pending item needs, in manifest order.
@@ -31,11 +30,11 @@ pub fn claim(conn: &Connection, run: i64, limit: usize) -> Result<Vec<Claim>, Qu
                  SELECT 1 FROM item_pieces ip JOIN items i ON i.key = ip.item_key
                  WHERE ip.piece = p.fingerprint AND i.status = 'pending' AND i.seen = ?1)
              ORDER BY p.ord LIMIT ?2)
-         RETURNING fingerprint, text, model, voice, format, speed, instructions, characters, attempts, ord",
+         RETURNING fingerprint, text, model, voice, format, speed, instructions, characters, ord",
     )?;
     let rows = stmt.query_map(params![run, limit as i64], |r| {
         Ok((
-            r.get::<_, i64>(9)?,
+            r.get::<_, i64>(8)?,
             Claim {
                 fingerprint: r.get(0)?,
                 text: r.get(1)?,
@@ -45,7 +44,6 @@ pub fn claim(conn: &Connection, run: i64, limit: usize) -> Result<Vec<Claim>, Qu
                 speed: r.get(5)?,
                 instructions: r.get(6)?,
                 characters: r.get::<_, i64>(7)? as usize,
-                attempts: r.get::<_, i64>(8)? as u32,
             },
         ))
     })?;

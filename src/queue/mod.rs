@@ -59,7 +59,7 @@ pub enum QueueError {
     #[error("the queue's writer has stopped")]
     WriterGone,
     #[error("queue: a commit failed: {0}")]
-    Commit(String),
+    Commit(std::sync::Arc<rusqlite::Error>),
 }
 
 /// Opens (creating if needed) and migrates the queue for writing.

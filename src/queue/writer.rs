@@ -1,14 +1,16 @@
 //! The writer thread: the one owner of the connection during a run. Workers send it closures,
 //! which it runs in batches, one transaction per batch, answering only after the commit.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::QueueError;
 
-type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A failed commit, shared by every job of the batch.
+type CommitResult = Result<(), Arc<rusqlite::Error>>;
+type Reply = Box<dyn FnOnce(CommitResult) + Send>;
 type Job = Box<dyn FnOnce(&mut Transaction<'_>) -> Reply + Send>;
 
 /// The handle workers use to reach the one thread that owns the connection.
@@ -74,7 +76,7 @@ impl QueueHandle {
         let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |tx: &mut Transaction<'_>| {
             let result = in_savepoint(tx, f);
-            Box::new(move |commit: Result<(), String>| {
+            Box::new(move |commit: CommitResult| {
                 let _ = reply_tx.send(commit.map_err(QueueError::Commit).and(result));
             })
         });
@@ -126,7 +128,7 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
     };
     let mut tx = tx;
     let replies: Vec<Reply> = batch.into_iter().map(|job| job(&mut tx)).collect();
-    let commit = tx.commit().map_err(|e| e.to_string());
+    let commit = tx.commit().map_err(Arc::new);
     if let Err(e) = &commit {
         tracing::error!("queue: commit failed: {e}");
     }

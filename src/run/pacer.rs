@@ -249,6 +249,7 @@ impl Pacer {
         }
     }
 
+    #[cfg(test)]
     /// The rate in force, in requests per minute.
     pub fn effective_rpm(&self) -> u32 {
         self.state.lock().map_or(0, |s| s.effective)

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -217,11 +216,6 @@ impl Pool {
     async fn process(self: &Arc<Self>, claim: Claim) -> Result<(), QueueError> {
         let run = self.run;
         let fp = claim.fingerprint.clone();
-        let mut backoff = ExponentialBuilder::default()
-            .with_min_delay(BACKOFF_MIN)
-            .with_max_delay(BACKOFF_MAX)
-            .with_max_times(self.max_attempts.saturating_sub(1) as usize)
-            .build();
         let request = SpeechRequest {
             model: &claim.model,
             input: &claim.text,
@@ -298,7 +292,7 @@ impl Pool {
                         }
                         hint.min(MAX_HINT)
                     });
-                    let Some(delay) = backoff.next() else {
+                    let Some(delay) = backoff(attempt, self.max_attempts) else {
                         let msg = format!("{reason} (gave up after {attempt} attempts)");
                         tracing::warn!(piece = %fp, "{msg}");
                         return self.fail(&fp, msg).await;
@@ -401,11 +395,6 @@ impl Pool {
         true
     }
 
-    /// The estimated spend of this run so far.
-    pub fn spent_usd(&self) -> f64 {
-        self.spent_usd.lock().map_or(0.0, |s| *s)
-    }
-
     async fn release(&self, fp: &str) -> Result<(), QueueError> {
         let (run, piece) = (self.run, fp.to_string());
         self.queue
@@ -459,5 +448,28 @@ impl Pool {
             }
         }
         Ok(())
+    }
+}
+
+/// The capped exponential delay after failed attempt `attempt` (from 1): `BACKOFF_MIN`, doubled
+/// per attempt, at most `BACKOFF_MAX`; None once `max_attempts` are spent. The caller adds full
+/// jitter and the server's hint.
+fn backoff(attempt: u32, max_attempts: u32) -> Option<Duration> {
+    (attempt < max_attempts).then(|| {
+        let doublings = attempt.saturating_sub(1).min(16);
+        BACKOFF_MIN.saturating_mul(1 << doublings).min(BACKOFF_MAX)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_stops_after_the_last_attempt() {
+        let delays: Vec<_> = (1..=9).map_while(|a| backoff(a, 9)).collect();
+        let secs: Vec<u64> = delays.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(backoff(1, 1), None);
     }
 }
