@@ -32,10 +32,10 @@ mod sniff;
 mod tags;
 mod wav;
 
-pub use join::join;
 use adts::*;
 use flac::*;
 use frames::*;
+pub use join::join;
 use measure::*;
 use mp3::*;
 use ogg::*;
@@ -301,7 +301,12 @@ pub(super) fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<us
 }
 
 /// Reads `buf.len()` bytes at `offset`; false if the file ends first.
-pub(super) fn read_at(file: &mut File, path: &Path, offset: u64, buf: &mut [u8]) -> Result<bool, AudioError> {
+pub(super) fn read_at(
+    file: &mut File,
+    path: &Path,
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<bool, AudioError> {
     file.seek(SeekFrom::Start(offset))
         .map_err(read_error(path))?;
     Ok(read_full(file, buf).map_err(read_error(path))? == buf.len())

@@ -6,11 +6,14 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod key;
+
 use crate::cli::{InputFormatArg, JobArgs, QueueArgs};
 use crate::domain::AudioFormat;
 use crate::domain::{VoiceSettings, check_speed, io_reason};
 use crate::error::Error;
 use crate::manifest::{InputFormat, ManifestOptions};
+pub use key::{ApiKey, KeySource};
 
 /// The API root used when neither a flag, a job file nor `OPENAI_BASE_URL` names one.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -72,30 +75,6 @@ pub struct Config {
     pub timeout: Duration,
     pub max_chars: usize,
     pub max_cost: Option<f64>,
-}
-
-/// Where the API key is read from. The key itself is never a flag.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
-    Env(String),
-    File(PathBuf),
-}
-
-/// The API key. Its `Debug` never shows it.
-#[derive(Clone)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    /// The key, for the Authorization header and for redaction only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiKey(***)")
-    }
 }
 
 /// `rpm` in a job file: a number or "auto".
@@ -417,38 +396,6 @@ impl Config {
             max_cost,
         })
     }
-
-    /// Reads the API key from where the configuration says. Missing or empty is an input error.
-    pub fn api_key(&self, env: EnvLookup<'_>) -> Result<ApiKey, Error> {
-        let key = match &self.key_source {
-            KeySource::Env(name) => env(name).ok_or_else(|| {
-                Error::input(format!(
-                    "no API key: the environment variable {name} is not set (or use --api-key-file PATH)"
-                ))
-            })?,
-            KeySource::File(path) => {
-                warn_if_key_file_is_open(path);
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    Error::input(format!("--api-key-file {}: {}", path.display(), io_reason(&e)))
-                })?;
-                text.lines().next().unwrap_or("").to_string()
-            }
-        };
-        let key = key.trim().to_string();
-        if key.is_empty() {
-            let from = match &self.key_source {
-                KeySource::Env(name) => format!("the environment variable {name}"),
-                KeySource::File(path) => format!("the file {}", path.display()),
-            };
-            return Err(Error::input(format!("no API key: {from} is empty")));
-        }
-        if key.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(Error::input(
-                "the API key contains spaces or control characters",
-            ));
-        }
-        Ok(ApiKey(key))
-    }
 }
 
 /// Where `status`, `report` and `retry` find the queue.
@@ -540,23 +487,6 @@ fn non_empty(flag: &str, value: Option<String>) -> Result<Option<String>, Error>
         Some(v) if v.trim().is_empty() => Err(Error::input(format!("{flag}: the value is empty"))),
         Some(v) => Ok(Some(v.trim().to_string())),
         None => Ok(None),
-    }
-}
-
-/// A key file others can read gets a warning (like ssh does for private keys).
-fn warn_if_key_file_is_open(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path)
-            && meta.permissions().mode() & 0o077 != 0
-        {
-            tracing::warn!(
-                "the key file {} can be read by others (mode {:o}); chmod 600 it",
-                path.display(),
-                meta.permissions().mode() & 0o777
-            );
-        }
     }
 }
 

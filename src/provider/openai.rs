@@ -10,10 +10,10 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use tokio::io::AsyncWriteExt;
 
-use crate::audio;
-use crate::config::ApiKey;
 use super::hints::{rate_hints, retry_after};
 use super::{Fetched, SpeechError, SpeechRequest};
+use crate::audio;
+use crate::config::ApiKey;
 use crate::domain::AudioFormat;
 
 /// How much of an error body we read to find the server's message.

@@ -10,4 +10,5 @@ mod lines_manifest;
 mod markdown_manifest;
 mod reliability;
 mod resume;
+mod snapshots;
 mod throughput;
