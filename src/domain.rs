@@ -1,8 +1,11 @@
 //! The shared vocabulary every stage may use: the audio formats the speech API can return,
-//! the voice settings of an item, and the words for an I/O error.
+//! the voice settings of an item, items as a manifest gives them and as the plan makes them
+//! (with their pieces), the states of items and pieces in the queue, and the words for an I/O
+//! error.
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -125,6 +128,62 @@ pub fn io_reason(e: &std::io::Error) -> String {
         InvalidData => "not valid UTF-8 text".into(),
         _ => e.to_string(),
     }
+}
+
+/// Per-item settings a CSV row may set; `None` takes the run's default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    pub voice: Option<String>,
+    pub model: Option<String>,
+    pub speed: Option<f64>,
+    pub instructions: Option<String>,
+    pub audio_format: Option<AudioFormat>,
+}
+
+/// One item of a manifest: it becomes one audio file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Unique within the manifest; the queue knows the item by it.
+    pub key: String,
+    /// A chapter's heading; None for lines and CSV rows.
+    pub title: Option<String>,
+    /// What is spoken, normalised (see `chunk::normalize`).
+    pub text: String,
+    pub overrides: Overrides,
+    /// The output path relative to `--out` without extension, or with one if a CSV `output`
+    /// cell gave it (`has_extension`).
+    pub output: String,
+    /// Whether `output` already carries the file extension the user chose.
+    pub has_extension: bool,
+    /// The line of the manifest where the item is (its heading, for a chapter).
+    pub line: u64,
+}
+
+/// One request's worth of text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedPiece {
+    pub fingerprint: String,
+    pub text: String,
+    pub characters: usize,
+}
+
+/// An item with its settings, output file and pieces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedItem {
+    pub key: String,
+    pub title: Option<String>,
+    /// Position in the manifest, from 0.
+    pub seq: usize,
+    /// Output file relative to `--out`, with `/` separators.
+    pub output: String,
+    /// Shared by every item that does not override a setting.
+    pub settings: Arc<VoiceSettings>,
+    pub characters: usize,
+    pub pieces: Vec<PlannedPiece>,
+    /// Fingerprint of the whole file: format and the ordered piece fingerprints.
+    pub fingerprint: String,
+    /// The item's line in the manifest.
+    pub line: u64,
 }
 
 /// Where an item stands in the queue (stored as its lowercase name).

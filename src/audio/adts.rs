@@ -1,6 +1,6 @@
 //! ADTS (AAC) frame headers.
 
-use super::*;
+use super::frames::FrameInfo;
 
 pub(super) const ADTS_HEADER: usize = 7;
 /// AAC sample rates by ADTS sampling_frequency_index.

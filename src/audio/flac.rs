@@ -1,6 +1,10 @@
 //! FLAC: where the frames start after the metadata blocks.
 
-use super::*;
+use std::fs::File;
+use std::path::Path;
+
+use super::{AudioError, damaged, read_at};
+use crate::domain::AudioFormat;
 
 /// The length of `fLaC` and the metadata blocks: where the first FLAC frame starts.
 pub(super) fn flac_metadata_len(path: &Path, file: &mut File, len: u64) -> Result<u64, AudioError> {

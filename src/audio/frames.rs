@@ -1,6 +1,16 @@
 //! Frame streams (MPEG audio and ADTS): walking frames back to back, and joining them.
 
-use super::*;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::adts::{ADTS_HEADER, parse_adts_header};
+use super::mp3::{MP3_HEADER, parse_mp3_header};
+use super::tags::{Region, audio_region};
+use super::{
+    AudioError, COPY_BUFFER, CountingWriter, damaged, file_len, open, read_error, read_full,
+};
+use crate::domain::AudioFormat;
 
 /// What a frame header says, as far as walking, joining and comparing streams goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,13 @@
 //! Joining the pieces of one item into one file.
 
-use super::*;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use super::frames::join_frames;
+use super::wav::join_wav;
+use super::{AudioError, COPY_BUFFER, CountingWriter, copy_exact, damaged, file_len, open};
+use crate::domain::AudioFormat;
 
 /// Joins the pieces of one item, in order, into `out` (already created, empty; the caller does
 /// fsync/rename). Streams: never holds a whole piece in memory (copy with a buffer).

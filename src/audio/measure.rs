@@ -1,6 +1,18 @@
 //! Measuring with symphonia: packets counted to the end of the stream.
 
-use super::*;
+use std::fs::File;
+use std::io;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::io::{MediaSourceStream, ReadOnlySource};
+use symphonia::default::formats::{AdtsReader, FlacReader, MpaReader};
+
+use super::tags::Region;
+use super::{AudioError, damaged, read_error};
+use crate::domain::AudioFormat;
 
 /// Samples counted by demuxing a stream.
 pub(super) struct Counted {

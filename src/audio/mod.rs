@@ -11,13 +11,10 @@
 //! nothing panics on bytes that are not what they claim to be.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use symphonia::core::errors::Error as SymphoniaError;
-use symphonia::core::formats::{FormatOptions, FormatReader};
-use symphonia::core::io::{MediaSourceStream, ReadOnlySource};
-use symphonia::default::formats::{AdtsReader, FlacReader, MpaReader};
 
 use crate::domain::AudioFormat;
 
@@ -32,16 +29,15 @@ mod sniff;
 mod tags;
 mod wav;
 
-use adts::*;
-use flac::*;
-use frames::*;
+use flac::flac_metadata_len;
+use frames::walk_frames;
 pub use join::join;
-use measure::*;
-use mp3::*;
-use ogg::*;
-use sniff::*;
-use tags::*;
-use wav::*;
+use measure::{Demuxer, measure_with_symphonia};
+use mp3::parse_mp3_header;
+use ogg::walk_ogg_opus;
+use sniff::{adts_sync, non_audio_kind, not_format, opus_head_where_visible};
+use tags::{Region, audio_region, id3v2_at_start};
+use wav::parse_wav;
 
 /// Why a file is not usable audio, or why pieces cannot be joined.
 #[derive(Debug, thiserror::Error)]
@@ -383,6 +379,8 @@ mod synth;
 
 #[cfg(test)]
 mod tests {
+    use super::adts::parse_adts_header;
+    use super::frames::is_tag_frame;
     use super::*;
     use super::{decode, synth};
     use proptest::prelude::*;

@@ -1,6 +1,6 @@
 //! MPEG audio Layer III frame headers.
 
-use super::*;
+use super::frames::FrameInfo;
 
 pub(super) const MP3_HEADER: usize = 4;
 /// Kilobits per second of Layer III by bitrate index: MPEG-1, then MPEG-2 and 2.5.

@@ -1,6 +1,11 @@
 //! Ogg Opus: walking the pages (with their CRC) to check and measure a stream.
 
-use super::*;
+use std::fs::File;
+use std::io::{BufReader, Seek, SeekFrom};
+use std::path::Path;
+
+use super::{AudioError, COPY_BUFFER, damaged, read_error, read_full};
+use crate::domain::AudioFormat;
 
 /// What walking an Ogg Opus file's pages found.
 pub(super) struct OggOpus {

@@ -1,6 +1,9 @@
 //! Recognising what a body is: audio of the asked format, another format, or an error body.
 
-use super::*;
+use std::path::Path;
+
+use super::AudioError;
+use crate::domain::AudioFormat;
 
 /// What a head that is not audio at all looks like, if it does: an error body saved as audio.
 pub(super) fn non_audio_kind(head: &[u8]) -> Option<&'static str> {

@@ -1,6 +1,10 @@
 //! Tags around MPEG and ADTS streams (ID3v2 before, ID3v1 and APE after): where the audio is.
 
-use super::*;
+use std::fs::File;
+use std::path::Path;
+
+use super::{AudioError, damaged, read_at};
+use crate::domain::AudioFormat;
 
 /// The bytes of a file that hold frames, between leading and trailing tags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

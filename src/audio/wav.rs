@@ -1,6 +1,12 @@
 //! WAV: the RIFF layout, and joining the data chunks of several files under one header.
 
-use super::*;
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::sniff::not_format;
+use super::{AudioError, CountingWriter, copy_exact, damaged, file_len, open, read_at, read_error};
+use crate::domain::AudioFormat;
 
 /// Where a wav file's samples are and what they are.
 pub(super) struct WavLayout {

@@ -8,7 +8,8 @@ pub mod markdown;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::domain::{AudioFormat, io_reason};
+use crate::domain::io_reason;
+pub(crate) use crate::domain::{Item, Overrides};
 
 /// A manifest's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,35 +27,6 @@ pub(crate) struct ManifestOptions {
     pub id_column: String,
     pub chapter_level: Option<u8>,
     pub read_code: bool,
-}
-
-/// Per-item settings a CSV row may set; `None` takes the run's default.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Overrides {
-    pub voice: Option<String>,
-    pub model: Option<String>,
-    pub speed: Option<f64>,
-    pub instructions: Option<String>,
-    pub audio_format: Option<AudioFormat>,
-}
-
-/// One item of a manifest: it becomes one audio file.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Item {
-    /// Unique within the manifest; the queue knows the item by it.
-    pub key: String,
-    /// A chapter's heading; None for lines and CSV rows.
-    pub title: Option<String>,
-    /// What is spoken, normalised (see `chunk::normalize`).
-    pub text: String,
-    pub overrides: Overrides,
-    /// The output path relative to `--out` without extension, or with one if a CSV `output`
-    /// cell gave it (`has_extension`).
-    pub output: String,
-    /// Whether `output` already carries the file extension the user chose.
-    pub has_extension: bool,
-    /// The line of the manifest where the item is (its heading, for a chapter).
-    pub line: u64,
 }
 
 /// A manifest that cannot be read. The message names the file and, where there is one, the line.

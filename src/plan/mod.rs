@@ -8,35 +8,8 @@ use sha2::{Digest, Sha256};
 pub mod chunk;
 
 use crate::domain::AudioFormat;
-pub use crate::domain::VoiceSettings;
+pub use crate::domain::{PlannedItem, PlannedPiece, VoiceSettings};
 use crate::manifest::{Item, Manifest, ManifestError, Overrides};
-
-/// One request's worth of text.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlannedPiece {
-    pub fingerprint: String,
-    pub text: String,
-    pub characters: usize,
-}
-
-/// An item with its settings, output file and pieces.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlannedItem {
-    pub key: String,
-    pub title: Option<String>,
-    /// Position in the manifest, from 0.
-    pub seq: usize,
-    /// Output file relative to `--out`, with `/` separators.
-    pub output: String,
-    /// Shared by every item that does not override a setting.
-    pub settings: Arc<VoiceSettings>,
-    pub characters: usize,
-    pub pieces: Vec<PlannedPiece>,
-    /// Fingerprint of the whole file: format and the ordered piece fingerprints.
-    pub fingerprint: String,
-    /// The item's line in the manifest.
-    pub line: u64,
-}
 
 /// An item that cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

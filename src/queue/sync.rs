@@ -3,8 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{QueueError, ReadyItem, now_rfc3339, ready_items_of};
-use crate::domain::{AudioFormat, ItemState, PieceState};
-use crate::plan::PlannedItem;
+use crate::domain::{AudioFormat, ItemState, PieceState, PlannedItem};
 
 /// What syncing a manifest changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

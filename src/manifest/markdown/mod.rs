@@ -27,19 +27,14 @@
 //!   sentence: `"Length, Signed, Unsigned.\n8-bit, i8, u8."`;
 //! - whitespace runs collapse to one space, and nothing leads or trails a chapter's text.
 
-use std::borrow::Cow;
-use std::ops::Range;
-
-use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::Options;
 use unicode_segmentation::UnicodeSegmentation;
 
 mod reader;
 mod source;
 mod speech;
 
-use reader::*;
-use source::*;
-use speech::*;
+use reader::{Document, HeadingMark};
 
 /// Options of the Markdown reader.
 #[derive(Debug, Clone, Default)]
@@ -273,6 +268,7 @@ fn parser_options() -> Options {
 
 #[cfg(test)]
 mod tests {
+    use super::source::LineCounter;
     use super::*;
     use proptest::prelude::*;
 

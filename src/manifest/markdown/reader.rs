@@ -1,7 +1,13 @@
 //! The state machine over pulldown-cmark's events: the whole book as speech text, with the
 //! top-level headings marked.
 
-use super::*;
+use std::ops::Range;
+
+use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
+
+use super::parser_options;
+use super::source::{LineCounter, prepare};
+use super::speech::{Gap, Speech, TextKind};
 
 /// The whole document as speech text, with the place of every top-level heading in it.
 #[derive(Debug)]

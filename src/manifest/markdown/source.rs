@@ -1,6 +1,6 @@
 //! Preparing the source before parsing (front matter, mdBook directives), and line numbers.
 
-use super::*;
+use std::borrow::Cow;
 
 /// Counts lines up to byte offsets that mostly increase, so a whole document costs one scan.
 pub(super) struct LineCounter<'s> {

@@ -1,6 +1,6 @@
 //! Speech text as it is written: words, gaps and line breaks, and how URLs and punctuation read.
 
-use super::*;
+use std::borrow::Cow;
 
 /// Whitespace owed between the last word written and the next one; a stronger gap wins.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
