@@ -63,6 +63,12 @@ impl Error {
     }
 }
 
+impl From<crate::config::ConfigError> for Error {
+    fn from(e: crate::config::ConfigError) -> Self {
+        Error::Input(e.to_string())
+    }
+}
+
 impl From<crate::queue::QueueError> for Error {
     fn from(e: crate::queue::QueueError) -> Self {
         Error::Queue(e.to_string())

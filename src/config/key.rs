@@ -2,9 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Config, EnvLookup};
+use super::{Config, ConfigError, EnvLookup};
 use crate::domain::io_reason;
-use crate::error::Error;
 
 /// Where the API key is read from. The key itself is never a flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,17 +31,17 @@ impl std::fmt::Debug for ApiKey {
 
 impl Config {
     /// Reads the API key from where the configuration says. Missing or empty is an input error.
-    pub fn api_key(&self, env: EnvLookup<'_>) -> Result<ApiKey, Error> {
+    pub fn api_key(&self, env: EnvLookup<'_>) -> Result<ApiKey, ConfigError> {
         let key = match &self.key_source {
             KeySource::Env(name) => env(name).ok_or_else(|| {
-                Error::input(format!(
+                ConfigError::new(format!(
                     "no API key: the environment variable {name} is not set (or use --api-key-file PATH)"
                 ))
             })?,
             KeySource::File(path) => {
                 warn_if_key_file_is_open(path);
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    Error::input(format!("--api-key-file {}: {}", path.display(), io_reason(&e)))
+                    ConfigError::new(format!("--api-key-file {}: {}", path.display(), io_reason(&e)))
                 })?;
                 text.lines().next().unwrap_or("").to_string()
             }
@@ -53,10 +52,10 @@ impl Config {
                 KeySource::Env(name) => format!("the environment variable {name}"),
                 KeySource::File(path) => format!("the file {}", path.display()),
             };
-            return Err(Error::input(format!("no API key: {from} is empty")));
+            return Err(ConfigError::new(format!("no API key: {from} is empty")));
         }
         if key.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(Error::input(
+            return Err(ConfigError::new(
                 "the API key contains spaces or control characters",
             ));
         }

@@ -11,7 +11,6 @@ mod key;
 use crate::cli::{InputFormatArg, JobArgs, QueueArgs};
 use crate::domain::AudioFormat;
 use crate::domain::{VoiceSettings, check_speed, io_reason};
-use crate::error::Error;
 use crate::manifest::{InputFormat, ManifestOptions};
 pub use key::{ApiKey, KeySource};
 
@@ -53,6 +52,18 @@ impl std::fmt::Display for Rpm {
     }
 }
 
+/// Bad flags, job file or environment. The message names the flag, key, file or value at fault;
+/// nothing was read, written or sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn new(message: impl std::fmt::Display) -> Self {
+        ConfigError(message.to_string())
+    }
+}
+
 /// Everything `run` and `plan` need, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -86,13 +97,13 @@ enum RpmValue {
 }
 
 /// Parses `--rpm`: a number of requests per minute, or `auto`.
-fn parse_rpm(value: &str) -> Result<Rpm, Error> {
+fn parse_rpm(value: &str) -> Result<Rpm, ConfigError> {
     let value = value.trim();
     if value.eq_ignore_ascii_case("auto") {
         return Ok(Rpm::Auto);
     }
     let n: u32 = value.parse().map_err(|_| {
-        Error::input(format!(
+        ConfigError::new(format!(
             "--rpm: `{value}` is not a number of requests per minute or `auto`"
         ))
     })?;
@@ -131,17 +142,17 @@ struct JobFile {
 
 impl JobFile {
     /// Reads a job file; `input`, `out`, `db` and `api-key-file` become relative to its folder.
-    fn load(path: &Path) -> Result<JobFile, Error> {
+    fn load(path: &Path) -> Result<JobFile, ConfigError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::input(format!("{}: {}", path.display(), io_reason(&e))))?;
+            .map_err(|e| ConfigError::new(format!("{}: {}", path.display(), io_reason(&e))))?;
         let mut job: JobFile = toml::from_str(&text).map_err(|e| {
             let line = e
                 .span()
                 .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             let msg = e.message().trim_end_matches('.').to_string();
             match line {
-                Some(line) => Error::input(format!("{}: line {line}: {msg}", path.display())),
-                None => Error::input(format!("{}: {msg}", path.display())),
+                Some(line) => ConfigError::new(format!("{}: line {line}: {msg}", path.display())),
+                None => ConfigError::new(format!("{}: {msg}", path.display())),
             }
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -164,7 +175,7 @@ enum InputKind {
     Manifest(InputFormat),
 }
 
-fn input_kind(path: &Path, forced: Option<InputFormatArg>) -> Result<InputKind, Error> {
+fn input_kind(path: &Path, forced: Option<InputFormatArg>) -> Result<InputKind, ConfigError> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -179,11 +190,11 @@ fn input_kind(path: &Path, forced: Option<InputFormatArg>) -> Result<InputKind, 
         Some("txt") | Some("text") => Ok(InputKind::Manifest(InputFormat::Lines)),
         Some("csv") => Ok(InputKind::Manifest(InputFormat::Csv)),
         Some("md") | Some("markdown") => Ok(InputKind::Manifest(InputFormat::Markdown)),
-        Some(other) => Err(Error::input(format!(
+        Some(other) => Err(ConfigError::new(format!(
             "{}: unknown extension `.{other}` (use .txt, .csv, .md or .toml, or --input-format lines|csv|markdown)",
             path.display()
         ))),
-        None => Err(Error::input(format!(
+        None => Err(ConfigError::new(format!(
             "{}: no extension to tell the manifest kind (use --input-format lines|csv|markdown)",
             path.display()
         ))),
@@ -225,13 +236,13 @@ pub fn pieces_dir(db: &Path) -> PathBuf {
 impl Config {
     /// Builds the configuration of `run`/`plan` from flags, the job file they name, and the
     /// environment. Every error names the flag, key or value at fault.
-    pub fn from_args(args: &JobArgs, env: EnvLookup<'_>) -> Result<Config, Error> {
+    pub fn from_args(args: &JobArgs, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
         let (job, manifest_path, forced_format) = match input_kind(&args.input, args.input_format)?
         {
             InputKind::Job => {
                 let job = JobFile::load(&args.input)?;
                 let Some(input) = job.input.clone() else {
-                    return Err(Error::input(format!(
+                    return Err(ConfigError::new(format!(
                         "{}: the job file has no `input` key",
                         args.input.display()
                     )));
@@ -244,7 +255,7 @@ impl Config {
         let format = match input_kind(&manifest_path, forced_format)? {
             InputKind::Manifest(f) => f,
             InputKind::Job => {
-                return Err(Error::input(format!(
+                return Err(ConfigError::new(format!(
                     "{}: a job file cannot name another job file as its input",
                     manifest_path.display()
                 )));
@@ -283,7 +294,7 @@ impl Config {
         if let KeySource::Env(name) = &key_source
             && (name.is_empty() || name.contains('='))
         {
-            return Err(Error::input(format!(
+            return Err(ConfigError::new(format!(
                 "--api-key-env: `{name}` is not a variable name"
             )));
         }
@@ -291,11 +302,11 @@ impl Config {
         let audio_format = match args.audio_format.clone().or(job.audio_format) {
             Some(f) => f
                 .parse::<AudioFormat>()
-                .map_err(|e| Error::input(format!("--audio-format: {e}")))?,
+                .map_err(|e| ConfigError::new(format!("--audio-format: {e}")))?,
             None => AudioFormat::Mp3,
         };
         let speed = args.speed.or(job.speed).unwrap_or(1.0);
-        check_speed(speed).map_err(|e| Error::input(format!("--speed: {e}")))?;
+        check_speed(speed).map_err(|e| ConfigError::new(format!("--speed: {e}")))?;
         let model = non_empty("--model", args.model.clone().or(job.model))?
             .unwrap_or_else(|| "tts-1".into());
         let voice = non_empty("--voice", args.voice.clone().or(job.voice))?
@@ -315,9 +326,8 @@ impl Config {
         let rpm = match (args.rpm.clone(), job.rpm) {
             (Some(flag), _) => parse_rpm(&flag)?,
             (None, Some(RpmValue::Number(n))) => Rpm::Fixed(in_range("--rpm", n, 1, 1_000_000)?),
-            (None, Some(RpmValue::Text(t))) => {
-                parse_rpm(&t).map_err(|e| Error::input(format!("{}: {e}", args.input.display())))?
-            }
+            (None, Some(RpmValue::Text(t))) => parse_rpm(&t)
+                .map_err(|e| ConfigError::new(format!("{}: {e}", args.input.display())))?,
             (None, None) => Rpm::Fixed(50),
         };
         let cpm = match args.cpm.or(job.cpm) {
@@ -332,7 +342,7 @@ impl Config {
         )?;
         let timeout = args.timeout.or(job.timeout).unwrap_or(120);
         if !(1..=3600).contains(&timeout) {
-            return Err(Error::input(format!(
+            return Err(ConfigError::new(format!(
                 "--timeout: {timeout} is out of range (1 to 3600 seconds)"
             )));
         }
@@ -346,7 +356,7 @@ impl Config {
         if let Some(level) = chapter_level
             && !(1..=6).contains(&level)
         {
-            return Err(Error::input(format!(
+            return Err(ConfigError::new(format!(
                 "--chapter-level: {level} is out of range (1 to 6)"
             )));
         }
@@ -354,7 +364,7 @@ impl Config {
         if let Some(cost) = max_cost
             && !(cost.is_finite() && cost > 0.0)
         {
-            return Err(Error::input(format!(
+            return Err(ConfigError::new(format!(
                 "--max-cost: {cost} is not a positive amount"
             )));
         }
@@ -399,7 +409,7 @@ impl Config {
 }
 
 /// Where `status`, `report` and `retry` find the queue.
-pub fn queue_location(args: &QueueArgs) -> Result<(PathBuf, PathBuf), Error> {
+pub fn queue_location(args: &QueueArgs) -> Result<(PathBuf, PathBuf), ConfigError> {
     if let Some(db) = &args.db {
         let out = args
             .out
@@ -409,7 +419,7 @@ pub fn queue_location(args: &QueueArgs) -> Result<(PathBuf, PathBuf), Error> {
         return Ok((db.clone(), out));
     }
     let Some(input) = &args.input else {
-        return Err(Error::input(
+        return Err(ConfigError::new(
             "name the manifest or job file, or the queue with --db PATH",
         ));
     };
@@ -433,9 +443,9 @@ pub fn queue_location(args: &QueueArgs) -> Result<(PathBuf, PathBuf), Error> {
     Ok((db, out))
 }
 
-fn check_base_url(raw: &str, allow_insecure: bool) -> Result<String, Error> {
+fn check_base_url(raw: &str, allow_insecure: bool) -> Result<String, ConfigError> {
     let url = reqwest::Url::parse(raw.trim())
-        .map_err(|e| Error::input(format!("--base-url: `{raw}` is not a URL ({e})")))?;
+        .map_err(|e| ConfigError::new(format!("--base-url: `{raw}` is not a URL ({e})")))?;
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -446,45 +456,47 @@ fn check_base_url(raw: &str, allow_insecure: bool) -> Result<String, Error> {
         "https" => {}
         "http" if loopback || allow_insecure => {}
         "http" => {
-            return Err(Error::input(format!(
+            return Err(ConfigError::new(format!(
                 "--base-url: `{raw}` is plain http to a host other than loopback; the key would travel in clear (use https, or --allow-insecure-http)"
             )));
         }
         other => {
-            return Err(Error::input(format!(
+            return Err(ConfigError::new(format!(
                 "--base-url: `{raw}` has scheme `{other}`, expected https or http"
             )));
         }
     }
     if url.host().is_none() {
-        return Err(Error::input(format!("--base-url: `{raw}` has no host")));
+        return Err(ConfigError::new(format!("--base-url: `{raw}` has no host")));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::input(
+        return Err(ConfigError::new(
             "--base-url: credentials in the URL are not allowed (use the API key)",
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::input(format!(
+        return Err(ConfigError::new(format!(
             "--base-url: `{raw}` must not have a query or fragment"
         )));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
-fn in_range(flag: &str, value: u32, min: u32, max: u32) -> Result<u32, Error> {
+fn in_range(flag: &str, value: u32, min: u32, max: u32) -> Result<u32, ConfigError> {
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(Error::input(format!(
+        Err(ConfigError::new(format!(
             "{flag}: {value} is out of range ({min} to {max})"
         )))
     }
 }
 
-fn non_empty(flag: &str, value: Option<String>) -> Result<Option<String>, Error> {
+fn non_empty(flag: &str, value: Option<String>) -> Result<Option<String>, ConfigError> {
     match value {
-        Some(v) if v.trim().is_empty() => Err(Error::input(format!("{flag}: the value is empty"))),
+        Some(v) if v.trim().is_empty() => {
+            Err(ConfigError::new(format!("{flag}: the value is empty")))
+        }
         Some(v) => Ok(Some(v.trim().to_string())),
         None => Ok(None),
     }

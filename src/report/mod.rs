@@ -3,7 +3,7 @@
 //! (each written whole or not at all), or rendered for the terminal. Memory stays flat whatever
 //! the number of items.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 use std::path::Path;
 
 use rusqlite::Connection;
@@ -13,6 +13,10 @@ use crate::plan::cost_usd;
 use crate::queue::{self, QueueError, RunRow};
 pub use crate::queue::{ItemRow, Totals};
 use crate::store::TempFile;
+
+mod write;
+
+pub use write::{CsvWriter, JsonWriter, markdown_head, markdown_row};
 
 /// `report.json` without its items, which are streamed after it (SPEC section 5).
 #[derive(Debug, Clone, Serialize)]
@@ -128,130 +132,6 @@ fn elapsed(start: &str, end: &str) -> f64 {
 fn round(x: f64, digits: i32) -> f64 {
     let scale = 10f64.powi(digits);
     (x * scale).round() / scale
-}
-
-/// Writes `report.json`: the head, then `"items"` streamed one by one.
-pub struct JsonWriter<W: Write> {
-    w: W,
-    first: bool,
-}
-
-impl<W: Write> JsonWriter<W> {
-    /// Writes the head and opens the items array.
-    pub fn begin(mut w: W, report: &Report) -> io::Result<Self> {
-        let head = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
-        // The head is an object; reopen it to add the items after its last field.
-        let open = head
-            .trim_end()
-            .strip_suffix('}')
-            .unwrap_or(&head)
-            .trim_end();
-        write!(w, "{open},\n  \"items\": [")?;
-        Ok(JsonWriter { w, first: true })
-    }
-
-    /// Writes one item.
-    pub fn item(&mut self, item: &ItemRow) -> io::Result<()> {
-        let text = serde_json::to_string(item).map_err(io::Error::other)?;
-        let sep = if self.first { "\n    " } else { ",\n    " };
-        self.first = false;
-        write!(self.w, "{sep}{text}")
-    }
-
-    /// Closes the items and the object, and gives the writer back.
-    pub fn end(mut self) -> io::Result<W> {
-        let close = if self.first { "]\n}\n" } else { "\n  ]\n}\n" };
-        self.w.write_all(close.as_bytes())?;
-        Ok(self.w)
-    }
-}
-
-/// Writes `report.csv`: one row per item.
-pub struct CsvWriter<W: Write> {
-    w: csv::Writer<W>,
-}
-
-impl<W: Write> CsvWriter<W> {
-    /// Writes the header row.
-    pub fn begin(w: W) -> io::Result<Self> {
-        let mut w = csv::Writer::from_writer(w);
-        w.write_record([
-            "key",
-            "title",
-            "status",
-            "output",
-            "characters",
-            "chunks",
-            "attempts",
-            "bytes",
-            "audio_seconds",
-            "error",
-        ])?;
-        Ok(CsvWriter { w })
-    }
-
-    /// Writes one item.
-    pub fn item(&mut self, i: &ItemRow) -> io::Result<()> {
-        self.w.write_record([
-            i.key.as_str(),
-            i.title.as_deref().unwrap_or(""),
-            i.status.as_str(),
-            i.output.as_str(),
-            &i.characters.to_string(),
-            &i.chunks.to_string(),
-            &i.attempts.to_string(),
-            &i.bytes.map(|b| b.to_string()).unwrap_or_default(),
-            &i.audio_seconds
-                .map(|s| format!("{s:.3}"))
-                .unwrap_or_default(),
-            i.error.as_deref().unwrap_or(""),
-        ])?;
-        Ok(())
-    }
-
-    /// Flushes and gives the writer back.
-    pub fn end(self) -> io::Result<W> {
-        self.w.into_inner().map_err(|e| e.into_error())
-    }
-}
-
-/// The head of the Markdown rendering.
-pub fn markdown_head(report: &Report) -> String {
-    let t = &report.totals;
-    format!(
-        "# tts-batch report\n\n- input: `{}`\n- out: `{}`\n- outcome: {}\n- items: {} ({} done, {} failed, {} pending, {} removed)\n- requests: {} ({} retries)\n- audio: {:.1} minutes, {} bytes\n- estimated cost: ${:.2}\n\n| key | status | output | characters | chunks | attempts | audio seconds | error |\n| --- | --- | --- | ---: | ---: | ---: | ---: | --- |\n",
-        report.input,
-        report.out,
-        report.outcome.as_deref().unwrap_or("none"),
-        t.items,
-        t.done,
-        t.failed,
-        t.pending,
-        t.removed,
-        t.requests,
-        t.retries,
-        t.audio_seconds / 60.0,
-        t.bytes,
-        t.estimated_cost_usd,
-    )
-}
-
-/// One item as a Markdown table row.
-pub fn markdown_row(i: &ItemRow) -> String {
-    let cell = |x: &str| x.replace('|', "\\|").replace('\n', " ");
-    format!(
-        "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-        cell(&i.key),
-        i.status,
-        cell(&i.output),
-        i.characters,
-        i.chunks,
-        i.attempts,
-        i.audio_seconds
-            .map(|x| format!("{x:.1}"))
-            .unwrap_or_default(),
-        cell(i.error.as_deref().unwrap_or("")),
-    )
 }
 
 /// Streams every item of the queue to `f`, in manifest order (removed ones last).
