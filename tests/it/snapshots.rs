@@ -30,7 +30,7 @@ fn plan_of_the_example_csv() {
     let csv = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quotes.csv"))
         .expect("examples/quotes.csv");
     ws.write("quotes.csv", csv);
-    insta::assert_snapshot!(stdout_of(&ws, &["plan", "quotes.csv"]));
+    insta::assert_snapshot!("plan-quotes", stdout_of(&ws, &["plan", "quotes.csv"]));
 }
 
 #[test]
@@ -45,7 +45,7 @@ fn report_of_a_finished_run() {
     let root = ws.root().display().to_string();
 
     let md = stdout_of(&ws, &["report", "lines.txt", "--format", "md"]).replace(&root, "[ws]");
-    insta::assert_snapshot!(md);
+    insta::assert_snapshot!("report-md", md);
 
     let json = stdout_of(&ws, &["report", "lines.txt", "--format", "json"]);
     let mut json: serde_json::Value = serde_json::from_str(&json).expect("report parses");
@@ -56,5 +56,5 @@ fn report_of_a_finished_run() {
     let json = serde_json::to_string_pretty(&json)
         .expect("json prints")
         .replace(&root, "[ws]");
-    insta::assert_snapshot!(json);
+    insta::assert_snapshot!("report-json", json);
 }
