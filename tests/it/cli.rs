@@ -3,34 +3,6 @@
 
 use crate::support::*;
 
-/// Runs `args` against a fresh API in `ws`; asserts exit 2, a one-line message containing
-/// `needle`, no request and no new file.
-#[track_caller]
-fn refused(ws: &Workspace, args: &[&str], needle: &str) {
-    let api = FakeApi::start();
-    let before = ws.files();
-    let base = api.base_url();
-    let mut all: Vec<&str> = args.to_vec();
-    if !args.iter().any(|a| a.starts_with("--base-url")) {
-        all.extend(["--base-url", &base]);
-    }
-    let out = ws.run(&all);
-    assert_exit(&out, 2);
-    let lines: Vec<&str> = out
-        .stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    assert_eq!(lines.len(), 1, "one line expected: {}", out.stderr);
-    assert!(
-        out.stderr.contains(needle),
-        "{needle:?} not in: {}",
-        out.stderr
-    );
-    assert_eq!(api.count(), 0, "no request may be sent");
-    assert_eq!(ws.files(), before, "nothing may be written");
-}
-
 #[test]
 fn bad_manifests_are_refused_by_name_and_line() {
     let ws = Workspace::new();

@@ -5,10 +5,16 @@ mod support;
 
 mod cli;
 mod csv_manifest;
+mod exit_codes;
 mod failures;
+mod hostile;
 mod lines_manifest;
 mod markdown_manifest;
+mod outage;
+mod queue_access;
+mod refusals;
 mod reliability;
 mod resume;
 mod snapshots;
 mod throughput;
+mod token_limit;

@@ -1,6 +1,7 @@
 //! Stopping and resuming: kill -9 halfway, signals, one run per queue, `retry`, `status`.
 
 use std::collections::HashMap;
+use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
 use crate::support::decode::decoded_seconds;
@@ -25,7 +26,14 @@ fn a_run_killed_halfway_resumes_without_paying_twice() {
         .unwrap();
     wait_for("ten finished requests", || api.successes().len() >= 10);
     child.kill().unwrap();
-    child.wait().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(9), "the kill landed before the run ended");
+    let killed = rusqlite::Connection::open(ws.path("book-audio/tts-batch.db")).unwrap();
+    let done: i64 = killed
+        .query_row("SELECT count(*) FROM items WHERE status = 'done'", [], |r| r.get(0))
+        .unwrap();
+    assert!(done < 30, "the run was killed halfway, not after its end");
+    drop(killed);
     let before_resume = api.successes().len();
 
     let out = ws.run_against(&api, "book.txt", &["-j", "3"]);
@@ -194,9 +202,16 @@ fn retry_puts_failed_items_back_and_status_tells_what_happened() {
 
 #[test]
 fn requests_are_spaced_no_burst_above_a_seconds_share() {
+    // The server refuses more than its per-second share (11 a second at 660 a minute); a run
+    // at --rpm 600 with 8 workers spaces its requests, so it never meets a 429. Counted by
+    // the server, not timed by the test.
     let ws = Workspace::new();
     ws.write("book.txt", many_lines(25));
-    let api = FakeApi::start();
+    let api = FakeApi::builder()
+        .rate_limit_rpm(660)
+        .rate_limit_per_second_share()
+        .rate_limit_unadvertised()
+        .start();
     let out = ws.run(&[
         "run",
         "book.txt",
@@ -208,13 +223,5 @@ fn requests_are_spaced_no_burst_above_a_seconds_share() {
         "8",
     ]);
     assert_exit(&out, 0);
-    let times: Vec<u64> = api.requests().iter().map(|r| r.at_ms).collect();
-    assert_eq!(times.len(), 25);
-    for (i, &start) in times.iter().enumerate() {
-        let in_second = times[i..].iter().take_while(|&&t| t < start + 1000).count();
-        assert!(
-            in_second <= 11,
-            "{in_second} requests within one second from request {i}"
-        );
-    }
+    assert_eq!(api.count(), 25, "no request was refused for a burst");
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // shared by every test file; not every file uses every helper
 
 pub mod decode;
+pub mod outage;
 pub mod server;
 pub mod synth;
 
@@ -215,3 +216,81 @@ pub fn served_seconds(api: &FakeApi, input: &str) -> f64 {
         .and_then(|r| r.audio_seconds)
         .unwrap_or_else(|| panic!("the API never served {input:?}"))
 }
+
+/// The lines a child writes to stderr, as they come.
+pub struct StderrLines {
+    rx: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl StderrLines {
+    pub fn of(child: &mut std::process::Child) -> StderrLines {
+        use std::io::BufRead;
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        StderrLines {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line containing `needle`.
+    pub fn wait_for(&mut self, needle: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !self.seen.iter().any(|l| l.contains(needle)) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!("no line with {needle:?} in stderr: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Everything, once the child has exited.
+    pub fn rest(mut self) -> String {
+        while let Ok(line) = self.rx.recv_timeout(std::time::Duration::from_secs(10)) {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+}
+
+
+/// Runs `args` against a fresh API in `ws`; asserts exit 2, a one-line message containing
+/// `needle`, no request and no new file.
+#[track_caller]
+pub fn refused(ws: &Workspace, args: &[&str], needle: &str) {
+    let api = FakeApi::start();
+    let before = ws.files();
+    let base = api.base_url();
+    let mut all: Vec<&str> = args.to_vec();
+    if !args.iter().any(|a| a.starts_with("--base-url")) {
+        all.extend(["--base-url", &base]);
+    }
+    let out = ws.run(&all);
+    assert_exit(&out, 2);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "one line expected: {}", out.stderr);
+    assert!(
+        out.stderr.contains(needle),
+        "{needle:?} not in: {}",
+        out.stderr
+    );
+    assert_eq!(api.count(), 0, "no request may be sent");
+    assert_eq!(ws.files(), before, "nothing may be written");
+}
+

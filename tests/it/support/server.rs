@@ -45,6 +45,8 @@ pub const DEFAULT_KEY: &str = "sk-test-0123456789abcdef";
 pub const SPEECH_PATH: &str = "/v1/audio/speech";
 /// The longest `input` the real API accepts, in characters.
 pub const MAX_INPUT_CHARS: usize = 4096;
+/// The most input tokens `gpt-4o-mini-tts` accepts in one request.
+pub const MINI_TTS_MAX_TOKENS: usize = 2000;
 /// The formats the real API accepts in `response_format`.
 pub const FORMATS: [&str; 6] = ["mp3", "opus", "aac", "flac", "wav", "pcm"];
 
@@ -97,6 +99,11 @@ pub enum Fault {
     InsufficientQuota,
     /// Any status with an OpenAI error JSON carrying `message`.
     Status { code: u16, message: String },
+    /// 429 `rate_limit_exceeded` whose only hint is the header `name: value`, sent verbatim
+    /// (hostile or broken hints: `1e20`, `-5`, `NaN`, garbage).
+    RateLimitHeader { name: &'static str, value: String },
+    /// `status` with a `text/html` body, as a proxy or gateway sends it.
+    Html { status: u16, html: String },
 }
 
 /// One request as the server saw it and what it decided to answer.
@@ -155,6 +162,8 @@ impl Default for FakeApiBuilder {
             rules: Vec::new(),
             next_index: 0,
             log: Vec::new(),
+            success_headers: Vec::new(),
+            char_share: None,
         })
     }
 }
@@ -246,11 +255,31 @@ impl FakeApiBuilder {
         self
     }
 
+    /// Every successful answer also carries the header `name: value`, verbatim (a hostile
+    /// `x-ratelimit-reset-requests`, say).
+    pub fn success_header(mut self, name: &'static str, value: &str) -> Self {
+        self.0.success_headers.push((name, value.to_owned()));
+        self
+    }
+
+    /// Accept at most `chars` input characters in any one second (the rest get a 429 with
+    /// `retry-after-ms`): a client that spreads `--cpm` evenly never meets it.
+    pub fn char_limit_per_second(mut self, chars: u64) -> Self {
+        self.0.char_share = Some((chars, VecDeque::new()));
+        self
+    }
+
     /// Binds 127.0.0.1 on a free port and starts serving.
     pub fn start(self) -> FakeApi {
+        self.start_on("127.0.0.1:0".parse().expect("an address"))
+    }
+
+    /// Binds `addr` (say, the address of a server that was stopped: the API is back) and
+    /// starts serving.
+    pub fn start_on(self, addr: SocketAddr) -> FakeApi {
         // Bound here, not on the server thread, so that the port is known (and a failure is
         // seen) before `start` returns.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("fake API: bind");
+        let listener = std::net::TcpListener::bind(addr).expect("fake API: bind");
         listener
             .set_nonblocking(true)
             .expect("fake API: nonblocking");
@@ -395,6 +424,9 @@ struct State {
     rules: Vec<Rule>,
     next_index: usize,
     log: Vec<Recorded>,
+    success_headers: Vec<(&'static str, String)>,
+    /// At most this many input characters in any second: (limit, accepted (when, chars)).
+    char_share: Option<(u64, VecDeque<(Instant, u64)>)>,
 }
 
 impl Shared {
@@ -493,6 +525,21 @@ impl State {
         if let Some(fault) = fault {
             return fault_action(fault, &speech.model, audio);
         }
+        if let Some((share, accepted)) = &mut self.char_share {
+            let second = Duration::from_secs(1);
+            while accepted.front().is_some_and(|(t, _)| now.duration_since(*t) >= second) {
+                accepted.pop_front();
+            }
+            let used: u64 = accepted.iter().map(|(_, n)| n).sum();
+            if used + chars > *share && !accepted.is_empty() {
+                let wait = accepted.front().map_or(second, |(t, _)| *t + second - now);
+                let ms = wait.as_micros().div_ceil(1000);
+                let message = rate_limit_message(&speech.model, *share as usize, used as usize, &go_duration(wait));
+                let reply = api_error(429, &message, "tokens", Some("rate_limit_exceeded"));
+                return Action::Send(reply.header("retry-after-ms", ms));
+            }
+            accepted.push_back((now, chars));
+        }
         let mut headers = Vec::new();
         if let Some(limit) = &mut self.rate_limit {
             let admitted = limit.admit(now);
@@ -510,6 +557,7 @@ impl State {
             }
         }
         let mut reply = Reply::audio(content_type(audio.format), audio);
+        headers.extend(self.success_headers.iter().cloned());
         reply.headers = headers;
         Action::Send(reply)
     }
@@ -662,6 +710,14 @@ impl Speech {
                 }
             }
         }
+        if let Some(limit) = token_limit(&self.model) {
+            let tokens = count_tokens(&self.input);
+            if tokens > limit {
+                return Some(format!(
+                    "Input of {tokens} tokens is over the maximum input limit of {limit} tokens"
+                ));
+            }
+        }
         if self.input.chars().count() > MAX_INPUT_CHARS {
             let msg = "String should have at most 4096 characters";
             let ctx = ", 'ctx': {'max_length': 4096}";
@@ -690,6 +746,22 @@ impl Speech {
         let request = (&self.input, &self.voice, &self.model, &self.format);
         format!("{request:?} {:?} {:?}", self.speed, self.instructions)
     }
+}
+
+/// The per-request token limit of a model, as the real API enforces it: 2000 tokens for the
+/// gpt-4o-mini-tts family, none (only the 4096 characters) for the others.
+fn token_limit(model: &str) -> Option<usize> {
+    model
+        .starts_with("gpt-4o-mini-tts")
+        .then_some(MINI_TTS_MAX_TOKENS)
+}
+
+/// Tokens of `text` in the o200k encoding of the gpt-4o family.
+pub fn count_tokens(text: &str) -> usize {
+    static BPE: std::sync::OnceLock<tiktoken_rs::CoreBPE> = std::sync::OnceLock::new();
+    BPE.get_or_init(|| tiktoken_rs::o200k_base().expect("the o200k vocabulary loads"))
+        .encode_ordinary(text)
+        .len()
 }
 
 /// What to do with the connection once a request is read.
@@ -811,6 +883,10 @@ fn fault_action(fault: &Fault, model: &str, audio: Audio) -> Action {
             api_error(*code, message, "server_error", None)
         }
         Fault::Status { code, message } => invalid_request(*code, message, None),
+        Fault::RateLimitHeader { name, value } => {
+            limited("a while".to_owned()).header(*name, value)
+        }
+        Fault::Html { status, html } => Reply::new(*status, "text/html", html.clone()),
     })
 }
 

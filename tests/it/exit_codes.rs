@@ -1,0 +1,77 @@
+//! Exit codes say what happened (SPEC section 6): 2 only when nothing was sent, 1 only when
+//! the run finished and items failed, 3 when it stopped early and resumably.
+
+use crate::support::*;
+
+fn two_lines(ws: &Workspace) {
+    ws.write("lines.txt", "One.\nTwo.\n");
+}
+
+#[test]
+fn a_report_that_cannot_be_written_is_exit_3_not_1() {
+    let ws = Workspace::new();
+    two_lines(&ws);
+    // A folder where report.json goes: the rename onto it fails.
+    std::fs::create_dir_all(ws.path("lines-audio/report.json/inside")).unwrap();
+    let api = FakeApi::start();
+    let out = ws.run_against(&api, "lines.txt", &[]);
+    assert_exit(&out, 3);
+    assert!(out.stderr.contains("cannot write the report"), "{}", out.stderr);
+    assert_eq!(api.count(), 2);
+    // The audio is whole; removing the obstacle, the same command writes the report.
+    std::fs::remove_dir_all(ws.path("lines-audio/report.json")).unwrap();
+    api.reset_log();
+    assert_exit(&ws.run_against(&api, "lines.txt", &[]), 0);
+    assert_eq!(api.count(), 0);
+    assert_eq!(ws.report("lines-audio")["totals"]["done"], 2);
+}
+
+#[test]
+fn a_dead_queue_writer_is_exit_3_not_1() {
+    let ws = Workspace::new();
+    two_lines(&ws);
+    let api = FakeApi::start();
+    let base = api.base_url();
+    let out = ws
+        .command(&["run", "lines.txt", "--base-url", &base])
+        .env("TTS_BATCH_FAULT", "queue-writer-panic")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("queue"), "{stderr}");
+    assert_exit(&ws.run_against(&api, "lines.txt", &[]), 0);
+    assert_eq!(ws.report("lines-audio")["totals"]["done"], 2);
+}
+
+#[test]
+fn a_queue_error_after_requests_went_out_is_exit_3_not_2() {
+    let ws = Workspace::new();
+    two_lines(&ws);
+    let api = FakeApi::start();
+    let base = api.base_url();
+    let out = ws
+        .command(&["run", "lines.txt", "--base-url", &base])
+        .env("TTS_BATCH_FAULT", "queue-end-run")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(api.count() > 0, "requests went out");
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("queue"), "{stderr}");
+    api.reset_log();
+    assert_exit(&ws.run_against(&api, "lines.txt", &[]), 0);
+    assert_eq!(api.count(), 0, "the audio was kept");
+}
+
+#[test]
+fn a_queue_error_before_anything_is_sent_is_still_exit_2() {
+    let ws = Workspace::new();
+    two_lines(&ws);
+    ws.write("lines-audio/tts-batch.db", "not a database at all, just text");
+    let api = FakeApi::start();
+    let out = ws.run_against(&api, "lines.txt", &[]);
+    assert_exit(&out, 2);
+    assert!(out.stderr.contains("not a tts-batch queue"), "{}", out.stderr);
+    assert_eq!(api.count(), 0);
+}
