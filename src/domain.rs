@@ -280,3 +280,17 @@ impl fmt::Display for ItemState {
         f.write_str(self.as_str())
     }
 }
+
+/// An injected failure for the tests: in debug builds, true if `TTS_BATCH_FAULT` names this
+/// point (`queue-writer-panic`, `queue-end-run`). Release builds compile it to `false`.
+pub fn fault_injected(point: &str) -> bool {
+    #[cfg(debug_assertions)]
+    {
+        std::env::var("TTS_BATCH_FAULT").is_ok_and(|v| v == point)
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        let _ = point;
+        false
+    }
+}

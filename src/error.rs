@@ -24,6 +24,10 @@ pub enum StopReason {
     Refused(String),
     /// A local file could not be written (disk full, file-size limit, permissions).
     Storage(String),
+    /// The API gave no answer at all (refused, reset, DNS) for the outage spell.
+    Unreachable(String),
+    /// The API's TLS certificate is not trusted: not retried.
+    Certificate(String),
 }
 
 impl std::fmt::Display for StopReason {
@@ -35,6 +39,14 @@ impl std::fmt::Display for StopReason {
             }
             StopReason::Refused(msg) => write!(f, "stopped: the API refused the request: {msg}"),
             StopReason::Storage(msg) => write!(f, "stopped: cannot write audio: {msg}"),
+            StopReason::Unreachable(msg) => write!(
+                f,
+                "stopped: the API is unreachable ({msg}); run the same command again when it is back"
+            ),
+            StopReason::Certificate(msg) => write!(
+                f,
+                "stopped: {msg}; not retried (check --base-url and the system's certificate store)"
+            ),
         }
     }
 }
@@ -48,10 +60,17 @@ pub enum Error {
     /// Another run holds the queue.
     #[error("another run holds the queue {}", .0.display())]
     Locked(PathBuf),
-    /// The queue database cannot be used.
+    /// Another run holds the queue, and this command would write what it writes.
+    #[error("another run holds the queue {}: {hint}", .path.display())]
+    Busy { path: PathBuf, hint: &'static str },
+    /// The queue database cannot be used, before any request went out.
     #[error("{0}")]
     Queue(String),
-    /// Any other failure (I/O on our own files, a bug).
+    /// A failure after requests went out (the queue, its writer thread, the report): the run
+    /// stopped early, its audio is kept, and the same command resumes.
+    #[error("{0}; run the same command again to resume")]
+    AfterSend(String),
+    /// Any other failure of our own before anything was sent (printing to stdout, say).
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -60,6 +79,11 @@ impl Error {
     /// An input error from anything displayable.
     pub fn input(msg: impl std::fmt::Display) -> Self {
         Error::Input(msg.to_string())
+    }
+
+    /// A failure once requests have gone out, from anything displayable.
+    pub fn after_send(msg: impl std::fmt::Display) -> Self {
+        Error::AfterSend(msg.to_string())
     }
 }
 
@@ -75,14 +99,15 @@ impl From<crate::queue::QueueError> for Error {
     }
 }
 
-/// The process exit status of a command's result, as SPEC section 6 fixes it.
+/// The process exit status of a command's result, as SPEC section 6 fixes it: 1 only for a
+/// run that finished with failed items, 2 only when nothing was sent, 3 for every stop after
+/// requests went out (resumable), 4 for a queue another run holds.
 pub fn exit_code(result: &Result<Outcome, Error>) -> u8 {
     match result {
         Ok(Outcome::Done) => 0,
         Ok(Outcome::SomeFailed(_)) => 1,
-        Err(Error::Input(_)) | Err(Error::Queue(_)) => 2,
-        Ok(Outcome::Stopped(_)) => 3,
-        Err(Error::Locked(_)) => 4,
-        Err(Error::Other(_)) => 1,
+        Err(Error::Input(_) | Error::Queue(_) | Error::Other(_)) => 2,
+        Ok(Outcome::Stopped(_)) | Err(Error::AfterSend(_)) => 3,
+        Err(Error::Locked(_) | Error::Busy { .. }) => 4,
     }
 }

@@ -104,7 +104,17 @@ fn render_plan_totals(cfg: &Config, t: &PlanTotals) -> String {
             .map(|c| format!(" and {c} characters per minute"))
             .unwrap_or_default(),
         cfg.out.display(),
-    )
+    ) + &token_limit_line(cfg)
+}
+
+/// The request limit `plan` applied besides `--max-chars`, for a model that has one.
+fn token_limit_line(cfg: &Config) -> String {
+    plan::tokens::limit(&cfg.voice.model).map_or_else(String::new, |limit| {
+        format!(
+            "per request: at most {} characters and {limit} tokens ({}'s limit, counted in o200k)\n",
+            cfg.max_chars, cfg.voice.model
+        )
+    })
 }
 
 fn format_minutes(minutes: f64) -> String {

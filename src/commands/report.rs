@@ -6,11 +6,24 @@ use std::path::PathBuf;
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::config::queue_location;
 use crate::error::{Error, Outcome};
+use crate::run::QueueLock;
 use crate::{queue, report};
 
 /// `report`: rewrite the files, or print one rendering.
 pub(super) fn report(args: &ReportArgs) -> Result<Outcome, Error> {
     let (db, default_out) = queue_location(&args.queue)?;
+    // Rewriting the files is writing what a run writes: only with the queue's lock. Printing
+    // is reading, which WAL allows beside a run.
+    let _lock = match args.format {
+        None if db.is_file() => Some(QueueLock::acquire(&db).map_err(|e| match e {
+            Error::Locked(path) => Error::Busy {
+                path,
+                hint: "it rewrites report.json and report.csv when it ends; `report --format json|csv|md` prints the report now",
+            },
+            other => other,
+        })?),
+        _ => None,
+    };
     let conn = queue::open_read_only(&db)?;
     let report = report::build(&conn)?;
     let printed =

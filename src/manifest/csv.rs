@@ -3,7 +3,7 @@
 use std::path::{Component, Path};
 
 use super::normalize;
-use super::{Item, ManifestOptions, Overrides, padded, sanitize};
+use super::{Item, MAX_NAME_BYTES, ManifestOptions, Overrides, padded, sanitize};
 use crate::domain::AudioFormat;
 use crate::domain::check_speed;
 
@@ -33,6 +33,13 @@ pub(crate) fn rows<'a>(
             .flexible(false)
             .from_reader(text.as_bytes())
     };
+    // The csv crate reads an unclosed quote to the end of the file as one cell: every row after
+    // it would silently become part of one item.
+    if let Some(line) = unclosed_quote(text) {
+        return Err(CsvError(format!(
+            "line {line}: a quote opened here is never closed (every row after it would be read as one cell)"
+        )));
+    }
     let mut records = reader(text);
     let headers = records
         .headers()
@@ -224,6 +231,12 @@ fn checked_output(out: &str, line: u64) -> Result<String, CsvError> {
         match component {
             Component::Normal(p) => match p.to_str() {
                 Some(p) if p.starts_with('.') => return refuse("has a hidden or dot-named part"),
+                Some(p) if p.len() > MAX_NAME_BYTES => {
+                    return refuse(&format!(
+                        "has a file name too long for the file system ({} bytes; at most {MAX_NAME_BYTES})",
+                        p.len()
+                    ));
+                }
                 Some(p) => parts.push(p.to_string()),
                 None => return refuse("is not valid text"),
             },
@@ -243,6 +256,37 @@ fn checked_output(out: &str, line: u64) -> Result<String, CsvError> {
         return refuse("would overwrite the report or the queue");
     }
     Ok(joined)
+}
+
+/// The line where a quoted field opens that is never closed, read as the csv crate reads: a
+/// quote opens a field only as its first character, and `""` inside one is a quote.
+fn unclosed_quote(text: &str) -> Option<u64> {
+    let mut line = 1u64;
+    let mut field_start = true;
+    let mut open: Option<u64> = None;
+    let mut bytes = text.bytes().peekable();
+    while let Some(b) = bytes.next() {
+        if b == b'\n' {
+            line += 1;
+        }
+        match open {
+            Some(_) if b == b'"' => {
+                if bytes.peek() == Some(&b'"') {
+                    bytes.next();
+                } else {
+                    open = None;
+                    field_start = false;
+                }
+            }
+            Some(_) => {}
+            None => match b {
+                b'"' if field_start => open = Some(line),
+                b',' | b'\n' | b'\r' => field_start = true,
+                _ => field_start = false,
+            },
+        }
+    }
+    open
 }
 
 fn csv_error(e: &csv::Error) -> CsvError {

@@ -54,20 +54,32 @@ pub(crate) struct Manifest {
     opts: ManifestOptions,
     /// Markdown is cut into chapters once (books are small); lines and CSV stream from `text`.
     chapters: Vec<Item>,
+    /// Lines of Markdown chapters that are only their heading (no item).
+    heading_only: Vec<usize>,
 }
 
 /// Opens a manifest: reads it as UTF-8 text. Use [`Manifest::check`] before trusting its items.
 pub(crate) fn open(path: &Path, opts: &ManifestOptions) -> Result<Manifest, ManifestError> {
     let text = read_text(path)?;
-    let chapters = match opts.format {
+    let (chapters, heading_only) = match opts.format {
         InputFormat::Markdown => markdown_items(&text, opts),
-        _ => Vec::new(),
+        _ => (Vec::new(), Vec::new()),
     };
+    if !chapters.is_empty() && !heading_only.is_empty() {
+        let lines: Vec<String> = heading_only.iter().map(|l| format!("line {l}")).collect();
+        tracing::warn!(
+            "{}: {} chapters are only a heading and are left out ({})",
+            path.display(),
+            heading_only.len(),
+            lines.join(", ")
+        );
+    }
     Ok(Manifest {
         path: path.to_path_buf(),
         text,
         opts: opts.clone(),
         chapters,
+        heading_only,
     })
 }
 
@@ -98,12 +110,14 @@ impl Manifest {
     }
 
     /// Reads every item once and checks the whole manifest: something to say, no duplicate
-    /// keys, no two items writing one file. `each` sees every item (to plan it, say) and may
-    /// refuse it. Returns the number of items. Memory stays small: keys and file names are kept
-    /// as 64-bit hashes.
+    /// keys, no two items writing one file. `each` sees every item (to plan it, say), may refuse
+    /// it, and returns the item's final file name relative to `--out`, extension included: two
+    /// names that differ only in case are one file on macOS and Windows, so they are compared
+    /// lowercased. Returns the number of items. Memory stays small: keys and file names are
+    /// kept as 64-bit hashes.
     pub fn check<E: std::fmt::Display>(
         &self,
-        mut each: impl FnMut(&Item) -> Result<(), E>,
+        mut each: impl FnMut(&Item) -> Result<String, E>,
     ) -> Result<usize, ManifestError> {
         let err = |m: String| ManifestError::new(&self.path, m);
         let mut keys: HashMap<u64, u64> = HashMap::new();
@@ -117,16 +131,21 @@ impl Manifest {
                     item.line, item.key
                 )));
             }
-            if let Some(first) = outputs.insert(hash(&item.output.to_lowercase()), item.line) {
+            let output = each(&item).map_err(|e| err(e.to_string()))?;
+            if let Some(first) = outputs.insert(hash(&output.to_lowercase()), item.line) {
                 return Err(err(format!(
-                    "line {}: item `{}` would write the same file `{}` as the item on line {first}",
-                    item.line, item.key, item.output
+                    "line {}: item `{}` would write the same file `{output}` as the item on line {first} (names are compared ignoring case)",
+                    item.line, item.key
                 )));
             }
-            each(&item).map_err(|e| err(e.to_string()))?;
             count += 1;
         }
         if count == 0 {
+            if let Some(line) = self.heading_only.first() {
+                return Err(err(format!(
+                    "line {line}: headings and no prose: every chapter is only its heading, so there is nothing to say"
+                )));
+            }
             return Err(err("nothing to say: the manifest has no text".into()));
         }
         Ok(count)
@@ -144,7 +163,7 @@ fn hash(s: &str) -> u64 {
 /// Reads, checks and collects the manifest at `path` (small manifests and tests).
 pub(crate) fn load(path: &Path, opts: &ManifestOptions) -> Result<Vec<Item>, ManifestError> {
     let manifest = open(path, opts)?;
-    manifest.check(|_| Ok::<(), std::convert::Infallible>(()))?;
+    manifest.check(|item| Ok::<_, std::convert::Infallible>(item.output.clone()))?;
     manifest.items()?.collect()
 }
 
@@ -179,18 +198,25 @@ fn read_text(path: &Path) -> Result<String, ManifestError> {
     }
 }
 
-fn markdown_items(text: &str, opts: &ManifestOptions) -> Vec<Item> {
+/// The chapters of a Markdown book as items, and the lines of chapters that are only their
+/// heading: a heading alone is no item (nobody pays to hear a table of contents).
+fn markdown_items(text: &str, opts: &ManifestOptions) -> (Vec<Item>, Vec<usize>) {
     let md = markdown::MarkdownOptions {
         chapter_level: opts.chapter_level,
         read_code: opts.read_code,
     };
     let chapters = markdown::chapters(text, &md);
     let width = chapters.len().to_string().len().max(2);
-    chapters
+    let mut heading_only = Vec::new();
+    let items = chapters
         .into_iter()
         .filter_map(|ch| {
             let text = normalize(&ch.text);
             if text.is_empty() {
+                return None;
+            }
+            if ch.number > 0 && !ch.title.is_empty() && text == normalize(&ch.title) {
+                heading_only.push(ch.line);
                 return None;
             }
             let slug = markdown::slug(&ch.title);
@@ -210,7 +236,32 @@ fn markdown_items(text: &str, opts: &ManifestOptions) -> Vec<Item> {
                 line: ch.line as u64,
             })
         })
-        .collect()
+        .collect();
+    (items, heading_only)
+}
+
+/// The longest file name (one path component, in bytes) an item may have: the usual limit is
+/// 255, and temporary names (`.NAME.tts-tmp`) and subtitle files beside it need room too.
+pub(crate) const MAX_NAME_BYTES: usize = 200;
+
+/// The file name of an item whose name comes from its key or title: `stem.ext` if it fits in
+/// [`MAX_NAME_BYTES`], else the stem cut at a character boundary, `-`, and 8 hex digits of the
+/// SHA-256 of the whole stem, so that two long names that start alike stay two names, and the
+/// same stem gets the same name on every run.
+pub fn fit_file_name(stem: &str, ext: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let full = format!("{stem}.{ext}");
+    if full.len() <= MAX_NAME_BYTES {
+        return full;
+    }
+    let digest = hex::encode(Sha256::digest(stem.as_bytes()));
+    let tag = digest.get(..8).unwrap_or(&digest);
+    let room = MAX_NAME_BYTES.saturating_sub(ext.len() + tag.len() + 2);
+    let mut cut = room.min(stem.len());
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}-{tag}.{ext}", stem.get(..cut).unwrap_or_default())
 }
 
 /// Zero-padded key of a line or row number, at least 4 digits wide.

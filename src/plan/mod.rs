@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 pub mod chunk;
+pub mod tokens;
 
 use crate::domain::AudioFormat;
 pub use crate::domain::{PlannedItem, PlannedPiece, VoiceSettings};
@@ -52,10 +53,13 @@ pub fn check_item(
     settings: &VoiceSettings,
     max_chars: usize,
 ) -> Result<(), PlanError> {
-    if settings.format.can_join() || chunk::char_count(&item.text) <= max_chars {
+    let token_limit = tokens::limit(&settings.model);
+    if settings.format.can_join()
+        || (chunk::char_count(&item.text) <= max_chars && token_limit.is_none())
+    {
         return Ok(());
     }
-    match chunk::split(&item.text, max_chars).len() {
+    match tokens::split(&item.text, max_chars, token_limit).len() {
         0 | 1 => Ok(()),
         pieces => Err(cannot_join(item, pieces, settings.format)),
     }
@@ -83,7 +87,7 @@ pub fn check_manifest(
         let settings = settings_of(item, defaults);
         check_item(item, &settings, max_chars)?;
         instructions_sent |= settings.sent_instructions().is_some();
-        Ok::<(), PlanError>(())
+        Ok::<_, PlanError>(output_of(item, &settings))
     })?;
     if defaults.instructions.is_some() && !instructions_sent {
         tracing::warn!(
@@ -103,7 +107,7 @@ pub fn plan_item(
     max_chars: usize,
 ) -> Result<PlannedItem, PlanError> {
     let settings = settings_of(item, defaults);
-    let pieces: Vec<PlannedPiece> = chunk::split(&item.text, max_chars)
+    let pieces: Vec<PlannedPiece> = tokens::split(&item.text, max_chars, tokens::limit(&settings.model))
         .into_iter()
         .map(|text| PlannedPiece {
             fingerprint: piece_fingerprint(&settings, &text),
@@ -114,11 +118,7 @@ pub fn plan_item(
     if pieces.len() > 1 && !settings.format.can_join() {
         return Err(cannot_join(item, pieces.len(), settings.format));
     }
-    let output = if item.has_extension {
-        item.output.clone()
-    } else {
-        format!("{}.{}", item.output, settings.format.extension())
-    };
+    let output = output_of(item, &settings);
     let fingerprint = item_fingerprint(settings.format, &pieces);
     Ok(PlannedItem {
         key: item.key.clone(),
@@ -131,6 +131,17 @@ pub fn plan_item(
         fingerprint,
         line: item.line,
     })
+}
+
+/// An item's file relative to `--out`, extension included: a CSV `output` cell as the user
+/// wrote it, else the name from its key or title plus the format's extension, shortened if it
+/// would be too long for the file system (see [`crate::manifest::fit_file_name`]).
+pub fn output_of(item: &Item, settings: &VoiceSettings) -> String {
+    if item.has_extension {
+        item.output.clone()
+    } else {
+        crate::manifest::fit_file_name(&item.output, settings.format.extension())
+    }
 }
 
 /// The fingerprint of a piece: its text and every setting that changes its audio. Instructions

@@ -46,6 +46,14 @@ pub enum SpeechError {
     /// Our own disk failed while writing the response.
     #[error("{0}")]
     Local(String),
+    /// No answer at all: the connection was refused, reset or never made (DNS, network). It
+    /// spends no attempt of the piece; the workers stop the run when it lasts (the outage rule,
+    /// `run::workers::OUTAGE_SPELL`).
+    #[error("{0}")]
+    Unreachable(String),
+    /// The server's TLS certificate is not trusted: retrying cannot help, the run stops.
+    #[error("{0}")]
+    Certificate(String),
 }
 
 /// A response that was saved whole.

@@ -11,6 +11,8 @@ use reqwest::header::HeaderMap;
 use tokio::io::AsyncWriteExt;
 
 use super::hints::{rate_hints, retry_after};
+#[cfg(test)]
+use super::hints::MAX_HINT;
 use super::{Fetched, SpeechError, SpeechRequest};
 use crate::audio;
 use crate::config::ApiKey;
@@ -67,7 +69,7 @@ impl SpeechClient {
             .json(req)
             .send()
             .await
-            .map_err(|e| self.network_error(&e))?;
+            .map_err(|e| self.unanswered(&e))?;
         let status = response.status();
         let headers = response.headers().clone();
         let hints = rate_hints(&headers);
@@ -198,6 +200,26 @@ impl SpeechClient {
         }
     }
 
+    /// A request that got no response at all. A timeout is retried as usual (the server may
+    /// be slow, not gone); a certificate error stops the run; anything else (refused, reset,
+    /// DNS) is no answer, which the pool counts towards an outage.
+    fn unanswered(&self, e: &reqwest::Error) -> SpeechError {
+        if e.is_timeout() {
+            return self.network_error(e);
+        }
+        if let Some(tls) = tls_certificate_error(e) {
+            return SpeechError::Certificate(self.redact(&format!(
+                "the server's TLS certificate is not trusted: {tls}"
+            )));
+        }
+        let what = if e.is_connect() {
+            format!("cannot connect: {}", root_cause(e))
+        } else {
+            format!("no answer: {}", root_cause(e))
+        };
+        SpeechError::Unreachable(self.redact(&what))
+    }
+
     fn network_error(&self, e: &reqwest::Error) -> SpeechError {
         let what = if e.is_timeout() {
             "request timed out".to_string()
@@ -232,6 +254,37 @@ fn retry(reason: impl Into<String>) -> SpeechError {
         after: None,
         rate_limited: false,
     }
+}
+
+/// The rustls certificate error somewhere in an error's chain of causes, if there is one.
+fn tls_certificate_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cause {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>()
+            && matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            )
+        {
+            return Some(tls.to_string());
+        }
+        // hyper and reqwest wrap I/O errors whose inner error is the rustls one.
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && let Some(tls) = inner.downcast_ref::<rustls::Error>()
+            && matches!(tls, rustls::Error::InvalidCertificate(_))
+        {
+            return Some(tls.to_string());
+        }
+        // Some wrappers on the way (I/O errors among them) hide the rustls error from
+        // `source()` but keep its words; rustls words every certificate error this way.
+        let said = err.to_string();
+        if let Some(at) = said.find("invalid peer certificate") {
+            return said.get(at..).map(str::to_owned);
+        }
+        cause = err.source();
+    }
+    None
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
@@ -280,12 +333,9 @@ fn describe_body(body: &[u8]) -> String {
     if let Some(message) = ApiError::parse(body).message {
         return message;
     }
-    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
-    let lower = text.to_lowercase();
-    if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>"))
-        && a + 7 <= b
-    {
-        return format!("HTML page \"{}\"", text[a + 7..b].trim());
+    let text = String::from_utf8_lossy(body.get(..4096).unwrap_or(body));
+    if let Some(title) = html_title(&text) {
+        return format!("HTML page \"{title}\"");
     }
     let first = text
         .lines()
@@ -297,6 +347,25 @@ fn describe_body(body: &[u8]) -> String {
     } else {
         format!("{} bytes of something else", body.len())
     }
+}
+
+/// The text of an HTML page's `<title>`, whole. The tags are found without changing the text's
+/// case (lowercasing can change a text's length, `K` U+212A to `k`), so the offsets are the
+/// original's.
+fn html_title(text: &str) -> Option<&str> {
+    let open = find_ascii_ci(text, "<title>", 0)? + "<title>".len();
+    let close = find_ascii_ci(text, "</title>", open)?;
+    Some(text.get(open..close)?.trim())
+}
+
+/// The byte offset of `needle` (ASCII) in `hay` at or after `from`, ignoring ASCII case. An
+/// ASCII match always starts and ends on a character boundary.
+fn find_ascii_ci(hay: &str, needle: &str, from: usize) -> Option<usize> {
+    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+    let tail = hay.get(from..)?;
+    tail.windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+        .map(|at| at + from)
 }
 
 #[cfg(test)]
@@ -419,5 +488,83 @@ mod tests {
             describe_body(b"<html><head><title>502 Bad Gateway</title></head></html>"),
             "HTML page \"502 Bad Gateway\""
         );
+    }
+    #[test]
+    fn titles_are_quoted_whole_whatever_lowercasing_does_to_them() {
+        let page = "<html><head><TITLE>\u{212A}\u{212A}€ bad gateway</Title></head></html>";
+        assert_eq!(
+            describe_body(page.as_bytes()),
+            "HTML page \"\u{212A}\u{212A}€ bad gateway\""
+        );
+        let before = "<p>\u{212A}\u{212A}\u{212A}</p><title>İstanbul down</title>";
+        assert_eq!(
+            describe_body(before.as_bytes()),
+            "HTML page \"İstanbul down\""
+        );
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Header values as servers might send them: numbers of every shape, durations, junk.
+        fn hint_value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<f64>().prop_map(|f| f.to_string()),
+                any::<i128>().prop_map(|n| n.to_string()),
+                "[0-9.eE+-]{0,30}",
+                "([0-9]{1,25}(\\.[0-9]{0,5})?(ms|s|m|h)){1,4}",
+                "[ -~]{0,40}",
+            ]
+        }
+
+        /// Bodies: JSON errors, HTML pages with odd titles, arbitrary bytes.
+        fn body() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..300),
+                ".{0,80}".prop_map(|m| {
+                    serde_json::json!({"error": {"message": m, "type": "requests", "code": "rate_limit_exceeded"}})
+                        .to_string()
+                        .into_bytes()
+                }),
+                (".{0,40}", ".{0,40}").prop_map(|(a, t)| {
+                    format!("{a}<TiTlE>{t}</tItLe>{a}").into_bytes()
+                }),
+                ".{0,60}".prop_map(|m| format!("{{\"error\": {m:?}}} try again in {m}").into_bytes()),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(3000))]
+
+            /// Whatever a server answers (status, headers, body), the parsers return a class
+            /// and a capped wait; they never panic.
+            #[test]
+            fn any_answer_is_classified_without_panic(
+                status in 100u16..1000,
+                names in proptest::collection::vec(prop_oneof![
+                    Just("retry-after"), Just("retry-after-ms"),
+                    Just("x-ratelimit-limit-requests"), Just("x-ratelimit-remaining-requests"),
+                    Just("x-ratelimit-reset-requests"), Just("content-type"),
+                ], 0..6),
+                values in proptest::collection::vec(hint_value(), 6),
+                body in body(),
+            ) {
+                let c = client();
+                let mut headers = HeaderMap::new();
+                for (name, value) in names.iter().zip(&values) {
+                    if let Ok(value) = value.parse() {
+                        headers.insert(*name, value);
+                    }
+                }
+                let Ok(status) = StatusCode::from_u16(status) else { return Ok(()) };
+                let class = c.classify(status, &headers, &body);
+                prop_assert!(!class.to_string().is_empty() || body.is_empty());
+                let hints = rate_hints(&headers);
+                prop_assert!(hints.reset_requests.is_none_or(|r| r <= MAX_HINT));
+                let _ = describe_body(&body);
+                let _ = retry_after(&headers, &String::from_utf8_lossy(&body));
+            }
+        }
     }
 }

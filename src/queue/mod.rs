@@ -85,6 +85,8 @@ pub fn open_read_only(path: &Path) -> Result<Connection, QueueError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
+    // A run's commit or checkpoint holds a lock for moments: wait rather than fail.
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
     let version = identify(&conn, path)?;
     if version == 0 {
         return Err(QueueError::Missing(path.to_path_buf()));
@@ -131,6 +133,11 @@ fn prepare(conn: &mut Connection, path: &Path) -> Result<(), QueueError> {
     // on a crash). That loses no audio: piece audio is synced to disk before it is recorded, and
     // a run finds unrecorded audio in the store again; an item whose record rolled back is
     // rebuilt from its pieces. It saves an fsync per commit.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // The WAL is checkpointed every 1000 pages (SQLite's default, said here so it stays so),
+    // and truncated to this size after a checkpoint: it never grows without bound.
+    conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Statement journals and sorts in memory: no temporary file per savepoint.

@@ -20,6 +20,12 @@ pub fn begin_run(
 
 /// Records how a run ended.
 pub fn end_run(conn: &Connection, run: i64, outcome: &str) -> Result<(), QueueError> {
+    if crate::domain::fault_injected("queue-end-run") {
+        return Err(QueueError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+            Some("injected fault: queue-end-run".into()),
+        )));
+    }
     conn.execute(
         "UPDATE runs SET finished_at = ?2, outcome = ?3 WHERE id = ?1",
         params![run, now_rfc3339(), outcome],

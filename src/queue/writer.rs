@@ -36,6 +36,10 @@ impl QueueHandle {
                             Err(_) => break,
                         }
                     }
+                    if crate::domain::fault_injected("queue-writer-panic") {
+                        // The tests' stand-in for a bug or a SQLite abort in the writer.
+                        std::panic::resume_unwind(Box::new("injected fault: queue-writer-panic"));
+                    }
                     run_batch(&mut conn, batch);
                 }
                 conn

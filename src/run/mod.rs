@@ -168,12 +168,15 @@ pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     );
     // Dropping the last handle ends the writer thread, which gives the connection back.
     drop(pool);
+    // From here on requests have gone out: a failure is a stop (exit 3, resumable), never
+    // "nothing was sent" (2) nor "some items failed" (1).
     let conn = writer
         .join()
-        .map_err(|_| Error::Other(anyhow::anyhow!("the queue writer thread failed")))?;
-    queue::release_dead_claims(&conn)?;
+        .map_err(|_| Error::after_send("the queue's writer thread died"))?;
+    let after_send = |e: queue::QueueError| Error::after_send(e);
+    queue::release_dead_claims(&conn).map_err(after_send)?;
 
-    let failed = queue::count_items(&conn, ItemState::Failed)?;
+    let failed = queue::count_items(&conn, ItemState::Failed).map_err(after_send)?;
     let outcome = match (&worked, stop_reason, sync_error) {
         (_, Some(reason), _) => Outcome::Stopped(reason),
         (_, None, Some(e)) => Outcome::Stopped(StopReason::Storage(e)),
@@ -186,11 +189,11 @@ pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         Outcome::SomeFailed(n) => format!("finished with {n} failed items"),
         Outcome::Stopped(reason) => reason.to_string(),
     };
-    queue::end_run(&conn, run_id, &outcome_text)?;
-    let report = report::build(&conn)?;
+    queue::end_run(&conn, run_id, &outcome_text).map_err(after_send)?;
+    let report = report::build(&conn).map_err(after_send)?;
     report::write_files(&conn, &report, &cfg.out).map_err(|e| {
-        Error::Other(anyhow::anyhow!(
-            "{}: cannot write the report: {e}",
+        Error::after_send(format!(
+            "{outcome_text}, but {}: cannot write the report: {e}",
             cfg.out.display()
         ))
     })?;

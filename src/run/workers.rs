@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -14,14 +14,39 @@ use tokio_util::task::TaskTracker;
 use crate::audio;
 use crate::error::StopReason;
 use crate::plan::cost_usd;
+use crate::provider::hints::MAX_HINT;
 use crate::provider::{RateHints, SpeechClient, SpeechError, SpeechRequest};
 use crate::queue::{self, Claim, QueueError, QueueHandle, ReadyItem};
 use crate::run::pacer::Pacer;
 use crate::store::{self, BuildError, TempFile};
 
-/// The longest wait a server's retry hint may impose; a hostile `retry-after: 86400` is cut to
-/// this (and the log says so).
-pub const MAX_HINT: Duration = Duration::from_secs(300);
+/// The outage rule: the run stops (exit 3, resumable) once the API has given no answer at all
+/// (connection refused or reset, DNS failure) for this long, and at least [`OUTAGE_ATTEMPTS`]
+/// attempts in a row, across all workers, got none. Such attempts spend no piece's attempts,
+/// so an outage never fails the book. Any HTTP answer, even a 500, ends the spell.
+pub const OUTAGE_SPELL: Duration = Duration::from_secs(30);
+/// See [`OUTAGE_SPELL`].
+pub const OUTAGE_ATTEMPTS: u32 = 3;
+
+/// The outage spell in force: [`OUTAGE_SPELL`], or in debug builds (the tests) the seconds in
+/// `TTS_BATCH_OUTAGE_SECS`.
+fn outage_spell() -> Duration {
+    #[cfg(debug_assertions)]
+    if let Some(secs) = std::env::var("TTS_BATCH_OUTAGE_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        return Duration::from_secs(secs);
+    }
+    OUTAGE_SPELL
+}
+
+/// Since when the API has not answered, and how many attempts in a row got no answer.
+struct Silence {
+    last_answer: Instant,
+    unanswered: u32,
+}
+
 /// The first and the largest backoff delay between attempts of one request.
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
@@ -38,6 +63,8 @@ pub struct Pool {
     pub max_cost: Option<f64>,
     pub stop: CancellationToken,
     stop_reason: Mutex<Option<StopReason>>,
+    silence: Mutex<Silence>,
+    outage_spell: Duration,
     spent_usd: Mutex<f64>,
     request_seq: AtomicI64,
     /// Claimed pieces not yet taken by a worker (claimed a batch at a time).
@@ -89,6 +116,11 @@ impl Pool {
             max_cost,
             stop,
             stop_reason: Mutex::new(None),
+            silence: Mutex::new(Silence {
+                last_answer: Instant::now(),
+                unanswered: 0,
+            }),
+            outage_spell: outage_spell(),
             spent_usd: Mutex::new(0.0),
             request_seq: AtomicI64::new(0),
             claimed: tokio::sync::Mutex::new(VecDeque::new()),
@@ -253,6 +285,12 @@ impl Pool {
             let result = self.fetch_piece(&request, &final_path).await;
             self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
 
+            if !matches!(
+                result,
+                Err(SpeechError::Unreachable(_) | SpeechError::Certificate(_))
+            ) {
+                self.answered();
+            }
             let error = match result {
                 Ok((bytes, seconds, hints)) => {
                     self.pacer.observe(&hints);
@@ -324,8 +362,51 @@ impl Pool {
                     self.stop_for(StopReason::Storage(msg));
                     return self.release(&fp).await;
                 }
+                SpeechError::Certificate(msg) => {
+                    tracing::error!("{msg}");
+                    self.stop_for(StopReason::Certificate(msg));
+                    return self.release(&fp).await;
+                }
+                SpeechError::Unreachable(msg) => {
+                    // No answer is no attempt: neither the piece's attempts nor the spend.
+                    attempt = attempt.saturating_sub(1);
+                    self.refund(&claim);
+                    if let Some(silent) = self.unanswered() {
+                        let reason = format!("no answer for {}s: {msg}", silent.as_secs());
+                        tracing::error!("{reason}");
+                        self.stop_for(StopReason::Unreachable(reason));
+                        return self.release(&fp).await;
+                    }
+                    let every = (self.outage_spell / 10)
+                        .clamp(Duration::from_millis(100), Duration::from_secs(3));
+                    let wait = every.mul_f64(0.5 + fastrand::f64());
+                    tracing::info!(piece = %fp, "no answer; trying again in {:.1}s: {msg}", wait.as_secs_f64());
+                    tokio::select! {
+                        _ = self.stop.cancelled() => return self.release(&fp).await,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                }
             }
         }
+    }
+
+    /// The API answered (anything, even an error): an outage spell, if any, is over.
+    fn answered(&self) {
+        if let Ok(mut s) = self.silence.lock() {
+            s.last_answer = Instant::now();
+            s.unanswered = 0;
+        }
+    }
+
+    /// Counts an attempt that got no answer; `Some(how long the API has been silent)` when
+    /// the outage rule says the run must stop.
+    fn unanswered(&self) -> Option<Duration> {
+        let Ok(mut s) = self.silence.lock() else {
+            return None;
+        };
+        s.unanswered = s.unanswered.saturating_add(1);
+        let silent = s.last_answer.elapsed();
+        (s.unanswered >= OUTAGE_ATTEMPTS && silent >= self.outage_spell).then_some(silent)
     }
 
     /// Sends the request, checks the whole response is audio, and moves it to its final name.
@@ -393,6 +474,14 @@ impl Pool {
         }
         *spent += cost;
         true
+    }
+
+    /// Takes back the estimated cost of a request that got no answer (nothing was paid).
+    fn refund(&self, claim: &Claim) {
+        let cost = cost_usd(&claim.model, claim.characters);
+        if let Ok(mut spent) = self.spent_usd.lock() {
+            *spent = (*spent - cost).max(0.0);
+        }
     }
 
     async fn release(&self, fp: &str) -> Result<(), QueueError> {

@@ -16,7 +16,11 @@ fn a_report_that_cannot_be_written_is_exit_3_not_1() {
     let api = FakeApi::start();
     let out = ws.run_against(&api, "lines.txt", &[]);
     assert_exit(&out, 3);
-    assert!(out.stderr.contains("cannot write the report"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot write the report"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(api.count(), 2);
     // The audio is whole; removing the obstacle, the same command writes the report.
     std::fs::remove_dir_all(ws.path("lines-audio/report.json")).unwrap();
@@ -68,10 +72,17 @@ fn a_queue_error_after_requests_went_out_is_exit_3_not_2() {
 fn a_queue_error_before_anything_is_sent_is_still_exit_2() {
     let ws = Workspace::new();
     two_lines(&ws);
-    ws.write("lines-audio/tts-batch.db", "not a database at all, just text");
+    ws.write(
+        "lines-audio/tts-batch.db",
+        "not a database at all, just text",
+    );
     let api = FakeApi::start();
     let out = ws.run_against(&api, "lines.txt", &[]);
     assert_exit(&out, 2);
-    assert!(out.stderr.contains("not a tts-batch queue"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not a tts-batch queue"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(api.count(), 0);
 }

@@ -15,13 +15,19 @@ fn one_bad_hint(name: &'static str, value: &str) -> FakeApi {
 #[test]
 fn broken_retry_hints_are_ignored_and_the_run_ends_whole() {
     for name in ["retry-after", "retry-after-ms"] {
-        for value in ["-5", "NaN", "nan", "-inf", "garbage", "1e-400x", "", "0x10"] {
+        for value in [
+            "-5", "NaN", "nan", "inf", "-inf", "garbage", "1e-400x", "", "0x10",
+        ] {
             let ws = Workspace::new();
             ws.write("lines.txt", "Only line.\n");
             let api = one_bad_hint(name, value);
             let out = ws.run_against(&api, "lines.txt", &[]);
             assert_exit(&out, 0);
-            assert!(!out.stderr.contains("panicked"), "{name}: {value}: {}", out.stderr);
+            assert!(
+                !out.stderr.contains("panicked"),
+                "{name}: {value}: {}",
+                out.stderr
+            );
             assert_eq!(api.count(), 2, "{name}: {value}: one 429, one success");
             assert_eq!(ws.report("lines-audio")["totals"]["done"], 1);
         }
@@ -32,7 +38,6 @@ fn broken_retry_hints_are_ignored_and_the_run_ends_whole() {
 fn a_huge_retry_hint_is_capped_at_five_minutes_not_a_crash() {
     for (name, value) in [
         ("retry-after", "1e20"),
-        ("retry-after", "inf"),
         ("retry-after", "99999999999999999999"),
         ("retry-after-ms", "1e300"),
     ] {
@@ -60,7 +65,13 @@ fn a_huge_retry_hint_is_capped_at_five_minutes_not_a_crash() {
 
 #[test]
 fn a_huge_rate_reset_header_on_every_success_never_crashes() {
-    for value in ["99999999999999999999h", "1e300s", "-1s", "NaNs", "9999999999999999999m9s"] {
+    for value in [
+        "99999999999999999999h",
+        "1e300s",
+        "-1s",
+        "NaNs",
+        "9999999999999999999m9s",
+    ] {
         let ws = Workspace::new();
         ws.write("lines.txt", "One.\nTwo.\nThree.\n");
         let api = FakeApi::builder()

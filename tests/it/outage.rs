@@ -31,7 +31,14 @@ fn a_refused_connection_stops_the_run_and_the_same_command_resumes() {
     let addr = refused_addr();
     let base = format!("http://{addr}/v1");
     // Few attempts: were connection failures counted as attempts, the items would fail.
-    let args = ["run", "lines.txt", "--base-url", &base, "--max-attempts", "2"];
+    let args = [
+        "run",
+        "lines.txt",
+        "--base-url",
+        &base,
+        "--max-attempts",
+        "2",
+    ];
     let out = ws.command(&args).env(SPELL.0, SPELL.1).output().unwrap();
     let out = Output {
         code: out.status.code().unwrap_or(-1),
@@ -40,7 +47,10 @@ fn a_refused_connection_stops_the_run_and_the_same_command_resumes() {
     };
     stopped_with_all_pending(&ws, &out, 3);
     assert!(out.stderr.contains("unreachable"), "{}", out.stderr);
-    let outcome = ws.report("lines-audio")["outcome"].as_str().unwrap().to_owned();
+    let outcome = ws.report("lines-audio")["outcome"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(outcome.contains("unreachable"), "{outcome}");
 
     // The API is back on the same address: the same command finishes the job.
@@ -57,7 +67,14 @@ fn connections_reset_by_the_server_are_an_outage_too() {
     three_lines(&ws);
     let api = FakeApi::builder().fault_after(0, Fault::Reset).start();
     let base = api.base_url();
-    let args = ["run", "lines.txt", "--base-url", &base, "--max-attempts", "2"];
+    let args = [
+        "run",
+        "lines.txt",
+        "--base-url",
+        &base,
+        "--max-attempts",
+        "2",
+    ];
     let out = ws.command(&args).env(SPELL.0, SPELL.1).output().unwrap();
     let out = Output {
         code: out.status.code().unwrap_or(-1),
@@ -81,7 +98,14 @@ fn an_answer_from_the_server_is_no_outage() {
     three_lines(&ws);
     let api = FakeApi::builder().fault_after(0, Fault::Status500).start();
     let base = api.base_url();
-    let args = ["run", "lines.txt", "--base-url", &base, "--max-attempts", "2"];
+    let args = [
+        "run",
+        "lines.txt",
+        "--base-url",
+        &base,
+        "--max-attempts",
+        "2",
+    ];
     let out = ws.command(&args).env(SPELL.0, SPELL.1).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(api.count(), 6);
@@ -93,7 +117,16 @@ fn an_untrusted_certificate_stops_the_run_at_once() {
     three_lines(&ws);
     let tls = UntrustedTls::start();
     let base = tls.base_url();
-    let out = ws.run(&["run", "lines.txt", "--base-url", &base, "-j", "2", "--max-attempts", "2"]);
+    let out = ws.run(&[
+        "run",
+        "lines.txt",
+        "--base-url",
+        &base,
+        "-j",
+        "2",
+        "--max-attempts",
+        "2",
+    ]);
     stopped_with_all_pending(&ws, &out, 3);
     let last = out.stderr.lines().last().unwrap_or_default().to_owned();
     assert!(
@@ -103,5 +136,10 @@ fn an_untrusted_certificate_stops_the_run_at_once() {
     );
     assert!(!last.is_empty());
     // No retry: at most one handshake per worker.
-    assert!(tls.connections() <= 2, "{} handshakes", tls.connections());
+    assert!(
+        tls.connections() <= 2,
+        "{} handshakes: {}",
+        tls.connections(),
+        out.stderr
+    );
 }

@@ -20,7 +20,11 @@ fn many_lines(n: usize) -> String {
 fn readers_work(ws: &Workspace, when: &str) {
     let status = ws.run(&["status", "book.txt"]);
     assert_exit(&status, 0);
-    assert!(status.stdout.contains(&format!("items: {N} ")), "{when}: {}", status.stdout);
+    assert!(
+        status.stdout.contains(&format!("items: {N} ")),
+        "{when}: {}",
+        status.stdout
+    );
     let report = ws.run(&["report", "book.txt", "--format", "json"]);
     assert_exit(&report, 0);
     let parsed: serde_json::Value = serde_json::from_str(&report.stdout)
@@ -28,7 +32,11 @@ fn readers_work(ws: &Workspace, when: &str) {
     assert_eq!(parsed["totals"]["items"], N, "{when}");
     let plan = ws.run(&["plan", "book.txt"]);
     assert_exit(&plan, 0);
-    assert!(plan.stdout.contains(&format!("{N} items")), "{when}: {}", plan.stdout);
+    assert!(
+        plan.stdout.contains(&format!("{N} items")),
+        "{when}: {}",
+        plan.stdout
+    );
 }
 
 #[test]
@@ -63,7 +71,11 @@ fn status_report_and_plan_read_the_queue_during_a_run_and_after_kill_9() {
     );
     child.kill().unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(9), "the kill landed before the run ended");
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the kill landed before the run ended"
+    );
     readers_work(&ws, "after kill -9");
     let report = ws.run(&["report", "book.txt", "--format", "json"]);
     let parsed: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
@@ -93,8 +105,14 @@ fn report_without_format_leaves_a_running_runs_files_alone() {
     assert_exit(&out, 4);
     assert!(out.stderr.contains("--format"), "{}", out.stderr);
     assert_eq!(ws.files(), files_before);
-    assert_eq!(std::fs::read(ws.path("lines-audio/report.json")).unwrap(), json_before);
-    assert_eq!(std::fs::read(ws.path("lines-audio/report.csv")).unwrap(), csv_before);
+    assert_eq!(
+        std::fs::read(ws.path("lines-audio/report.json")).unwrap(),
+        json_before
+    );
+    assert_eq!(
+        std::fs::read(ws.path("lines-audio/report.csv")).unwrap(),
+        csv_before
+    );
     // Printing is reading: it works while the run holds the queue.
     assert_exit(&ws.run(&["report", "lines.txt", "--format", "csv"]), 0);
 

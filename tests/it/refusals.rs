@@ -11,7 +11,10 @@ fn two_items_that_would_write_one_file_are_refused() {
     refused(&ws, &["run", "same.csv"], "same.csv: line 3");
     refused(&ws, &["run", "same.csv"], "a.mp3");
     // Case differs: one file on macOS and Windows.
-    ws.write("case.csv", "id,text,output\nChapter,Hello.,\nb,World.,chapter.MP3\n");
+    ws.write(
+        "case.csv",
+        "id,text,output\nChapter,Hello.,\nb,World.,chapter.MP3\n",
+    );
     refused(&ws, &["run", "case.csv"], "case.csv: line 3");
     ws.write("ids.csv", "id,text\nIntro,Hello.\nintro,World.\n");
     refused(&ws, &["run", "ids.csv"], "ids.csv: line 3");

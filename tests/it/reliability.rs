@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::process::ExitStatusExt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::decode::decoded_seconds;
 use crate::support::*;

@@ -27,10 +27,18 @@ fn a_run_killed_halfway_resumes_without_paying_twice() {
     wait_for("ten finished requests", || api.successes().len() >= 10);
     child.kill().unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(9), "the kill landed before the run ended");
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the kill landed before the run ended"
+    );
     let killed = rusqlite::Connection::open(ws.path("book-audio/tts-batch.db")).unwrap();
     let done: i64 = killed
-        .query_row("SELECT count(*) FROM items WHERE status = 'done'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM items WHERE status = 'done'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert!(done < 30, "the run was killed halfway, not after its end");
     drop(killed);

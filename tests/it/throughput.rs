@@ -150,7 +150,11 @@ fn characters_per_minute_are_spread_evenly() {
         .max()
         .unwrap();
     assert!(longest <= 45, "{longest}");
-    assert_eq!(api.count(), 40, "no request was refused for a burst of characters");
+    assert_eq!(
+        api.count(),
+        40,
+        "no request was refused for a burst of characters"
+    );
 }
 
 #[test]
@@ -181,11 +185,18 @@ fn a_resumed_run_does_not_burst() {
     wait_for("six answers", || api.successes().len() >= 6);
     child.kill().unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(9), "the kill landed before the run ended");
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the kill landed before the run ended"
+    );
     let mut child = ws.command(&args).spawn().unwrap();
     wait_for("twelve answers", || api.successes().len() >= 12);
     signal(&child, rustix::process::Signal::TERM);
     child.wait().unwrap();
     let refused = api.requests().iter().filter(|r| r.status == 429).count();
-    assert_eq!(refused, 0, "requests refused for a burst across the restarts");
+    assert_eq!(
+        refused, 0,
+        "requests refused for a burst across the restarts"
+    );
 }

@@ -38,7 +38,10 @@ fn a_chinese_novel_for_gpt_4o_mini_tts_stays_under_its_token_limit() {
         .unwrap();
     assert!(most <= MINI_TTS_MAX_TOKENS, "{most} tokens in one request");
     // Cut by tokens, not needlessly small: the pieces use most of the limit.
-    assert!(most > MINI_TTS_MAX_TOKENS / 2, "largest piece only {most} tokens");
+    assert!(
+        most > MINI_TTS_MAX_TOKENS / 2,
+        "largest piece only {most} tokens"
+    );
     let report = ws.report("chinese-novel-audio");
     assert_eq!(report["totals"]["failed"], 0);
     assert_eq!(report["totals"]["done"], report["totals"]["items"]);
@@ -58,5 +61,9 @@ fn other_models_keep_the_character_cap() {
             .unwrap_or_default()
             .to_owned()
     };
-    assert_ne!(pieces(&plan.stdout), pieces(&mini.stdout), "the token cut makes more pieces");
+    assert_ne!(
+        pieces(&plan.stdout),
+        pieces(&mini.stdout),
+        "the token cut makes more pieces"
+    );
 }

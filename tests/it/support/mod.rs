@@ -265,7 +265,6 @@ impl StderrLines {
     }
 }
 
-
 /// Runs `args` against a fresh API in `ws`; asserts exit 2, a one-line message containing
 /// `needle`, no request and no new file.
 #[track_caller]
@@ -293,4 +292,3 @@ pub fn refused(ws: &Workspace, args: &[&str], needle: &str) {
     assert_eq!(api.count(), 0, "no request may be sent");
     assert_eq!(ws.files(), before, "nothing may be written");
 }
-

@@ -527,14 +527,22 @@ impl State {
         }
         if let Some((share, accepted)) = &mut self.char_share {
             let second = Duration::from_secs(1);
-            while accepted.front().is_some_and(|(t, _)| now.duration_since(*t) >= second) {
+            while accepted
+                .front()
+                .is_some_and(|(t, _)| now.duration_since(*t) >= second)
+            {
                 accepted.pop_front();
             }
             let used: u64 = accepted.iter().map(|(_, n)| n).sum();
             if used + chars > *share && !accepted.is_empty() {
                 let wait = accepted.front().map_or(second, |(t, _)| *t + second - now);
                 let ms = wait.as_micros().div_ceil(1000);
-                let message = rate_limit_message(&speech.model, *share as usize, used as usize, &go_duration(wait));
+                let message = rate_limit_message(
+                    &speech.model,
+                    *share as usize,
+                    used as usize,
+                    &go_duration(wait),
+                );
                 let reply = api_error(429, &message, "tokens", Some("rate_limit_exceeded"));
                 return Action::Send(reply.header("retry-after-ms", ms));
             }
@@ -884,7 +892,7 @@ fn fault_action(fault: &Fault, model: &str, audio: Audio) -> Action {
         }
         Fault::Status { code, message } => invalid_request(*code, message, None),
         Fault::RateLimitHeader { name, value } => {
-            limited("a while".to_owned()).header(*name, value)
+            limited("a while".to_owned()).header(name, value)
         }
         Fault::Html { status, html } => Reply::new(*status, "text/html", html.clone()),
     })
