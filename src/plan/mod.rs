@@ -107,14 +107,15 @@ pub fn plan_item(
     max_chars: usize,
 ) -> Result<PlannedItem, PlanError> {
     let settings = settings_of(item, defaults);
-    let pieces: Vec<PlannedPiece> = tokens::split(&item.text, max_chars, tokens::limit(&settings.model))
-        .into_iter()
-        .map(|text| PlannedPiece {
-            fingerprint: piece_fingerprint(&settings, &text),
-            characters: chunk::char_count(&text),
-            text,
-        })
-        .collect();
+    let pieces: Vec<PlannedPiece> =
+        tokens::split(&item.text, max_chars, tokens::limit(&settings.model))
+            .into_iter()
+            .map(|text| PlannedPiece {
+                fingerprint: piece_fingerprint(&settings, &text),
+                characters: chunk::char_count(&text),
+                text,
+            })
+            .collect();
     if pieces.len() > 1 && !settings.format.can_join() {
         return Err(cannot_join(item, pieces.len(), settings.format));
     }

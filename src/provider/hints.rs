@@ -120,8 +120,16 @@ mod tests {
             assert!(hint > MAX_HINT, "{value}");
         }
         for value in ["-5", "NaN", "inf", "-inf", "garbage", ""] {
-            assert_eq!(retry_after(&header("retry-after", value), ""), None, "{value}");
-            assert_eq!(retry_after(&header("retry-after-ms", value), ""), None, "{value}");
+            assert_eq!(
+                retry_after(&header("retry-after", value), ""),
+                None,
+                "{value}"
+            );
+            assert_eq!(
+                retry_after(&header("retry-after-ms", value), ""),
+                None,
+                "{value}"
+            );
         }
         let reset = header("x-ratelimit-reset-requests", "99999999999999999999h");
         assert_eq!(rate_hints(&reset).reset_requests, Some(MAX_HINT));

@@ -10,9 +10,9 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use tokio::io::AsyncWriteExt;
 
-use super::hints::{rate_hints, retry_after};
 #[cfg(test)]
 use super::hints::MAX_HINT;
+use super::hints::{rate_hints, retry_after};
 use super::{Fetched, SpeechError, SpeechRequest};
 use crate::audio;
 use crate::config::ApiKey;

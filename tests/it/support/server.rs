@@ -891,9 +891,7 @@ fn fault_action(fault: &Fault, model: &str, audio: Audio) -> Action {
             api_error(*code, message, "server_error", None)
         }
         Fault::Status { code, message } => invalid_request(*code, message, None),
-        Fault::RateLimitHeader { name, value } => {
-            limited("a while".to_owned()).header(name, value)
-        }
+        Fault::RateLimitHeader { name, value } => limited("a while".to_owned()).header(name, value),
         Fault::Html { status, html } => Reply::new(*status, "text/html", html.clone()),
     })
 }
