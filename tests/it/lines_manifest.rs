@@ -207,7 +207,12 @@ fn items_dropped_from_the_manifest_are_never_paid_for_after_a_stop() {
         .unwrap();
     wait_for("two answers", || api.successes().len() >= 2);
     child.kill().unwrap();
-    child.wait().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "the kill landed before the run ended"
+    );
 
     // The rest of the book is cut: only the first three lines remain.
     ws.write(

@@ -210,13 +210,14 @@ fn retry_puts_failed_items_back_and_status_tells_what_happened() {
 
 #[test]
 fn requests_are_spaced_no_burst_above_a_seconds_share() {
-    // The server refuses more than its per-second share (11 a second at 660 a minute); a run
-    // at --rpm 600 with 8 workers spaces its requests, so it never meets a 429. Counted by
-    // the server, not timed by the test.
+    // The server refuses more than its per-second share (12 a second at 720 a minute); a run
+    // at --rpm 600 (10 a second) with 8 workers spaces its requests, so it never meets a 429,
+    // whereas 8 workers unpaced would send 8 at once. Counted by the server, not timed by the
+    // test.
     let ws = Workspace::new();
     ws.write("book.txt", many_lines(25));
     let api = FakeApi::builder()
-        .rate_limit_rpm(660)
+        .rate_limit_rpm(720)
         .rate_limit_per_second_share()
         .rate_limit_unadvertised()
         .start();
