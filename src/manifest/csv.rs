@@ -267,7 +267,7 @@ fn unclosed_quote(text: &str) -> Option<u64> {
     let mut bytes = text.bytes().peekable();
     while let Some(b) = bytes.next() {
         if b == b'\n' {
-            line += 1;
+            line = line.saturating_add(1);
         }
         match open {
             Some(_) if b == b'"' => {
@@ -395,5 +395,19 @@ mod tests {
         assert_eq!(items[0].key, "WQbJJwEFP1l9");
         assert!(items[0].text.contains("invincible summer"));
         assert_eq!(items[1].overrides.voice.as_deref(), Some("echo"));
+    }
+
+    #[test]
+    fn a_quote_never_closed_is_found_at_its_line() {
+        assert_eq!(unclosed_quote("id,text\n1,\"open\n2,x\n"), Some(2));
+        assert_eq!(
+            unclosed_quote("id,text\r\n1,\"a\r\nb\"\r\n2,\"c\n"),
+            Some(4)
+        );
+        assert_eq!(
+            unclosed_quote("id,text\n1,\"a \"\"q\"\" b\"\n2,plain \"x\n"),
+            None
+        );
+        assert_eq!(unclosed_quote("id,text\n1,\"two\nlines\"\n"), None);
     }
 }

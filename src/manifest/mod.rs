@@ -375,4 +375,19 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn long_names_are_shortened_uniquely_and_stably() {
+        assert_eq!(fit_file_name("short", "mp3"), "short.mp3");
+        let a = fit_file_name(&"a".repeat(300), "mp3");
+        let b = fit_file_name(&format!("{}b", "a".repeat(299)), "mp3");
+        assert!(a.len() <= MAX_NAME_BYTES && b.len() <= MAX_NAME_BYTES);
+        assert_ne!(a, b);
+        assert_eq!(a, fit_file_name(&"a".repeat(300), "mp3"));
+        let wide = fit_file_name(&"語".repeat(120), "flac");
+        assert!(
+            wide.len() <= MAX_NAME_BYTES && wide.ends_with(".flac"),
+            "{wide}"
+        );
+    }
 }
