@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-/// Turn a manifest of text (lines, CSV rows or Markdown chapters) into audio files through an
+/// Turn a manifest of text (lines, CSV rows, Markdown or EPUB chapters) into audio files through an
 /// OpenAI-compatible text-to-speech API, as a resumable, rate-limited batch job.
 #[derive(Debug, Parser)]
 #[command(
@@ -69,13 +69,14 @@ pub enum InputFormatArg {
     Lines,
     Csv,
     Markdown,
+    Epub,
 }
 
 /// The options of `run` and `plan`. A job file may set each of them under the same long name;
 /// flags given here win over the job file.
 #[derive(Debug, Args, Clone, Default)]
 pub struct JobArgs {
-    /// A manifest (.txt, .csv, .md, .markdown) or a job file (.toml).
+    /// A manifest (.txt, .csv, .md, .markdown, .epub) or a job file (.toml).
     #[arg(value_name = "INPUT")]
     pub input: PathBuf,
 
@@ -167,6 +168,11 @@ pub struct JobArgs {
     /// Read fenced and indented code blocks of Markdown aloud instead of skipping them
     #[arg(long)]
     pub read_code: bool,
+
+    /// EPUB: also read the front and back matter left out by default (cover, title page,
+    /// contents, copyright, colophon, licence, index, endnotes)
+    #[arg(long)]
+    pub keep_front_matter: bool,
 
     /// Allow a plain http:// base URL to a host other than loopback (the key travels in clear)
     #[arg(long)]

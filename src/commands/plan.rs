@@ -26,6 +26,9 @@ pub(super) fn plan(cfg: &Config) -> Result<Outcome, Error> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let key_width = 24;
     let write_err = |e: std::io::Error| Error::Other(e.into());
+    if let Some(book) = manifest.metadata() {
+        writeln!(out, "{}\n", render_book(book)).map_err(write_err)?;
+    }
     writeln!(
         out,
         "{:<key_width$}  {:>6}  {:>9}  {:>8}  OUTPUT",
@@ -61,9 +64,52 @@ pub(super) fn plan(cfg: &Config) -> Result<Outcome, Error> {
         )
         .map_err(write_err)?;
     }
+    write!(out, "{}", render_left_out(manifest.left_out())).map_err(write_err)?;
     write!(out, "{}", render_plan_totals(cfg, &totals)).map_err(write_err)?;
     out.flush().map_err(write_err)?;
     Ok(Outcome::Done)
+}
+
+/// What an EPUB says about itself, in one line: the defaults of the book's tags.
+fn render_book(book: &manifest::BookMetadata) -> String {
+    let mut line = format!("book: {}", book.title.as_deref().unwrap_or("(no title)"));
+    if !book.authors.is_empty() {
+        line.push_str(&format!(", by {}", book.authors.join(", ")));
+    }
+    let mut details = Vec::new();
+    if let Some(language) = &book.language {
+        details.push(format!("language {language}"));
+    }
+    match &book.cover {
+        Some(cover) => details.push(format!(
+            "cover {}, {} KiB",
+            cover.media_type,
+            cover.bytes.len().div_ceil(1024)
+        )),
+        None => details.push("no cover".to_owned()),
+    }
+    format!("{line} ({})", details.join("; "))
+}
+
+/// The chapters of a book that are not read, and why.
+fn render_left_out(left_out: &[manifest::LeftOut]) -> String {
+    if left_out.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("\nleft out (--keep-front-matter keeps front and back matter):\n");
+    let width = left_out.iter().map(|l| l.href.len()).max().unwrap_or(0);
+    for chapter in left_out {
+        let title = if chapter.title.is_empty() {
+            String::new()
+        } else {
+            format!("\"{}\": ", chapter.title)
+        };
+        text.push_str(&format!(
+            "  {:<width$}  {title}{}\n",
+            chapter.href, chapter.reason
+        ));
+    }
+    text
 }
 
 /// The first 128 bits of a hex fingerprint: a set of these is a fifth the size of strings.

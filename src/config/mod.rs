@@ -137,6 +137,7 @@ struct JobFile {
     max_cost: Option<f64>,
     input_format: Option<InputFormatArg>,
     read_code: Option<bool>,
+    keep_front_matter: Option<bool>,
     allow_insecure_http: Option<bool>,
 }
 
@@ -190,12 +191,13 @@ fn input_kind(path: &Path, forced: Option<InputFormatArg>) -> Result<InputKind, 
         Some("txt") | Some("text") => Ok(InputKind::Manifest(InputFormat::Lines)),
         Some("csv") => Ok(InputKind::Manifest(InputFormat::Csv)),
         Some("md") | Some("markdown") => Ok(InputKind::Manifest(InputFormat::Markdown)),
+        Some("epub") => Ok(InputKind::Manifest(InputFormat::Epub)),
         Some(other) => Err(ConfigError::new(format!(
-            "{}: unknown extension `.{other}` (use .txt, .csv, .md or .toml, or --input-format lines|csv|markdown)",
+            "{}: unknown extension `.{other}` (use .txt, .csv, .md, .epub or .toml, or --input-format lines|csv|markdown|epub)",
             path.display()
         ))),
         None => Err(ConfigError::new(format!(
-            "{}: no extension to tell the manifest kind (use --input-format lines|csv|markdown)",
+            "{}: no extension to tell the manifest kind (use --input-format lines|csv|markdown|epub)",
             path.display()
         ))),
     }
@@ -207,6 +209,7 @@ impl From<InputFormatArg> for InputFormat {
             InputFormatArg::Lines => InputFormat::Lines,
             InputFormatArg::Csv => InputFormat::Csv,
             InputFormatArg::Markdown => InputFormat::Markdown,
+            InputFormatArg::Epub => InputFormat::Epub,
         }
     }
 }
@@ -384,6 +387,7 @@ impl Config {
                 id_column,
                 chapter_level,
                 read_code: args.read_code || job.read_code.unwrap_or(false),
+                keep_front_matter: args.keep_front_matter || job.keep_front_matter.unwrap_or(false),
             },
             out,
             pieces: pieces_dir(&db),

@@ -330,6 +330,7 @@ mod tests {
             id_column: "id".into(),
             chapter_level: None,
             read_code: false,
+            keep_front_matter: false,
         }
     }
 

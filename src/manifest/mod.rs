@@ -2,6 +2,7 @@
 //! the file, so that every error can name the file and line it comes from.
 
 pub(crate) mod csv;
+pub(crate) mod epub;
 pub(crate) mod lines;
 pub mod markdown;
 
@@ -17,6 +18,7 @@ pub(crate) enum InputFormat {
     Lines,
     Csv,
     Markdown,
+    Epub,
 }
 
 /// How to read a manifest.
@@ -27,6 +29,8 @@ pub(crate) struct ManifestOptions {
     pub id_column: String,
     pub chapter_level: Option<u8>,
     pub read_code: bool,
+    /// EPUB: keep the front and back matter that is left out by default.
+    pub keep_front_matter: bool,
 }
 
 /// A manifest that cannot be read. The message names the file and, where there is one, the line.
@@ -52,38 +56,83 @@ pub(crate) struct Manifest {
     path: PathBuf,
     text: String,
     opts: ManifestOptions,
-    /// Markdown is cut into chapters once (books are small); lines and CSV stream from `text`.
+    /// Markdown and EPUB books are cut into chapters once (books are small); lines and CSV
+    /// stream from `text`.
     chapters: Vec<Item>,
     /// Lines of Markdown chapters that are only their heading (no item).
     heading_only: Vec<usize>,
+    /// What an EPUB says about itself, and the chapters it leaves out.
+    book: Option<BookInfo>,
 }
 
-/// Opens a manifest: reads it as UTF-8 text. Use [`Manifest::check`] before trusting its items.
+/// What an EPUB manifest knows beyond its items.
+struct BookInfo {
+    metadata: BookMetadata,
+    left_out: Vec<LeftOut>,
+}
+
+pub(crate) use epub::BookMetadata;
+
+/// A chapter of a book that is not read, and why (for `plan`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LeftOut {
+    pub title: String,
+    /// Where it is in the book: the document's path in the archive, with `#id` for a part.
+    pub href: String,
+    pub reason: String,
+}
+
+/// Opens a manifest: reads it as UTF-8 text (an EPUB as a book). Use [`Manifest::check`]
+/// before trusting its items.
 pub(crate) fn open(path: &Path, opts: &ManifestOptions) -> Result<Manifest, ManifestError> {
-    let text = read_text(path)?;
-    let (chapters, heading_only) = match opts.format {
-        InputFormat::Markdown => markdown_items(&text, opts),
-        _ => (Vec::new(), Vec::new()),
-    };
-    if !chapters.is_empty() && !heading_only.is_empty() {
-        let lines: Vec<String> = heading_only.iter().map(|l| format!("line {l}")).collect();
-        tracing::warn!(
-            "{}: {} chapters are only a heading and are left out ({})",
-            path.display(),
-            heading_only.len(),
-            lines.join(", ")
-        );
-    }
-    Ok(Manifest {
+    let mut manifest = Manifest {
         path: path.to_path_buf(),
-        text,
+        text: String::new(),
         opts: opts.clone(),
-        chapters,
-        heading_only,
-    })
+        chapters: Vec::new(),
+        heading_only: Vec::new(),
+        book: None,
+    };
+    match opts.format {
+        InputFormat::Epub => {
+            let (chapters, book) = epub_items(path, opts)?;
+            manifest.chapters = chapters;
+            manifest.book = Some(book);
+        }
+        InputFormat::Markdown => {
+            manifest.text = read_text(path)?;
+            let (chapters, heading_only) = markdown_items(&manifest.text, opts);
+            if !chapters.is_empty() && !heading_only.is_empty() {
+                let lines: Vec<String> =
+                    heading_only.iter().map(|l| format!("line {l}")).collect();
+                tracing::warn!(
+                    "{}: {} chapters are only a heading and are left out ({})",
+                    path.display(),
+                    heading_only.len(),
+                    lines.join(", ")
+                );
+            }
+            manifest.chapters = chapters;
+            manifest.heading_only = heading_only;
+        }
+        InputFormat::Lines | InputFormat::Csv => manifest.text = read_text(path)?,
+    }
+    Ok(manifest)
 }
 
 impl Manifest {
+    /// An EPUB's title, authors, language and cover (the defaults of the book's tags); None
+    /// for other manifests.
+    pub fn metadata(&self) -> Option<&BookMetadata> {
+        self.book.as_ref().map(|b| &b.metadata)
+    }
+
+    /// An EPUB's chapters that are not read (front and back matter, empty pages), in reading
+    /// order; empty for other manifests.
+    pub fn left_out(&self) -> &[LeftOut] {
+        self.book.as_ref().map_or(&[], |b| b.left_out.as_slice())
+    }
+
     /// The items in manifest order. Each is checked on its own; [`Manifest::check`] checks them
     /// against each other.
     pub fn items(
@@ -105,7 +154,9 @@ impl Manifest {
                     .map_err(err)?
                     .map(move |r| r.map_err(err)),
             ),
-            InputFormat::Markdown => Box::new(self.chapters.iter().cloned().map(Ok)),
+            InputFormat::Markdown | InputFormat::Epub => {
+                Box::new(self.chapters.iter().cloned().map(Ok))
+            }
         })
     }
 
@@ -196,6 +247,70 @@ fn read_text(path: &Path) -> Result<String, ManifestError> {
             ))
         }
     }
+}
+
+/// Reads the EPUB at `path`: an item per kept chapter, numbered in reading order and named
+/// `NN-slug` as Markdown chapters are, and what the book says about itself.
+fn epub_items(path: &Path, opts: &ManifestOptions) -> Result<(Vec<Item>, BookInfo), ManifestError> {
+    if path.is_dir() {
+        return Err(ManifestError::new(path, "is a directory, not a manifest"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| ManifestError::new(path, io_reason(&e)))?;
+    let options = epub::EpubOptions {
+        keep_front_matter: opts.keep_front_matter,
+    };
+    let book = epub::read(&bytes, &options).map_err(|e| ManifestError::new(path, e.to_string()))?;
+    let mut left_out = Vec::new();
+    let mut kept = Vec::new();
+    for (position, chapter) in book.chapters.into_iter().enumerate() {
+        if chapter.kept {
+            kept.push((position, chapter));
+        } else {
+            left_out.push(LeftOut {
+                title: chapter.title,
+                href: chapter.href,
+                reason: chapter.reason.unwrap_or_default(),
+            });
+        }
+    }
+    if kept.is_empty() && !left_out.is_empty() && !opts.keep_front_matter {
+        return Err(ManifestError::new(
+            path,
+            "nothing to say: every chapter is front or back matter or empty (see `plan`; \
+             --keep-front-matter keeps front and back matter)",
+        ));
+    }
+    let width = kept.len().to_string().len().max(2);
+    let items = kept
+        .into_iter()
+        .enumerate()
+        .map(|(index, (position, chapter))| {
+            let number = format!("{:0width$}", index.saturating_add(1));
+            let slug = markdown::slug(&chapter.title);
+            let stem = if slug.is_empty() {
+                number
+            } else {
+                format!("{number}-{slug}")
+            };
+            Item {
+                key: stem.clone(),
+                title: Some(chapter.title).filter(|t| !t.is_empty()),
+                text: normalize(&chapter.text),
+                overrides: Overrides::default(),
+                output: stem,
+                has_extension: false,
+                // The chapter's place in the book's reading order stands in for a line.
+                line: u64::try_from(position)
+                    .unwrap_or(u64::MAX)
+                    .saturating_add(1),
+            }
+        })
+        .collect();
+    let info = BookInfo {
+        metadata: book.metadata,
+        left_out,
+    };
+    Ok((items, info))
 }
 
 /// The chapters of a Markdown book as items, and the lines of chapters that are only their
@@ -343,6 +458,7 @@ mod tests {
             id_column: "id".into(),
             chapter_level: None,
             read_code: false,
+            keep_front_matter: false,
         }
     }
 
@@ -355,7 +471,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("m");
             std::fs::write(&path, &bytes).unwrap();
-            for format in [InputFormat::Lines, InputFormat::Csv, InputFormat::Markdown] {
+            for format in [InputFormat::Lines, InputFormat::Csv, InputFormat::Markdown, InputFormat::Epub] {
                 if let Ok(items) = load(&path, &opts(format)) {
                     prop_assert!(!items.is_empty());
                     prop_assert!(items.iter().all(|i| !i.text.is_empty() && !i.key.is_empty()));

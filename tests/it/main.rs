@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod csv_manifest;
+mod epub_manifest;
 mod exit_codes;
 mod failures;
 mod hostile;

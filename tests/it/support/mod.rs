@@ -5,6 +5,7 @@
 #![allow(dead_code)] // shared by every test file; not every file uses every helper
 
 pub mod decode;
+pub mod epub;
 pub mod outage;
 pub mod server;
 pub mod synth;

@@ -1,0 +1,667 @@
+//! A content document (XHTML) as speech text, cut where the table of contents points into it.
+//!
+//! The rules are the Markdown reader's: no markup is read; links by their text; images by
+//! nothing; block elements (paragraphs, headings, list items, quotes, ...) are separated by a
+//! paragraph break `"\n\n"`, `<br>` by a line break; a table is read row by row, cells joined
+//! by `", "` and each row ended by `"."`; whitespace runs are one space (except in `<pre>`).
+//! Not read at all: the `<head>`, scripts, styles, SVG and MathML, footnote and endnote
+//! bodies inside a chapter, noteref marks (`epub:type="noteref"`, `role="doc-noteref"`, and
+//! links inside `<sup>`, which is how books without semantics mark them), page-break markers
+//! (`epub:type="pagebreak"`, `role="doc-pagebreak"`), soft hyphens (U+00AD) and word joiners
+//! (U+2060, U+FEFF). The parts of an `<hgroup>` ("I", "Down the Rabbit-Hole") are one
+//! heading, joined by ". ", or written as the table of contents writes the title when it has
+//! the same words.
+
+use super::markup::{self, Event, Tag};
+
+/// Where the table of contents cuts a document: an element id, and the entry's title.
+#[derive(Debug, Clone)]
+pub(super) struct Cut {
+    pub(super) id: String,
+    pub(super) title: String,
+}
+
+/// A stretch of a document between cuts.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Segment {
+    /// Index into the cuts that started it; None for the stretch from the document's start.
+    pub(super) cut: Option<usize>,
+    pub(super) text: String,
+    /// Whether the text starts with a heading.
+    pub(super) starts_with_heading: bool,
+    /// The first heading's text.
+    pub(super) heading: Option<String>,
+    /// `epub:type` values and `doc-` roles of the body and of the elements opened before the
+    /// segment's first word: what the segment is (`chapter`, `colophon`, `toc`, ...).
+    pub(super) types: Vec<String>,
+}
+
+/// A document read: its `<title>` and its segments in document order.
+#[derive(Debug, Default)]
+pub(super) struct Content {
+    pub(super) title: Option<String>,
+    pub(super) segments: Vec<Segment>,
+}
+
+/// Elements that are not read, with everything in them.
+const HIDDEN: [&str; 17] = [
+    "script", "style", "template", "svg", "math", "img", "audio", "video", "object", "iframe",
+    "noscript", "canvas", "button", "select", "input", "textarea", "map",
+];
+
+/// Elements that start and end a paragraph.
+const BLOCKS: [&str; 32] = [
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "body",
+    "caption",
+    "center",
+    "dd",
+    "details",
+    "dialog",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "header",
+    "hr",
+    "legend",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "section",
+    "summary",
+    "table",
+    "ul",
+    "menu",
+    "html",
+];
+
+/// Elements whose `epub:type` says what a whole document or part of one is.
+const SECTIONS: [&str; 7] = ["body", "section", "article", "div", "nav", "aside", "main"];
+
+/// Types of notes: not read inside a chapter, but a document that is all notes (an endnotes
+/// page kept with `--keep-front-matter`) is read.
+const NOTES: [&str; 7] = [
+    "footnote",
+    "footnotes",
+    "endnote",
+    "endnotes",
+    "rearnote",
+    "rearnotes",
+    "note",
+];
+
+/// Reads the document `text`, cutting it at the elements whose id is one of `cuts`' ids.
+/// `titles_by_cut[None]` for the first stretch is `first_title`.
+pub(super) fn read(text: &str, cuts: &[Cut], first_title: &str) -> Content {
+    let mut reader = Reader::new(cuts, first_title);
+    markup::events(text, &mut |event| reader.event(event));
+    reader.finish()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Not read, nor anything inside.
+    Hidden,
+    /// The `<head>`: hidden, but its `<title>` is the document's title.
+    Head,
+    /// The document's `<title>` (inside the hidden `<head>`).
+    DocTitle,
+    Block,
+    Heading,
+    Hgroup,
+    /// A heading or paragraph inside an `<hgroup>`: one part of its heading.
+    HeadingPart,
+    Pre,
+    Row,
+    Cell,
+    Sup,
+    Link,
+    LineBreak,
+    Inline,
+}
+
+/// A position in the speech text of one segment.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    segment: usize,
+    len: usize,
+    gap: Gap,
+}
+
+#[derive(Debug)]
+struct Frame {
+    kind: Kind,
+    mark: Mark,
+    /// For `Sup`: a link was inside. For `Link`: its href has a fragment (points at a note?).
+    flag: bool,
+    /// For `Link`: the words written outside any `<sup>` when it opened.
+    words_outside_sup: usize,
+}
+
+struct Reader<'c> {
+    cuts: &'c [Cut],
+    first_title: &'c str,
+    started: Vec<bool>,
+    speech: Speech,
+    frames: Vec<Frame>,
+    hidden: usize,
+    sups: usize,
+    pre: usize,
+    headings: usize,
+    row_start: usize,
+    words_outside_sup: usize,
+    body_types: Vec<String>,
+    content: Content,
+    current: Segment,
+    /// Number of segments finished, i.e. the index of the current one.
+    segment_no: usize,
+}
+
+impl<'c> Reader<'c> {
+    fn new(cuts: &'c [Cut], first_title: &'c str) -> Self {
+        Reader {
+            cuts,
+            first_title,
+            started: vec![false; cuts.len()],
+            speech: Speech::default(),
+            frames: Vec::new(),
+            hidden: 0,
+            sups: 0,
+            pre: 0,
+            headings: 0,
+            row_start: 0,
+            words_outside_sup: 0,
+            body_types: Vec::new(),
+            content: Content::default(),
+            current: Segment::default(),
+            segment_no: 0,
+        }
+    }
+
+    fn finish(mut self) -> Content {
+        self.end_segment();
+        self.content
+    }
+
+    fn mark(&self) -> Mark {
+        Mark {
+            segment: self.segment_no,
+            len: self.speech.text.len(),
+            gap: self.speech.gap,
+        }
+    }
+
+    /// The title of the table-of-contents entry the current segment belongs to.
+    fn current_title(&self) -> &str {
+        match self.current.cut {
+            Some(i) => self.cuts.get(i).map_or("", |c| c.title.as_str()),
+            None => self.first_title,
+        }
+    }
+
+    fn end_segment(&mut self) {
+        let mut segment = std::mem::take(&mut self.current);
+        segment.text = std::mem::take(&mut self.speech.text);
+        self.speech = Speech::default();
+        self.content.segments.push(segment);
+        self.segment_no = self.segment_no.saturating_add(1);
+        self.words_outside_sup = 0;
+    }
+
+    fn start_segment(&mut self, cut: usize) {
+        self.end_segment();
+        self.current.cut = Some(cut);
+        self.current.types = self.body_types.clone();
+        // Headings open at the cut go on in the new segment, from its start.
+        let here = self.mark();
+        for frame in &mut self.frames {
+            if matches!(frame.kind, Kind::Heading | Kind::Hgroup) {
+                frame.mark = here;
+            }
+        }
+    }
+
+    fn at_top(&self) -> bool {
+        self.speech.text.is_empty()
+    }
+
+    fn event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Open(tag) => self.open(tag),
+            Event::Close => self.close(),
+            Event::Text(text) => {
+                if self.frames.last().is_some_and(|f| f.kind == Kind::DocTitle) {
+                    let title = self.content.title.get_or_insert_with(String::new);
+                    title.push_str(&text);
+                } else if self.hidden == 0 {
+                    self.say(&text);
+                }
+            }
+        }
+    }
+
+    fn say(&mut self, text: &str) {
+        let was_empty = self.at_top();
+        let words = self.speech.push(text, self.pre > 0);
+        if words == 0 {
+            return;
+        }
+        if was_empty {
+            self.current.starts_with_heading = self.headings > 0;
+        }
+        if self.sups == 0 {
+            self.words_outside_sup = self.words_outside_sup.saturating_add(words);
+        }
+    }
+
+    fn open(&mut self, tag: Tag) {
+        let kind = if self.hidden > 0 {
+            if tag.name == "title" && self.frames.last().is_some_and(|f| f.kind == Kind::Head) {
+                Kind::DocTitle
+            } else {
+                Kind::Hidden
+            }
+        } else {
+            self.classify(&tag)
+        };
+        let frame = Frame {
+            kind,
+            mark: self.mark(),
+            flag: false,
+            words_outside_sup: self.words_outside_sup,
+        };
+        match kind {
+            Kind::Hidden | Kind::Head => self.hidden = self.hidden.saturating_add(1),
+            Kind::DocTitle => {}
+            Kind::Block => self.speech.gap(Gap::Paragraph),
+            Kind::Heading | Kind::Hgroup => {
+                self.speech.gap(Gap::Paragraph);
+                self.headings = self.headings.saturating_add(1);
+            }
+            Kind::HeadingPart => self.speech.gap(Gap::Part),
+            Kind::Pre => {
+                self.speech.gap(Gap::Paragraph);
+                self.pre = self.pre.saturating_add(1);
+            }
+            Kind::Row => self.row_start = self.speech.text.len(),
+            Kind::Cell | Kind::Inline => {}
+            Kind::LineBreak => self.speech.gap(Gap::Line),
+            Kind::Sup => self.sups = self.sups.saturating_add(1),
+            Kind::Link => {
+                if let Some(sup) = self.frames.iter_mut().rev().find(|f| f.kind == Kind::Sup) {
+                    sup.flag |= tag.attribute("href").is_some();
+                }
+            }
+        }
+        let mut frame = frame;
+        if kind == Kind::Link {
+            frame.flag = tag.attribute("href").is_some_and(|h| h.contains('#'));
+        }
+        // The mark of a heading is where its text starts, after the gap before it.
+        if matches!(kind, Kind::Heading | Kind::Hgroup) {
+            frame.mark = self.mark();
+        }
+        self.frames.push(frame);
+    }
+
+    /// What to do with an element (outside hidden ones); also notes the segment's types and
+    /// starts a new segment at a cut.
+    fn classify(&mut self, tag: &Tag) -> Kind {
+        if let Some(id) = tag.attribute("id")
+            && let Some(cut) = self.cuts.iter().position(|c| c.id == id)
+            && self.started.get(cut) == Some(&false)
+        {
+            if let Some(started) = self.started.get_mut(cut) {
+                *started = true;
+            }
+            self.start_segment(cut);
+        }
+        if tag.name == "body" {
+            self.body_types = tag.types().map(str::to_owned).collect();
+        }
+        let at_top = self.at_top();
+        let name = tag.name.as_str();
+        if at_top && SECTIONS.contains(&name) {
+            self.current.types.extend(tag.types().map(str::to_owned));
+        }
+        let in_hgroup = self.frames.iter().any(|f| f.kind == Kind::Hgroup);
+        let hidden = HIDDEN.contains(&name)
+            || tag.is("noteref")
+            || tag.is("pagebreak")
+            || tag.attribute("hidden").is_some()
+            || (!at_top && NOTES.iter().any(|n| tag.is(n)));
+        if name == "head" {
+            Kind::Head
+        } else if hidden {
+            Kind::Hidden
+        } else if in_hgroup && (is_heading(name) || name == "p" || tag.is("title")) {
+            Kind::HeadingPart
+        } else if name == "hgroup" {
+            Kind::Hgroup
+        } else if is_heading(name) || (BLOCKS.contains(&name) && tag.is("title")) {
+            Kind::Heading
+        } else if name == "pre" {
+            Kind::Pre
+        } else if name == "tr" {
+            Kind::Row
+        } else if name == "td" || name == "th" {
+            Kind::Cell
+        } else if name == "br" {
+            Kind::LineBreak
+        } else if name == "sup" {
+            Kind::Sup
+        } else if name == "a" {
+            Kind::Link
+        } else if BLOCKS.contains(&name) {
+            Kind::Block
+        } else {
+            Kind::Inline
+        }
+    }
+
+    fn close(&mut self) {
+        let Some(frame) = self.frames.pop() else {
+            return;
+        };
+        match frame.kind {
+            Kind::Hidden | Kind::Head => self.hidden = self.hidden.saturating_sub(1),
+            Kind::DocTitle | Kind::Inline | Kind::LineBreak => {}
+            Kind::Block | Kind::Pre => {
+                if frame.kind == Kind::Pre {
+                    self.pre = self.pre.saturating_sub(1);
+                }
+                self.speech.gap(Gap::Paragraph);
+            }
+            Kind::Heading | Kind::Hgroup => {
+                self.headings = self.headings.saturating_sub(1);
+                self.close_heading(&frame);
+                self.speech.gap(Gap::Paragraph);
+            }
+            Kind::HeadingPart => self.speech.gap(Gap::Part),
+            Kind::Row => self.speech.end_row(self.row_start),
+            Kind::Cell => self.speech.gap(Gap::Clause),
+            Kind::Sup => {
+                self.sups = self.sups.saturating_sub(1);
+                if frame.flag {
+                    self.rollback(frame.mark);
+                }
+            }
+            Kind::Link => {
+                let inside_sup_only = self.words_outside_sup == frame.words_outside_sup;
+                let wrote = self.speech.text.len() > frame.mark.len;
+                if frame.flag && wrote && inside_sup_only && self.sups == 0 {
+                    self.rollback(frame.mark);
+                }
+            }
+        }
+    }
+
+    /// Takes back what was written since `mark` (a note mark), if it is in this segment.
+    fn rollback(&mut self, mark: Mark) {
+        if mark.segment == self.segment_no && mark.len <= self.speech.text.len() {
+            self.speech.text.truncate(mark.len);
+            self.speech.gap = mark.gap;
+        }
+    }
+
+    fn close_heading(&mut self, frame: &Frame) {
+        if frame.mark.segment != self.segment_no || self.current.heading.is_some() {
+            return;
+        }
+        let Some(heading) = self.speech.text.get(frame.mark.len..) else {
+            return;
+        };
+        let heading = heading.trim().to_owned();
+        if heading.is_empty() {
+            return;
+        }
+        if frame.kind == Kind::Hgroup {
+            // "I. Down the Rabbit-Hole" is said as the table of contents writes it, when that
+            // has the same words ("I: Down the Rabbit-Hole").
+            let title = self.current_title();
+            if !title.is_empty() && same_words(title, &heading) {
+                let title = title.to_owned();
+                self.speech.text.truncate(frame.mark.len);
+                self.speech.push(&title, false);
+                self.current.heading = Some(title);
+                return;
+            }
+        }
+        self.current.heading = Some(heading);
+    }
+}
+
+fn is_heading(name: &str) -> bool {
+    matches!(name, "h1" | "h2" | "h3" | "h4" | "h5" | "h6")
+}
+
+/// Whether `a` and `b` have the same letters and digits, ignoring case, spacing and punctuation.
+pub(super) fn same_words(a: &str, b: &str) -> bool {
+    let letters = |s: &str| {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    letters(a) == letters(b)
+}
+
+/// Whitespace owed between the last word written and the next one; a stronger gap wins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+enum Gap {
+    #[default]
+    None,
+    Space,
+    /// Between table cells: ", " (or a space after punctuation).
+    Clause,
+    /// Between the parts of a heading group: ". " (or a space after punctuation).
+    Part,
+    Line,
+    Paragraph,
+}
+
+/// Speech text being written. Whitespace is never written directly: it becomes a pending
+/// [`Gap`], written only when a word follows, so removed markup leaves no doubled spaces or
+/// empty paragraphs and the text never starts or ends in whitespace.
+#[derive(Debug, Default)]
+struct Speech {
+    text: String,
+    gap: Gap,
+}
+
+/// Characters that are never read: soft hyphen, word joiner, zero-width no-break space.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{ad}' | '\u{2060}' | '\u{feff}')
+}
+
+impl Speech {
+    fn gap(&mut self, gap: Gap) {
+        self.gap = self.gap.max(gap);
+    }
+
+    /// Writes `text`, collapsing whitespace (keeping line breaks in `pre`); returns the number
+    /// of words written.
+    fn push(&mut self, text: &str, pre: bool) -> usize {
+        let mut words = 0;
+        let mut word = String::new();
+        for c in text.chars().filter(|&c| !is_invisible(c)) {
+            if c.is_whitespace() {
+                if !word.is_empty() {
+                    self.push_word(&word);
+                    word.clear();
+                    words += 1;
+                }
+                self.gap(if pre && c == '\n' {
+                    Gap::Line
+                } else {
+                    Gap::Space
+                });
+            } else {
+                word.push(c);
+            }
+        }
+        if !word.is_empty() {
+            self.push_word(&word);
+            words += 1;
+        }
+        words
+    }
+
+    fn push_word(&mut self, word: &str) {
+        let gap = std::mem::take(&mut self.gap);
+        if !self.text.is_empty() {
+            let separator = match gap {
+                Gap::None => "",
+                Gap::Space => " ",
+                Gap::Clause | Gap::Part if ends_with_punctuation(&self.text) => " ",
+                Gap::Clause => ", ",
+                Gap::Part => ". ",
+                Gap::Line => "\n",
+                Gap::Paragraph => "\n\n",
+            };
+            self.text.push_str(separator);
+        }
+        self.text.push_str(word);
+    }
+
+    /// Ends a table row that started at `row_start`: a period if the row said something that
+    /// does not already end in punctuation, then a line break.
+    fn end_row(&mut self, row_start: usize) {
+        if self.text.len() > row_start && !ends_with_punctuation(&self.text) {
+            self.text.push('.');
+        }
+        self.gap(Gap::Line);
+    }
+}
+
+fn ends_with_punctuation(text: &str) -> bool {
+    text.ends_with([
+        '.', ',', ';', ':', '!', '?', '…', '。', '，', '、', '；', '：', '！', '？',
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xhtml(body: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops"><head><title>Doc title</title><style>p {{ x: y }}</style></head><body>{body}</body></html>"#
+        )
+    }
+
+    fn speak(body: &str) -> String {
+        let content = read(&xhtml(body), &[], "");
+        assert_eq!(content.segments.len(), 1);
+        content.segments[0].text.clone()
+    }
+
+    #[test]
+    fn blocks_are_paragraphs_and_inline_markup_is_not_read() {
+        assert_eq!(
+            speak(
+                "<h1>Title</h1>\n  <p>One <i>two</i>\n three <a href=\"x.html\">four</a>.</p><p>Five<br/>six</p><img src=\"a.png\" alt=\"A picture\"/>"
+            ),
+            "Title\n\nOne two three four.\n\nFive\nsix"
+        );
+    }
+
+    #[test]
+    fn notes_page_breaks_and_invisible_characters_are_not_read() {
+        let body = concat!(
+            "<p>It was<span epub:type=\"pagebreak\" id=\"p4\" title=\"4\">4</span> a dark",
+            "<a href=\"notes.xhtml#n1\" epub:type=\"noteref\">1</a> night",
+            "<a href=\"#n2\" role=\"doc-noteref\">2</a>, so\u{ad}ft",
+            "<sup><a href=\"#fn3\">[3]</a></sup> and still<a href=\"#fn4\"><sup>4</sup></a>\u{2060}—",
+            "<sup>th</sup>.</p>",
+            "<aside epub:type=\"footnote\" id=\"n2\"><p>A note.</p></aside>",
+            "<div role=\"doc-pagebreak\" aria-label=\"5\">5</div>"
+        );
+        assert_eq!(speak(body), "It was a dark night, soft and still—th.");
+    }
+
+    #[test]
+    fn tables_are_read_cell_by_cell() {
+        assert_eq!(
+            speak(
+                "<table><tr><th>Length</th><th>Signed</th></tr><tr><td>8-bit</td><td>i8</td></tr></table><p>After.</p>"
+            ),
+            "Length, Signed.\n8-bit, i8.\n\nAfter."
+        );
+    }
+
+    #[test]
+    fn an_hgroup_is_one_heading_said_as_the_toc_says_it() {
+        let body = r#"<section epub:type="chapter"><hgroup><h2 epub:type="ordinal">I</h2><p epub:type="title">Down the Rabbit-Hole</p></hgroup><p>Alice was beginning.</p></section>"#;
+        let content = read(&xhtml(body), &[], "I: Down the Rabbit-Hole");
+        let segment = &content.segments[0];
+        assert_eq!(
+            segment.text,
+            "I: Down the Rabbit-Hole\n\nAlice was beginning."
+        );
+        assert_eq!(segment.heading.as_deref(), Some("I: Down the Rabbit-Hole"));
+        assert!(segment.starts_with_heading);
+        assert_eq!(segment.types, ["chapter"]);
+        let content = read(&xhtml(body), &[], "");
+        assert_eq!(
+            content.segments[0].text,
+            "I. Down the Rabbit-Hole\n\nAlice was beginning."
+        );
+        assert_eq!(content.title.as_deref(), Some("Doc title"));
+    }
+
+    #[test]
+    fn a_document_is_cut_where_the_toc_points() {
+        let body = r#"<p>Preface words.</p><h2 id="c1">One</h2><p>First.</p><div id="c2"><h2>Two</h2><p>Second.</p></div>"#;
+        let cuts = [
+            Cut {
+                id: "c1".into(),
+                title: "One".into(),
+            },
+            Cut {
+                id: "c2".into(),
+                title: "Two".into(),
+            },
+        ];
+        let content = read(&xhtml(body), &cuts, "Book");
+        let got: Vec<(Option<usize>, &str, bool)> = content
+            .segments
+            .iter()
+            .map(|s| (s.cut, s.text.as_str(), s.starts_with_heading))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (None, "Preface words.", false),
+                (Some(0), "One\n\nFirst.", true),
+                (Some(1), "Two\n\nSecond.", true),
+            ]
+        );
+    }
+
+    #[test]
+    fn tag_soup_reads_like_xhtml() {
+        let html = "<html><head><title>T</title></head><body><p>One&nbsp;&mdash; two<p>Three &amp; four<br>five</body>";
+        let content = read(html, &[], "");
+        assert_eq!(content.segments[0].text, "One — two\n\nThree & four\nfive");
+        assert_eq!(content.title.as_deref(), Some("T"));
+    }
+
+    #[test]
+    fn an_endnotes_document_is_read_but_notes_inside_a_chapter_are_not() {
+        let notes = r#"<section epub:type="endnotes"><h2>Endnotes</h2><ol><li id="n1"><p>A note.</p></li></ol></section>"#;
+        let content = read(&xhtml(notes), &[], "");
+        assert_eq!(content.segments[0].text, "Endnotes\n\nA note.");
+        assert_eq!(content.segments[0].types, ["endnotes"]);
+    }
+}
