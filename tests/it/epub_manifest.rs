@@ -208,7 +208,7 @@ fn input_format_epub_and_the_job_file_key_work() {
     );
     let plan = ws.run(&["plan", "job.toml"]);
     assert_exit(&plan, 0);
-    assert!(plan.stdout.contains("4 items"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("5 items"), "{}", plan.stdout);
 }
 
 #[test]

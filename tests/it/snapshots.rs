@@ -1,5 +1,5 @@
 //! Snapshots of the text outputs a user reads: `--help` of the program and of every command,
-//! `plan` of an example manifest, and a report in Markdown and JSON, with times, ports and
+//! `plan` of an example manifest and of an EPUB, and a report in Markdown and JSON, with times, ports and
 //! paths redacted. A change of wording shows up as a snapshot diff (`cargo insta review`).
 
 use crate::support::*;
@@ -31,6 +31,16 @@ fn plan_of_the_example_csv() {
         .expect("examples/quotes.csv");
     ws.write("quotes.csv", csv);
     insta::assert_snapshot!("plan-quotes", stdout_of(&ws, &["plan", "quotes.csv"]));
+}
+
+#[test]
+fn plan_of_an_epub() {
+    let ws = Workspace::new();
+    ws.corpus("jekyll-hyde.epub");
+    insta::assert_snapshot!(
+        "plan-jekyll-hyde",
+        stdout_of(&ws, &["plan", "jekyll-hyde.epub"])
+    );
 }
 
 #[test]

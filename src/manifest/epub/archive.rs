@@ -46,8 +46,7 @@ pub(super) struct Archive<'b> {
 impl<'b> Archive<'b> {
     /// Opens `bytes` as a zip archive.
     pub(super) fn open(bytes: &'b [u8]) -> Result<Self, EpubError> {
-        let zip =
-            ZipArchive::new(Cursor::new(bytes)).map_err(|e| EpubError::NotZip(zip_reason(&e)))?;
+        let zip = ZipArchive::new(Cursor::new(bytes)).map_err(|_| EpubError::NotZip)?;
         let mut names = HashMap::with_capacity(zip.len());
         let mut folded = HashMap::with_capacity(zip.len());
         for index in 0..zip.len() {
