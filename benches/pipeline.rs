@@ -6,6 +6,9 @@
 //!     cargo bench --bench pipeline            # everything (about ten minutes)
 //!     cargo bench --bench pipeline -- quick   # shorter runs, same figures
 
+#[path = "../tests/it/support/epub.rs"]
+#[allow(dead_code)] // the test suite's EPUB builder; the benchmark uses one generator of it
+mod epub;
 #[path = "../tests/it/support/server.rs"]
 mod server;
 #[path = "../tests/it/support/synth.rs"]
@@ -51,6 +54,9 @@ fn main() {
     }
     if want("big") {
         big_manifests(quick);
+    }
+    if want("epub") {
+        epub_book();
     }
     remove_workspaces();
 }
@@ -280,6 +286,26 @@ fn big_manifests(quick: bool) {
         again.wall.as_secs_f64(),
         again.wall.as_secs_f64() / 5.0,
         again.peak_mib
+    );
+}
+
+/// `plan` of a 1,000-chapter EPUB (one XHTML document per chapter, an NCX): reading the zip,
+/// the package, the table of contents and every chapter, then planning the items.
+fn epub_book() {
+    let ws = Workspace::new("epub");
+    std::fs::write(ws.path("long.epub"), epub::generated(1000).build()).expect("write");
+    println!("\n## EPUB");
+    let plan = measure(
+        Command::new(BIN)
+            .args(["plan", "long.epub"])
+            .current_dir(ws.root())
+            .stdout(Stdio::null()),
+    );
+    println!(
+        "plan 1000-chapter EPUB  {:8.2} s  ratio to 2 s {:.3}   peak RSS {:.1} MiB",
+        plan.wall.as_secs_f64(),
+        plan.wall.as_secs_f64() / 2.0,
+        plan.peak_mib
     );
 }
 
