@@ -307,3 +307,26 @@ fn bad_epubs_are_refused_with_one_line_naming_the_file() {
     ws.write("front.epub", front_only.build());
     refused(&ws, &["run", "front.epub"], "front.epub: nothing to say");
 }
+
+#[test]
+fn an_edited_chapter_is_the_only_one_requested_again() {
+    let ws = Workspace::new();
+    let book = |second: &str| {
+        TestBook::new("Edits")
+            .chapter("a.xhtml", "One", &["The first chapter stays as it is."])
+            .chapter("b.xhtml", "Two", &[second])
+            .chapter("c.xhtml", "Three", &["The third chapter stays too."])
+            .build()
+    };
+    ws.write("edits.epub", book("The second chapter, first draft."));
+    let api = FakeApi::start();
+    assert_exit(&ws.run_against(&api, "edits.epub", &[]), 0);
+    assert_eq!(api.count(), 3);
+
+    ws.write("edits.epub", book("The second chapter, second draft."));
+    api.reset_log();
+    assert_exit(&ws.run_against(&api, "edits.epub", &[]), 0);
+    let inputs: Vec<String> = api.requests().into_iter().map(|r| r.input).collect();
+    assert_eq!(inputs, ["Two\n\nThe second chapter, second draft."]);
+    assert!(ws.path("edits-audio/02-two.mp3").is_file());
+}

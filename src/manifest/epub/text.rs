@@ -101,7 +101,7 @@ const NOTES: [&str; 7] = [
 ];
 
 /// Reads the document `text`, cutting it at the elements whose id is one of `cuts`' ids.
-/// `titles_by_cut[None]` for the first stretch is `first_title`.
+/// `first_title` is the table-of-contents title of the stretch before the first cut.
 pub(super) fn read(text: &str, cuts: &[Cut], first_title: &str) -> Content {
     let mut reader = Reader::new(cuts, first_title);
     markup::events(text, &mut |event| reader.event(event));
