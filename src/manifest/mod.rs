@@ -103,8 +103,7 @@ pub(crate) fn open(path: &Path, opts: &ManifestOptions) -> Result<Manifest, Mani
             manifest.text = read_text(path)?;
             let (chapters, heading_only) = markdown_items(&manifest.text, opts);
             if !chapters.is_empty() && !heading_only.is_empty() {
-                let lines: Vec<String> =
-                    heading_only.iter().map(|l| format!("line {l}")).collect();
+                let lines: Vec<String> = heading_only.iter().map(|l| format!("line {l}")).collect();
                 tracing::warn!(
                     "{}: {} chapters are only a heading and are left out ({})",
                     path.display(),

@@ -291,6 +291,7 @@ fn help_lists_every_command_and_flag() {
         "      --max-cost <USD>       Stop before the estimated spend of this run would pass this many US",
         "      --input-format <KIND>  Treat INPUT as this kind of manifest, whatever its extension [possible",
         "      --read-code            Read fenced and indented code blocks of Markdown aloud instead of",
+        "      --keep-front-matter    EPUB: also read the front and back matter left out by default (cover,",
         "      --allow-insecure-http  Allow a plain http:// base URL to a host other than loopback (the key",
         "  -h, --help                 Print help",
         "  -V, --version              Print version",
