@@ -146,24 +146,7 @@ pub fn read(bytes: &[u8], opts: &EpubOptions) -> Result<Book, EpubError> {
         let entries = entries_by_file
             .get(item.path.as_str())
             .map_or(&[][..], Vec::as_slice);
-        let first_title = entries.first().map_or("", |e| e.title.as_str());
-        let first_fragment = entries
-            .first()
-            .and_then(|e| e.target.as_ref())
-            .and_then(|t| t.fragment.as_deref());
-        let mut cuts: Vec<text::Cut> = Vec::new();
-        for entry in entries.iter().skip(1).filter(|e| e.depth <= level) {
-            let Some(id) = entry.target.as_ref().and_then(|t| t.fragment.as_deref()) else {
-                continue;
-            };
-            if Some(id) != first_fragment && !cuts.iter().any(|c| c.id == id) {
-                cuts.push(text::Cut {
-                    id: id.to_owned(),
-                    title: entry.title.clone(),
-                });
-            }
-        }
-
+        let (first_title, cuts) = cuts(entries, level);
         let is_text = matches!(
             item.media_type.as_str(),
             "application/xhtml+xml" | "text/html" | "application/html" | ""
@@ -198,41 +181,60 @@ pub fn read(bytes: &[u8], opts: &EpubOptions) -> Result<Book, EpubError> {
             if !speech.is_empty() && !segment.starts_with_heading && !title.is_empty() {
                 speech = format!("{title}\n\n{speech}");
             }
-            let href = match fragment {
-                Some(id) => format!("{}#{id}", item.path),
-                None => item.path.clone(),
-            };
-            let left_out = if !linear {
+            let front_matter = if !linear {
                 Some("outside the reading order (linear=\"no\")".to_owned())
             } else if item.has_property("nav") {
                 Some("table of contents (the nav document)".to_owned())
             } else {
                 semantics.front_matter(&item.path, fragment, &segment.types, &title)
             };
-            // As in Markdown, a heading alone is no chapter (a part's title page, say).
-            let only_heading = segment.starts_with_heading && !speech.contains("\n\n");
-            let (kept, reason) = if only_heading {
-                (false, Some("only a heading".to_owned()))
-            } else if speech.is_empty() {
-                let reason = left_out
-                    .filter(|_| !opts.keep_front_matter)
-                    .unwrap_or_else(|| "no text".to_owned());
-                (false, Some(reason))
-            } else if opts.keep_front_matter {
-                (true, None)
-            } else {
-                (left_out.is_none(), left_out)
+            let front_matter = front_matter.filter(|_| !opts.keep_front_matter);
+            let reason = match front_matter {
+                Some(reason) => Some(reason),
+                None if speech.is_empty() => Some("no text".to_owned()),
+                // As in Markdown, a heading alone is no chapter (a part's title page, say).
+                _ if segment.starts_with_heading && !speech.contains("\n\n") => {
+                    Some("only a heading".to_owned())
+                }
+                _ => None,
             };
             chapters.push(Chapter {
                 title,
                 text: speech,
-                href,
-                kept,
+                href: match fragment {
+                    Some(id) => format!("{}#{id}", item.path),
+                    None => item.path.clone(),
+                },
+                kept: reason.is_none(),
                 reason,
             });
         }
     }
     Ok(Book { metadata, chapters })
+}
+
+/// The title of a document's first table-of-contents entry, and where the entries after it
+/// cut the document into chapters: those at the chapter level or above that point at an
+/// element inside it.
+fn cuts<'e>(entries: &[&'e TocEntry], level: usize) -> (&'e str, Vec<text::Cut>) {
+    let first_title = entries.first().map_or("", |e| e.title.as_str());
+    let first_fragment = entries
+        .first()
+        .and_then(|e| e.target.as_ref())
+        .and_then(|t| t.fragment.as_deref());
+    let mut cuts: Vec<text::Cut> = Vec::new();
+    for entry in entries.iter().skip(1).filter(|e| e.depth <= level) {
+        let Some(id) = entry.target.as_ref().and_then(|t| t.fragment.as_deref()) else {
+            continue;
+        };
+        if Some(id) != first_fragment && !cuts.iter().any(|c| c.id == id) {
+            cuts.push(text::Cut {
+                id: id.to_owned(),
+                title: entry.title.clone(),
+            });
+        }
+    }
+    (first_title, cuts)
 }
 
 fn metadata(archive: &mut Archive<'_>, package: &Package) -> Result<BookMetadata, EpubError> {
