@@ -29,10 +29,16 @@ pub(super) fn plan(cfg: &Config) -> Result<Outcome, Error> {
     if let Some(book) = manifest.metadata() {
         writeln!(out, "{}\n", render_book(book)).map_err(write_err)?;
     }
+    // Books list their chapters' titles, so that `plan` shows what a listener will hear.
+    let titled = manifest.is_book();
     writeln!(
         out,
-        "{:<key_width$}  {:>6}  {:>9}  {:>8}  OUTPUT",
-        "KEY", "PIECES", "CHARS", "REQUESTS"
+        "{:<key_width$}  {:>6}  {:>9}  {:>8}  OUTPUT{}",
+        "KEY",
+        "PIECES",
+        "CHARS",
+        "REQUESTS",
+        if titled { "  TITLE" } else { "" }
     )
     .map_err(write_err)?;
     let mut seen: HashSet<u128> = HashSet::new();
@@ -53,9 +59,13 @@ pub(super) fn plan(cfg: &Config) -> Result<Outcome, Error> {
         totals.pieces += item.pieces.len();
         totals.chars += item.characters;
         totals.requests += item_requests;
+        let title = match (&item.title, titled) {
+            (Some(title), true) => format!("  {title}"),
+            _ => String::new(),
+        };
         writeln!(
             out,
-            "{:<key_width$}  {:>6}  {:>9}  {:>8}  {}",
+            "{:<key_width$}  {:>6}  {:>9}  {:>8}  {}{title}",
             item.key,
             item.pieces.len(),
             item.characters,

@@ -120,6 +120,11 @@ pub(crate) fn open(path: &Path, opts: &ManifestOptions) -> Result<Manifest, Mani
 }
 
 impl Manifest {
+    /// Whether the manifest is a book (Markdown or EPUB), whose items are titled chapters.
+    pub fn is_book(&self) -> bool {
+        matches!(self.opts.format, InputFormat::Markdown | InputFormat::Epub)
+    }
+
     /// An EPUB's title, authors, language and cover (the defaults of the book's tags); None
     /// for other manifests.
     pub fn metadata(&self) -> Option<&BookMetadata> {

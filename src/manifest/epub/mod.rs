@@ -442,8 +442,13 @@ fn label_kind(title: &str) -> Option<&'static str> {
         })
         .collect();
     let label = words.split_whitespace().collect::<Vec<_>>().join(" ");
-    if label.contains("gutenberg") && label.contains("licen") {
-        return Some("licence");
+    // Project Gutenberg's books open with its header and close with its licence.
+    if label.contains("project gutenberg") {
+        return Some(if label.contains("licen") {
+            "licence"
+        } else {
+            "title page"
+        });
     }
     Some(match label.as_str() {
         "cover" | "front cover" | "cover page" => "cover",

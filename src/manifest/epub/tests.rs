@@ -498,3 +498,31 @@ mod arbitrary {
         }
     }
 }
+
+#[test]
+fn well_known_titles_and_file_names_name_front_and_back_matter() {
+    for (title, kind) in [
+        ("CONTENTS", Some("table of contents")),
+        ("Table of Contents", Some("table of contents")),
+        ("Copyright", Some("copyright page")),
+        ("THE FULL PROJECT GUTENBERG LICENSE", Some("licence")),
+        (
+            "The Project Gutenberg eBook of Alice’s Adventures in Wonderland",
+            Some("title page"),
+        ),
+        ("Index", Some("index")),
+        ("Chapter 1: The Index Card", None),
+        ("Notes on the Text", None),
+    ] {
+        assert_eq!(label_kind(title), kind, "{title}");
+    }
+    for (file, kind) in [
+        ("cover.xhtml", Some("cover")),
+        ("00_Cover.html", Some("cover")),
+        ("title-page.xhtml", Some("title page")),
+        ("copyright.html", Some("copyright page")),
+        ("chapter-001.xhtml", None),
+    ] {
+        assert_eq!(file_kind(file), kind, "{file}");
+    }
+}
