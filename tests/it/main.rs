@@ -3,11 +3,13 @@
 
 mod support;
 
+mod audio_checks;
 mod cli;
 mod csv_manifest;
 mod exit_codes;
 mod failures;
 mod hostile;
+mod joins;
 mod lines_manifest;
 mod markdown_manifest;
 mod outage;
