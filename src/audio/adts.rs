@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::frames::{self, FrameInfo};
+use super::tags;
 use super::{
     AudioError, BitWriter, Output, Timeline, file_len, frames_in, mismatch, no_silence, open,
 };
@@ -128,7 +129,7 @@ fn first_frame(path: &Path) -> Result<FrameInfo, AudioError> {
     let format = AudioFormat::Aac;
     let mut file = open(path)?;
     let len = file_len(&file, path)?;
-    let region = frames::audio_region(format, path, &mut file, len)?;
+    let region = tags::audio_region(format, path, &mut file, len)?;
     let mut first = None;
     // The error is only a way out of the walk once the first frame is seen.
     let walked = frames::walk(format, path, &mut file, region, |_, info, _| {
@@ -175,7 +176,7 @@ pub(super) fn join<W: Write + Seek>(
         timeline.piece_starts();
         let mut file = open(piece)?;
         let len = file_len(&file, piece)?;
-        let region = frames::audio_region(format, piece, &mut file, len)?;
+        let region = tags::audio_region(format, piece, &mut file, len)?;
         frames::walk(format, piece, &mut file, region, |_, info, frame| {
             if !stream.same_stream(info) {
                 return Err(mismatch(format, piece, stream.describe(), info.describe()));

@@ -14,7 +14,8 @@ use std::io::{Cursor, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::frames::{self, Demuxer, Region};
+use super::measure::{self, Demuxer};
+use super::tags::Region;
 use super::{
     AudioError, BitWriter, Output, Timeline, damaged, file_len, frames_in, mismatch, open, read_at,
 };
@@ -147,7 +148,7 @@ pub(super) fn validate(path: &Path, mut file: File, len: u64) -> Result<f64, Aud
     let format = AudioFormat::Flac;
     let region = Region { start: 0, end: len };
     let metadata = metadata_len(path, &mut file, len)?;
-    let counted = frames::count_with_symphonia(Demuxer::Flac, path, file, region)?;
+    let counted = measure::count_with_symphonia(Demuxer::Flac, path, file, region)?;
     // Streamed FLAC (as the API sends it) has no sample count in STREAMINFO, so a cut is found
     // by the bytes that no whole frame accounts for.
     if metadata.saturating_add(counted.bytes) != len {
@@ -175,7 +176,7 @@ pub(super) fn validate(path: &Path, mut file: File, len: u64) -> Result<f64, Aud
 
 pub(super) fn measure(path: &Path, file: File, len: u64) -> Result<f64, AudioError> {
     let region = Region { start: 0, end: len };
-    Ok(frames::count_with_symphonia(Demuxer::Flac, path, file, region)?.seconds())
+    Ok(measure::count_with_symphonia(Demuxer::Flac, path, file, region)?.seconds())
 }
 
 /// The header of the STREAMINFO block of a file that has no other metadata.
@@ -343,7 +344,7 @@ pub(super) fn join<W: Write + Seek>(
         writer.timeline.piece_starts();
         let region = Region { start: 0, end: len };
         let counted =
-            frames::demux_with_symphonia(Demuxer::Flac, piece, file, region, |frame, dur| {
+            measure::demux_with_symphonia(Demuxer::Flac, piece, file, region, |frame, dur| {
                 writer.frame(piece, frame, dur, out)
             })?;
         if metadata.saturating_add(counted.bytes) != len {
@@ -367,7 +368,7 @@ pub(super) fn silence_file(like: &Path, duration: Duration) -> Result<Vec<u8>, A
     let mut codes = None;
     let region = Region { start: 0, end: len };
     // Only the first frame is wanted; the error is a way out of the demuxer's loop.
-    let _ = frames::demux_with_symphonia(Demuxer::Flac, like, file, region, |frame, _| {
+    let _ = measure::demux_with_symphonia(Demuxer::Flac, like, file, region, |frame, _| {
         codes = HeaderCodes::of(frame);
         Err(AudioError::CannotJoin {
             format: AudioFormat::Flac,

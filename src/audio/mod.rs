@@ -8,9 +8,11 @@
 //! STREAMINFO, Ogg OpusHead) would otherwise end up in the middle of the stream, where players
 //! misread them, and a joined file gets one header of its own that states its true length.
 //!
-//! One file per container: [`mp3`] (MPEG Layer III, Xing/Info and LAME tags), [`adts`] (AAC),
-//! [`frames`] (what MP3 and ADTS share: tags around the frames, walking them, measuring them),
-//! [`wav`] (WAV and raw PCM), [`flac`], [`ogg`] (Ogg Opus, through the `ogg` crate).
+//! One file per container: [`mp3`] (MPEG Layer III, Xing/Info and LAME tags, silent frames),
+//! [`adts`] (AAC), [`frames`] (what MP3 and ADTS share: walking their frames), [`tags`] (ID3
+//! and APE around them), [`wav`] (WAV and raw PCM), [`flac`], [`ogg`] (Ogg Opus, through the
+//! `ogg` crate); and [`sniff`] (what a body is), [`measure`] (symphonia), [`join`] (the joined
+//! file's clock and output).
 //!
 //! Everything here reads files through small buffers, so pieces of any size are fine, and
 //! nothing panics on bytes that are not what they claim to be.
@@ -18,12 +20,19 @@
 mod adts;
 mod flac;
 mod frames;
+mod join;
+mod measure;
 mod mp3;
 mod ogg;
+mod sniff;
+mod tags;
 mod wav;
 
+use join::{Output, Timeline, copy_exact, frames_in};
+use sniff::{non_audio_kind, not_format};
+
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -130,10 +139,10 @@ pub fn looks_like(format: AudioFormat, head: &[u8]) -> bool {
     }
     match format {
         AudioFormat::Mp3 => {
-            frames::id3v2_at_start(head)
+            tags::id3v2_at_start(head)
                 || head.get(..4).is_some_and(|h| mp3::parse_header(h).is_ok())
         }
-        AudioFormat::Aac => frames::id3v2_at_start(head) || adts::sync(head),
+        AudioFormat::Aac => tags::id3v2_at_start(head) || adts::sync(head),
         AudioFormat::Opus => head.starts_with(b"OggS") && ogg::head_where_visible(head),
         AudioFormat::Flac => head.starts_with(b"fLaC"),
         AudioFormat::Wav => head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WAVE"),
@@ -266,193 +275,6 @@ pub fn silence(
         AudioFormat::Pcm => Ok(wav::pcm_silence(duration)),
         AudioFormat::Flac => flac::silence_file(like, duration),
         AudioFormat::Opus => ogg::silence_file(like, duration),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Time: samples on a stream's clock
-
-/// A joined file's clock: where each piece starts and where the file ends, in samples at
-/// `rate`, and the cumulative pause rounding.
-struct Timeline {
-    rate: u32,
-    starts: Vec<u64>,
-    end: u64,
-    /// Pauses made so far, to carry their rounding.
-    pauses_done: u32,
-}
-
-impl Timeline {
-    fn new(rate: u32) -> Timeline {
-        Timeline {
-            rate,
-            starts: Vec::new(),
-            end: 0,
-            pauses_done: 0,
-        }
-    }
-
-    /// Marks the start of the next piece at the current end.
-    fn piece_starts(&mut self) {
-        self.starts.push(self.end);
-    }
-
-    /// How many frames of `frame_samples` samples the next pause takes so that the pauses so
-    /// far add up to the nearest whole frame of `pause` × their count.
-    fn pause_frames(&mut self, pause: Duration, frame_samples: u64) -> u64 {
-        let before = self.pauses_done;
-        self.pauses_done = self.pauses_done.saturating_add(1);
-        let total = |count: u32| frames_in(pause.saturating_mul(count), self.rate, frame_samples);
-        total(self.pauses_done).saturating_sub(total(before))
-    }
-
-    fn seconds(&self, samples: u64) -> f64 {
-        samples as f64 / f64::from(self.rate.max(1))
-    }
-
-    fn into_joined(self, bytes: u64) -> Joined {
-        Joined {
-            bytes,
-            seconds: self.seconds(self.end),
-            starts: self.starts.iter().map(|&s| self.seconds(s)).collect(),
-        }
-    }
-}
-
-/// Whole frames of `frame_samples` samples nearest to `duration` at `rate`.
-fn frames_in(duration: Duration, rate: u32, frame_samples: u64) -> u64 {
-    let samples = duration.as_nanos() * u128::from(rate);
-    let per_frame = 1_000_000_000 * u128::from(frame_samples.max(1));
-    u64::try_from((samples + per_frame / 2) / per_frame).unwrap_or(u64::MAX)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Output
-
-/// The joined file, written through a buffer, counting what went through it; containers whose
-/// header states totals write a placeholder first and `patch` it at the end.
-struct Output<W: Write + Seek> {
-    inner: BufWriter<W>,
-    written: u64,
-}
-
-impl<W: Write + Seek> Output<W> {
-    fn new(file: W) -> Output<W> {
-        Output {
-            inner: BufWriter::with_capacity(COPY_BUFFER, file),
-            written: 0,
-        }
-    }
-
-    fn put(&mut self, bytes: &[u8]) -> Result<(), AudioError> {
-        self.inner.write_all(bytes)?;
-        self.written += bytes.len() as u64;
-        Ok(())
-    }
-
-    /// Overwrites bytes already written at `offset` (a header whose totals are known only now).
-    fn patch(&mut self, offset: u64, bytes: &[u8]) -> Result<(), AudioError> {
-        let end = self.written;
-        self.inner.seek(SeekFrom::Start(offset))?;
-        self.inner.write_all(bytes)?;
-        self.inner.seek(SeekFrom::Start(end))?;
-        Ok(())
-    }
-
-    fn finish(mut self) -> Result<u64, AudioError> {
-        self.inner.flush()?;
-        Ok(self.written)
-    }
-}
-
-impl<W: Write + Seek> Write for Output<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// Copies `file` from its current position to `writer`: `len` bytes, or to the end if `None`.
-/// Errors if the file ends before `len` bytes.
-fn copy_exact<W: Write + Seek>(
-    path: &Path,
-    file: &mut File,
-    writer: &mut Output<W>,
-    len: Option<u64>,
-) -> Result<(), AudioError> {
-    let mut buf = vec![0; COPY_BUFFER];
-    let mut left = len.unwrap_or(u64::MAX);
-    while left > 0 {
-        let want = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
-        let n = match file.read(&mut buf[..want]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_error(path)(e)),
-        };
-        if n == 0 {
-            if len.is_some() {
-                return Err(read_error(path)(io::ErrorKind::UnexpectedEof.into()));
-            }
-            break;
-        }
-        writer.put(&buf[..n])?;
-        left -= n as u64;
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Recognizing what a body is
-
-/// What a head that is not audio at all looks like, if it does: an error body saved as audio.
-fn non_audio_kind(head: &[u8]) -> Option<&'static str> {
-    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    let text = text.trim_ascii_start();
-    match text {
-        [b'{', rest @ ..]
-            if matches!(rest.trim_ascii_start().first(), Some(b'"' | b'}') | None) =>
-        {
-            Some("a JSON body")
-        }
-        [b'<', next, ..] if next.is_ascii_alphabetic() || matches!(next, b'!' | b'?') => {
-            Some("an HTML page")
-        }
-        _ if head.len() >= 4
-            && head
-                .iter()
-                .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) =>
-        {
-            Some("text")
-        }
-        _ => None,
-    }
-}
-
-/// The `NotFormat` error for a file whose head is `head`, saying what it looks like instead.
-fn not_format(format: AudioFormat, path: &Path, head: &[u8]) -> AudioError {
-    let what = match non_audio_kind(head) {
-        Some(kind) => {
-            let excerpt: String = String::from_utf8_lossy(head)
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .take(60)
-                .collect();
-            format!("it looks like {kind}: {}", excerpt.trim())
-        }
-        None => {
-            let hex: String = head.iter().take(8).map(|b| format!(" {b:02x}")).collect();
-            format!("it starts with bytes{hex}")
-        }
-    };
-    AudioError::NotFormat {
-        format,
-        path: path.to_path_buf(),
-        what,
     }
 }
 

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::frames::{self, FrameInfo};
+use super::tags;
 use super::{AudioError, Output, Timeline, file_len, frames_in, mismatch, open};
 use crate::domain::AudioFormat;
 
@@ -179,7 +180,7 @@ fn read_head(path: &Path) -> Result<Head, AudioError> {
     let format = AudioFormat::Mp3;
     let mut file = open(path)?;
     let len = file_len(&file, path)?;
-    let region = frames::audio_region(format, path, &mut file, len)?;
+    let region = tags::audio_region(format, path, &mut file, len)?;
     let mut lame = None;
     let mut audio = None;
     // Stop walking once the first audio frame is found; the error is only a way out.
@@ -384,7 +385,7 @@ pub(super) fn join<W: Write + Seek>(
         writer.timeline.piece_starts();
         let mut file = open(piece)?;
         let len = file_len(&file, piece)?;
-        let region = frames::audio_region(format, piece, &mut file, len)?;
+        let region = tags::audio_region(format, piece, &mut file, len)?;
         frames::walk(format, piece, &mut file, region, |index, info, frame| {
             if !writer.audio.same_stream(info) {
                 return Err(mismatch(
