@@ -153,11 +153,7 @@ pub fn cost_usd(model: &str, characters: usize) -> f64 {
 mod tests {
     use super::*;
 
-    fn plan(
-        items: Vec<Item>,
-        defaults: &VoiceSettings,
-        max_chars: usize,
-    ) -> Vec<PlannedItem> {
+    fn plan(items: Vec<Item>, defaults: &VoiceSettings, max_chars: usize) -> Vec<PlannedItem> {
         let defaults = Arc::new(defaults.clone());
         items
             .iter()
