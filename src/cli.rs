@@ -145,6 +145,10 @@ pub struct JobArgs {
     #[arg(long, value_name = "N")]
     pub max_chars: Option<u32>,
 
+    /// Milliseconds of silence between the pieces of an item (0 to 60000) [default: 0]
+    #[arg(long, value_name = "N")]
+    pub pause_ms: Option<u32>,
+
     /// Markdown heading level that starts a chapter [default: auto]
     #[arg(long, value_name = "N")]
     pub chapter_level: Option<u8>,

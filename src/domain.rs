@@ -49,11 +49,6 @@ impl AudioFormat {
     pub fn extension(self) -> &'static str {
         self.as_str()
     }
-
-    /// Whether pieces of one item can be joined into one file in this format.
-    pub fn can_join(self) -> bool {
-        !matches!(self, AudioFormat::Opus | AudioFormat::Flac)
-    }
 }
 
 impl fmt::Display for AudioFormat {

@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use crate::audio;
 use crate::domain::AudioFormat;
@@ -157,12 +158,14 @@ pub enum BuildError {
     Io(String),
 }
 
-/// Writes an item's file from its pieces' stored audio: joined into a temporary file (one piece
-/// is linked, not copied), synced, measured, renamed, folder synced. Returns (bytes, seconds).
+/// Writes an item's file from its pieces' stored audio: joined into a temporary file with
+/// `pause` of silence between pieces (one piece is linked, not copied), synced, renamed.
+/// Returns (bytes, seconds).
 pub fn build_item(
     out: &Path,
     pieces_dir: &Path,
     item: &ReadyItem,
+    pause: Duration,
 ) -> Result<(u64, f64), BuildError> {
     let final_path = out.join(&item.output);
     let io_err = |e: io::Error| BuildError::Io(format!("{}: {e}", final_path.display()));
@@ -173,28 +176,31 @@ pub fn build_item(
         .collect();
     let temp = TempFile::beside(&final_path).map_err(io_err)?;
     let _ = std::fs::remove_file(temp.path());
-    let bytes = match paths.as_slice() {
-        [one] if std::fs::hard_link(one, temp.path()).is_ok() => {
-            std::fs::metadata(temp.path()).map_err(io_err)?.len()
+    let linked = match (paths.as_slice(), item.piece_seconds.as_slice()) {
+        // One piece is the same bytes as its stored audio, already measured.
+        ([one], [seconds]) if *seconds > 0.0 && std::fs::hard_link(one, temp.path()).is_ok() => {
+            Some((
+                std::fs::metadata(temp.path()).map_err(io_err)?.len(),
+                *seconds,
+            ))
         }
-        _ => {
-            let mut file = File::create(temp.path()).map_err(io_err)?;
-            let bytes = audio::join(item.format, &paths, &mut file).map_err(|e| match e {
-                audio::AudioError::Io(io) | audio::AudioError::Read { source: io, .. } => {
-                    io_err(io)
-                }
-                other => BuildError::Audio(other.to_string()),
-            })?;
-            file.sync_all().map_err(io_err)?;
-            bytes
-        }
+        _ => None,
     };
-    // One piece is the same bytes as its stored audio, already measured; a joined file is
-    // measured itself.
-    let seconds = match item.piece_seconds.as_slice() {
-        [one] if bytes > 0 && paths.len() == 1 && *one > 0.0 => *one,
-        _ => audio::measure(item.format, temp.path())
-            .map_err(|e| BuildError::Audio(e.to_string()))?,
+    let (bytes, seconds) = match linked {
+        Some(done) => done,
+        None => {
+            let mut file = File::create(temp.path()).map_err(io_err)?;
+            let joined =
+                audio::join(item.format, &paths, pause, &mut file).map_err(|e| match e {
+                    audio::AudioError::Io(io) | audio::AudioError::Read { source: io, .. } => {
+                        io_err(io)
+                    }
+                    other => BuildError::Audio(other.to_string()),
+                })?;
+            file.sync_all().map_err(io_err)?;
+            // The join counts what it writes: the file's measured length.
+            (joined.bytes, joined.seconds)
+        }
     };
     failpoint("item-after-temp-write");
     // No folder sync: an item file lost to a power loss is rebuilt from its pieces for free.

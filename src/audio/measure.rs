@@ -1,8 +1,8 @@
-//! Measuring with symphonia: packets counted to the end of the stream.
+//! Measuring with symphonia: demuxing a stream and summing its packets' durations (every frame
+//! counted, nothing estimated from the bitrate).
 
 use std::fs::File;
-use std::io;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use symphonia::core::errors::Error as SymphoniaError;
@@ -16,16 +16,16 @@ use crate::domain::AudioFormat;
 
 /// Samples counted by demuxing a stream.
 pub(super) struct Counted {
-    pub(super) samples: u64,
+    pub samples: u64,
     /// Bytes in the packets.
-    pub(super) bytes: u64,
-    pub(super) rate: u32,
+    pub bytes: u64,
+    pub rate: u32,
     /// The total the container's header promises, if it says.
-    pub(super) promised: Option<u64>,
+    pub promised: Option<u64>,
 }
 
 impl Counted {
-    pub(super) fn seconds(&self) -> f64 {
+    pub fn seconds(&self) -> f64 {
         self.samples as f64 / f64::from(self.rate)
     }
 }
@@ -49,16 +49,18 @@ impl Demuxer {
     }
 }
 
-/// Demuxes `region` of `file` with the format's symphonia reader and sums packet durations.
+/// Demuxes `region` of `file` with the format's symphonia reader and sums packet durations,
+/// handing each packet to `on_packet` (its bytes and duration in samples).
 ///
 /// The source is deliberately not seekable: symphonia 0.5's ADTS reader estimates the duration of
 /// a seekable stream with arithmetic that overflows (a panic in debug builds) on short or odd
 /// input, and the estimates of its readers are not wanted here anyway.
-pub(super) fn measure_with_symphonia(
+pub(super) fn demux_with_symphonia(
     demuxer: Demuxer,
     path: &Path,
     mut file: File,
     region: Region,
+    mut on_packet: impl FnMut(&[u8], u64) -> Result<(), AudioError>,
 ) -> Result<Counted, AudioError> {
     let format = match demuxer {
         Demuxer::Mpeg => AudioFormat::Mp3,
@@ -106,6 +108,7 @@ pub(super) fn measure_with_symphonia(
             Ok(packet) => {
                 samples = samples.saturating_add(packet.dur);
                 bytes += packet.buf().len() as u64;
+                on_packet(packet.buf(), packet.dur)?;
             }
             Err(SymphoniaError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => break,
             Err(source) => {
@@ -123,4 +126,13 @@ pub(super) fn measure_with_symphonia(
         rate,
         promised,
     })
+}
+
+pub(super) fn count_with_symphonia(
+    demuxer: Demuxer,
+    path: &Path,
+    file: File,
+    region: Region,
+) -> Result<Counted, AudioError> {
+    demux_with_symphonia(demuxer, path, file, region, |_, _| Ok(()))
 }

@@ -1,4 +1,4 @@
-//! Recognising what a body is: audio of the asked format, another format, or an error body.
+//! What a body is: audio of the format asked for, or an error page saved under an audio name.
 
 use std::path::Path;
 
@@ -49,21 +49,5 @@ pub(super) fn not_format(format: AudioFormat, path: &Path, head: &[u8]) -> Audio
         format,
         path: path.to_path_buf(),
         what,
-    }
-}
-
-pub(super) fn adts_sync(head: &[u8]) -> bool {
-    matches!(head, [0xFF, second, ..] if second & 0xF6 == 0xF0)
-}
-
-/// True unless the head shows a first Ogg page that does not hold an `OpusHead` packet.
-pub(super) fn opus_head_where_visible(head: &[u8]) -> bool {
-    let Some(&segments) = head.get(26) else {
-        return true;
-    };
-    let start = 27 + usize::from(segments);
-    match head.get(start..start + 8) {
-        Some(magic) => magic == b"OpusHead",
-        None => true,
     }
 }

@@ -1,4 +1,5 @@
-//! Tags around MPEG and ADTS streams (ID3v2 before, ID3v1 and APE after): where the audio is.
+//! The tags around the frames of MP3 and ADTS files: ID3v2 at the start, ID3v1 and APEv2 at
+//! the end. They are no audio and are never joined into the middle of a stream.
 
 use std::fs::File;
 use std::path::Path;
@@ -9,12 +10,12 @@ use crate::domain::AudioFormat;
 /// The bytes of a file that hold frames, between leading and trailing tags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Region {
-    pub(super) start: u64,
-    pub(super) end: u64,
+    pub start: u64,
+    pub end: u64,
 }
 
 /// The size of an ID3v2 header or footer.
-pub(super) const ID3V2_HEADER: usize = 10;
+const ID3V2_HEADER: usize = 10;
 
 pub(super) fn id3v2_at_start(head: &[u8]) -> bool {
     match head {
@@ -28,7 +29,7 @@ pub(super) fn id3v2_at_start(head: &[u8]) -> bool {
 
 /// The full size of an ID3v2 tag from the 7 header bytes after "ID3" (version, revision, flags,
 /// syncsafe size): header, body, and the footer if its flag is set.
-pub(super) fn id3v2_size(after_magic: &[u8]) -> Option<u64> {
+fn id3v2_size(after_magic: &[u8]) -> Option<u64> {
     let [major, revision, flags, s0, s1, s2, s3] = *after_magic else {
         return None;
     };

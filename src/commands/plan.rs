@@ -13,7 +13,7 @@ use crate::{manifest, plan, queue};
 pub(super) fn plan(cfg: &Config) -> Result<Outcome, Error> {
     let manifest = manifest::open(&cfg.input, &cfg.manifest).map_err(Error::input)?;
     let defaults = Arc::new(cfg.voice.clone());
-    plan::check_manifest(&manifest, &defaults, cfg.max_chars).map_err(Error::input)?;
+    plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
     let done: HashSet<u128> = match queue::open_read_only(&cfg.db) {
         Ok(conn) => queue::done_pieces(&conn)?
             .iter()
@@ -44,8 +44,8 @@ pub(super) fn plan(cfg: &Config) -> Result<Outcome, Error> {
     let mut seen: HashSet<u128> = HashSet::new();
     let mut totals = PlanTotals::default();
     for (seq, item) in manifest.items().map_err(Error::input)?.enumerate() {
-        let item = plan::plan_item(seq, &item.map_err(Error::input)?, &defaults, cfg.max_chars)
-            .map_err(Error::input)?;
+        let item = item.map_err(Error::input)?;
+        let item = plan::plan_item(seq, &item, &defaults, cfg.max_chars, cfg.pause_ms);
         let mut item_requests = 0;
         for p in &item.pieces {
             let bits = fingerprint_bits(&p.fingerprint).unwrap_or_default();

@@ -22,6 +22,8 @@ pub const DEFAULT_KEY_ENV: &str = "OPENAI_API_KEY";
 pub const DB_FILE: &str = "tts-batch.db";
 /// The longest input the API takes in one request.
 pub const API_MAX_CHARS: u32 = 4096;
+/// The longest `--pause-ms`: a minute of silence between two pieces of speech.
+const MAX_PAUSE_MS: u32 = 60_000;
 /// The rate used by `--rpm auto` until the server advertises its limit.
 pub const AUTO_START_RPM: u32 = 50;
 
@@ -85,6 +87,8 @@ pub struct Config {
     pub max_attempts: u32,
     pub timeout: Duration,
     pub max_chars: usize,
+    /// Silence between the pieces of an item, in milliseconds.
+    pub pause_ms: u64,
     pub max_cost: Option<f64>,
 }
 
@@ -131,6 +135,7 @@ struct JobFile {
     max_attempts: Option<u32>,
     timeout: Option<u64>,
     max_chars: Option<u32>,
+    pause_ms: Option<u32>,
     chapter_level: Option<u8>,
     text_column: Option<String>,
     id_column: Option<String>,
@@ -355,6 +360,12 @@ impl Config {
             1,
             API_MAX_CHARS,
         )?;
+        let pause_ms = in_range(
+            "--pause-ms",
+            args.pause_ms.or(job.pause_ms).unwrap_or(0),
+            0,
+            MAX_PAUSE_MS,
+        )?;
         let chapter_level = args.chapter_level.or(job.chapter_level);
         if let Some(level) = chapter_level
             && !(1..=6).contains(&level)
@@ -407,6 +418,7 @@ impl Config {
             max_attempts,
             timeout: Duration::from_secs(timeout),
             max_chars: max_chars as usize,
+            pause_ms: u64::from(pause_ms),
             max_cost,
         })
     }

@@ -12,21 +12,6 @@ use crate::domain::AudioFormat;
 pub use crate::domain::{PlannedItem, PlannedPiece, VoiceSettings};
 use crate::manifest::{Item, Manifest, ManifestError, Overrides};
 
-/// An item that cannot be planned.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
-    /// Its text needs several requests in a format whose pieces cannot be joined yet.
-    #[error(
-        "line {line}: item `{key}` needs {pieces} requests, and joining {format} pieces is not supported yet; raise --max-chars (at most 4096) or use mp3, aac, wav or pcm"
-    )]
-    CannotJoin {
-        line: u64,
-        key: String,
-        pieces: usize,
-        format: AudioFormat,
-    },
-}
-
 /// The settings an item is spoken with: the defaults, with the item's overrides applied.
 pub fn settings_of(item: &Item, defaults: &Arc<VoiceSettings>) -> Arc<VoiceSettings> {
     let o = &item.overrides;
@@ -45,49 +30,18 @@ pub fn settings_of(item: &Item, defaults: &Arc<VoiceSettings>) -> Arc<VoiceSetti
     })
 }
 
-/// Checks that an item can be planned, without planning it: the check pass of a manifest runs
-/// this, and only the sync plans (so every item is planned once per run). Splits the text only
-/// in the rare case that decides it (a long text in a format that cannot be joined).
-pub fn check_item(
-    item: &Item,
-    settings: &VoiceSettings,
-    max_chars: usize,
-) -> Result<(), PlanError> {
-    let token_limit = tokens::limit(&settings.model);
-    if settings.format.can_join()
-        || (chunk::char_count(&item.text) <= max_chars && token_limit.is_none())
-    {
-        return Ok(());
-    }
-    match tokens::split(&item.text, max_chars, token_limit).len() {
-        0 | 1 => Ok(()),
-        pieces => Err(cannot_join(item, pieces, settings.format)),
-    }
-}
-
-fn cannot_join(item: &Item, pieces: usize, format: AudioFormat) -> PlanError {
-    PlanError::CannotJoin {
-        line: item.line,
-        key: item.key.clone(),
-        pieces,
-        format,
-    }
-}
-
-/// Checks the whole manifest in one streaming pass (its own checks, and that every item can be
-/// planned): every input error surfaces here, before anything is written or sent. Warns once
-/// if `--instructions` reach no item's model.
+/// Checks the whole manifest in one streaming pass: every input error surfaces here, before
+/// anything is written or sent. Pieces of every format join, so any item can be planned: items
+/// are checked, not planned. Warns once if `--instructions` reach no item's model.
 pub fn check_manifest(
     manifest: &Manifest,
     defaults: &Arc<VoiceSettings>,
-    max_chars: usize,
 ) -> Result<(), ManifestError> {
     let mut instructions_sent = false;
     manifest.check(|item| {
         let settings = settings_of(item, defaults);
-        check_item(item, &settings, max_chars)?;
         instructions_sent |= settings.sent_instructions().is_some();
-        Ok::<_, PlanError>(output_of(item, &settings))
+        Ok::<_, std::convert::Infallible>(output_of(item, &settings))
     })?;
     if defaults.instructions.is_some() && !instructions_sent {
         tracing::warn!(
@@ -98,14 +52,15 @@ pub fn check_manifest(
     Ok(())
 }
 
-/// Plans one item: its settings, pieces and output name. Fails (naming the item) when it would
-/// need joining pieces of a format that cannot be joined yet.
+/// Plans one item: its settings, pieces (under `max_chars` and the model's token limit) and
+/// output name, and the fingerprint of its file, which `pause_ms` between its pieces is part of.
 pub fn plan_item(
     seq: usize,
     item: &Item,
     defaults: &Arc<VoiceSettings>,
     max_chars: usize,
-) -> Result<PlannedItem, PlanError> {
+    pause_ms: u64,
+) -> PlannedItem {
     let settings = settings_of(item, defaults);
     let pieces: Vec<PlannedPiece> =
         tokens::split(&item.text, max_chars, tokens::limit(&settings.model))
@@ -116,12 +71,9 @@ pub fn plan_item(
                 text,
             })
             .collect();
-    if pieces.len() > 1 && !settings.format.can_join() {
-        return Err(cannot_join(item, pieces.len(), settings.format));
-    }
     let output = output_of(item, &settings);
-    let fingerprint = item_fingerprint(settings.format, &pieces);
-    Ok(PlannedItem {
+    let fingerprint = item_fingerprint(settings.format, pause_ms, &pieces);
+    PlannedItem {
         key: item.key.clone(),
         title: item.title.clone(),
         seq,
@@ -131,7 +83,7 @@ pub fn plan_item(
         pieces,
         fingerprint,
         line: item.line,
-    })
+    }
 }
 
 /// An item's file relative to `--out`, extension included: a CSV `output` cell as the user
@@ -164,10 +116,16 @@ pub fn piece_fingerprint(s: &VoiceSettings, text: &str) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
-fn item_fingerprint(format: AudioFormat, pieces: &[PlannedPiece]) -> String {
+/// The fingerprint of an item's file: its format, its pieces in order, and the pause between
+/// them where there is one (so an item of one piece, or with no pause, keeps the fingerprint it
+/// had before pauses existed).
+fn item_fingerprint(format: AudioFormat, pause_ms: u64, pieces: &[PlannedPiece]) -> String {
     let mut h = Sha256::new();
     h.update(b"tts-batch item v1\0");
     h.update(format.as_str().as_bytes());
+    if pause_ms > 0 && pieces.len() > 1 {
+        h.update(format!("\0pause {pause_ms}").as_bytes());
+    }
     for p in pieces {
         h.update(b"\0");
         h.update(p.fingerprint.as_bytes());
@@ -195,16 +153,12 @@ pub fn cost_usd(model: &str, characters: usize) -> f64 {
 mod tests {
     use super::*;
 
-    fn plan(
-        items: Vec<Item>,
-        defaults: &VoiceSettings,
-        max_chars: usize,
-    ) -> Result<Vec<PlannedItem>, PlanError> {
+    fn plan(items: Vec<Item>, defaults: &VoiceSettings, max_chars: usize) -> Vec<PlannedItem> {
         let defaults = Arc::new(defaults.clone());
         items
             .iter()
             .enumerate()
-            .map(|(seq, item)| plan_item(seq, item, &defaults, max_chars))
+            .map(|(seq, item)| plan_item(seq, item, &defaults, max_chars, 0))
             .collect()
     }
 
@@ -264,26 +218,36 @@ mod tests {
     #[test]
     fn long_items_split_and_output_gets_the_extension() {
         let text = "One sentence here. ".repeat(50);
-        let planned = plan(vec![item("0001", text.trim())], &defaults(), 100).unwrap();
+        let planned = plan(vec![item("0001", text.trim())], &defaults(), 100);
         assert!(planned[0].pieces.len() > 5);
         assert!(planned[0].pieces.iter().all(|p| p.characters <= 100));
         assert_eq!(planned[0].output, "0001.mp3");
     }
 
     #[test]
-    fn flac_items_that_need_joining_are_refused() {
-        let flac = VoiceSettings {
+    fn every_format_joins_and_a_pause_is_part_of_the_file() {
+        let defaults = Arc::new(VoiceSettings {
             format: AudioFormat::Flac,
             ..defaults()
-        };
+        });
         let text = "Words and more words. ".repeat(20);
-        let err = plan(vec![item("0007", text.trim())], &flac, 100)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("`0007`") && err.contains("flac"), "{err}");
-        assert!(plan(vec![item("0007", "Short.")], &flac, 100).is_ok());
         let long = item("0007", text.trim());
-        assert!(check_item(&long, &flac, 100).is_err());
-        assert!(check_item(&long, &defaults(), 100).is_ok());
+        let planned = plan_item(0, &long, &defaults, 100, 0);
+        assert!(planned.pieces.len() > 1);
+        let paused = plan_item(0, &long, &defaults, 100, 300);
+        assert_ne!(
+            planned.fingerprint, paused.fingerprint,
+            "the pause changes the file"
+        );
+        assert_eq!(
+            planned.pieces, paused.pieces,
+            "and not the pieces: nothing is asked for again"
+        );
+        // One piece has no pause to change.
+        let short = item("0008", "Short.");
+        assert_eq!(
+            plan_item(0, &short, &defaults, 100, 0).fingerprint,
+            plan_item(0, &short, &defaults, 100, 300).fingerprint
+        );
     }
 }

@@ -104,21 +104,24 @@ pub struct ReadyItem {
     pub piece_seconds: Vec<f64>,
 }
 
-/// Marks a claimed piece done. Fenced: only the claim's owner completes it, and exactly one row
-/// must change. Returns the items this completion made ready.
+/// Marks a claimed piece done, with the audio check's `warning` if its audio was kept although
+/// its length is off. Fenced: only the claim's owner completes it, and exactly one row must
+/// change. Returns the items this completion made ready.
 pub fn complete_piece(
     conn: &Connection,
     run: i64,
     piece: &str,
     bytes: u64,
     seconds: f64,
+    warning: Option<&str>,
 ) -> Result<Vec<ReadyItem>, QueueError> {
     let changed = conn
         .prepare_cached(
-            "UPDATE pieces SET status = 'done', claim_run = NULL, bytes = ?3, audio_seconds = ?4, error = NULL
+            "UPDATE pieces SET status = 'done', claim_run = NULL, bytes = ?3, audio_seconds = ?4,
+                    error = NULL, warning = ?5
              WHERE fingerprint = ?1 AND status = 'claimed' AND claim_run = ?2",
         )?
-        .execute(params![piece, run, bytes as i64, seconds])?;
+        .execute(params![piece, run, bytes as i64, seconds, warning])?;
     if changed != 1 {
         return Err(QueueError::ClaimLost(piece.to_string()));
     }

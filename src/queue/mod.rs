@@ -29,12 +29,16 @@ const APPLICATION_ID: i64 = 0x5454_5342;
 
 /// The schema's history; index + 1 is the `user_version` it leaves.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("schema.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("schema.sql")),
+        // Audio checks: why a piece's kept audio may be cut short or too long.
+        M::up("ALTER TABLE pieces ADD COLUMN warning TEXT;"),
+    ])
 }
 
 /// The newest schema version this build knows.
 pub fn schema_version() -> i64 {
-    1
+    2
 }
 
 /// A queue that cannot be used or a write that did not happen.

@@ -61,6 +61,8 @@ pub struct Totals {
     pub bytes: u64,
     pub audio_seconds: f64,
     pub estimated_cost_usd: f64,
+    /// Items with audio-check warnings (section 9 of the contract).
+    pub warnings: u64,
 }
 
 /// An item as the report shows it: one row of `items` with its pieces' counts.
@@ -76,6 +78,8 @@ pub struct ItemRow {
     pub bytes: Option<u64>,
     pub audio_seconds: Option<f64>,
     pub error: Option<String>,
+    /// Why some of its audio may be cut short or too long, piece by piece.
+    pub warnings: Vec<String>,
 }
 
 /// Streams every item to `f`, in manifest order (removed ones last), in one pass over the
@@ -84,7 +88,8 @@ pub fn each_item_row(conn: &Connection, mut f: impl FnMut(ItemRow)) -> Result<()
     let mut stmt = conn.prepare(
         "SELECT i.key, i.title, i.status, i.output, i.characters,
                 count(ip.piece), coalesce(sum(p.attempts), 0), i.bytes, i.audio_seconds,
-                coalesce(i.error, CASE WHEN i.status = 'pending' THEN max(p.error) END)
+                coalesce(i.error, CASE WHEN i.status = 'pending' THEN max(p.error) END),
+                json_group_array(json_array(ip.idx, p.warning)) FILTER (WHERE p.warning IS NOT NULL)
          FROM items i
          LEFT JOIN item_pieces ip ON ip.item_key = i.key
          LEFT JOIN pieces p ON p.fingerprint = ip.piece
@@ -108,10 +113,31 @@ pub fn each_item_row(conn: &Connection, mut f: impl FnMut(ItemRow)) -> Result<()
             } else {
                 r.get(9)?
             },
+            warnings: warnings(
+                &r.get::<_, Option<String>>(10)?.unwrap_or_default(),
+                r.get::<_, i64>(5)? > 1,
+            ),
             status,
         });
     }
     Ok(())
+}
+
+/// An item's warnings from the JSON `[[piece index, warning], ...]` the query gathers, in
+/// piece order, each named by its piece when the item has `several`.
+fn warnings(json: &str, several: bool) -> Vec<String> {
+    let mut found: Vec<(u64, String)> = serde_json::from_str(json).unwrap_or_default();
+    found.sort();
+    found
+        .into_iter()
+        .map(|(idx, warning)| {
+            if several {
+                format!("piece {}: {warning}", idx + 1)
+            } else {
+                warning
+            }
+        })
+        .collect()
 }
 
 /// Item counts and sums for the report's totals (requests, retries and cost are the caller's).
@@ -122,7 +148,10 @@ pub fn item_totals(conn: &Connection) -> Result<Totals, QueueError> {
                 coalesce(sum(status = 'removed'), 0),
                 coalesce(sum(CASE WHEN status != 'removed' THEN characters END), 0),
                 coalesce(sum(CASE WHEN status = 'done' THEN bytes END), 0),
-                coalesce(sum(CASE WHEN status = 'done' THEN audio_seconds END), 0.0)
+                coalesce(sum(CASE WHEN status = 'done' THEN audio_seconds END), 0.0),
+                (SELECT count(DISTINCT i.key) FROM item_pieces ip JOIN items i ON i.key = ip.item_key
+                 JOIN pieces p ON p.fingerprint = ip.piece
+                 WHERE p.warning IS NOT NULL AND i.status != 'removed')
          FROM items",
         [],
         |r| {
@@ -135,6 +164,7 @@ pub fn item_totals(conn: &Connection) -> Result<Totals, QueueError> {
                 characters: r.get::<_, i64>(5)? as u64,
                 bytes: r.get::<_, i64>(6)? as u64,
                 audio_seconds: r.get(7)?,
+                warnings: r.get::<_, i64>(8)? as u64,
                 ..Default::default()
             })
         },

@@ -198,6 +198,7 @@ mod tests {
             bytes: seconds.map(|_| 1000),
             audio_seconds: seconds,
             error: (status == ItemState::Failed).then(|| "400 Bad Request: nope".into()),
+            warnings: Vec::new(),
         }
     }
 
@@ -206,8 +207,16 @@ mod tests {
         let report = head(None, Totals::default(), RunTotals::default());
         let mut json = JsonWriter::begin(Vec::new(), &report).unwrap();
         let mut csv = CsvWriter::begin(Vec::new()).unwrap();
+        let warned = ItemRow {
+            warnings: vec![
+                "piece 2: audio too short".into(),
+                "piece 3: audio too long".into(),
+            ],
+            ..item("b", ItemState::Done, Some(2.0))
+        };
         for i in [
             item("a", ItemState::Done, Some(1.5)),
+            warned,
             item("c", ItemState::Failed, None),
         ] {
             json.item(&i).unwrap();
@@ -216,14 +225,20 @@ mod tests {
         let json: serde_json::Value = serde_json::from_slice(&json.end().unwrap()).unwrap();
         assert_eq!(json["tool"], "tts-batch");
         assert_eq!(json["items"][0]["key"], "a");
-        assert_eq!(json["items"][1]["error"], "400 Bad Request: nope");
+        assert_eq!(json["items"][0]["warnings"], serde_json::json!([]));
+        assert_eq!(json["items"][1]["warnings"][1], "piece 3: audio too long");
+        assert_eq!(json["items"][2]["error"], "400 Bad Request: nope");
         assert_eq!(json["totals"]["done"], 0);
         let csv = String::from_utf8(csv.end().unwrap()).unwrap();
         assert!(csv.starts_with(
-            "key,title,status,output,characters,chunks,attempts,bytes,audio_seconds,error\n"
+            "key,title,status,output,characters,chunks,attempts,bytes,audio_seconds,error,warnings\n"
         ));
         assert!(
-            csv.contains("c,,failed,c.mp3,100,1,1,,,400 Bad Request: nope\n"),
+            csv.contains(",piece 2: audio too short; piece 3: audio too long\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("c,,failed,c.mp3,100,1,1,,,400 Bad Request: nope,\n"),
             "{csv}"
         );
         assert!(

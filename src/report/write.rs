@@ -61,6 +61,7 @@ impl<W: Write> CsvWriter<W> {
             "bytes",
             "audio_seconds",
             "error",
+            "warnings",
         ])?;
         Ok(CsvWriter { w })
     }
@@ -80,6 +81,7 @@ impl<W: Write> CsvWriter<W> {
                 .map(|s| format!("{s:.3}"))
                 .unwrap_or_default(),
             i.error.as_deref().unwrap_or(""),
+            &i.warnings.join("; "),
         ])?;
         Ok(())
     }
@@ -94,7 +96,7 @@ impl<W: Write> CsvWriter<W> {
 pub fn markdown_head(report: &Report) -> String {
     let t = &report.totals;
     format!(
-        "# tts-batch report\n\n- input: `{}`\n- out: `{}`\n- outcome: {}\n- items: {} ({} done, {} failed, {} pending, {} removed)\n- requests: {} ({} retries)\n- audio: {:.1} minutes, {} bytes\n- estimated cost: ${:.2}\n\n| key | status | output | characters | chunks | attempts | audio seconds | error |\n| --- | --- | --- | ---: | ---: | ---: | ---: | --- |\n",
+        "# tts-batch report\n\n- input: `{}`\n- out: `{}`\n- outcome: {}\n- items: {} ({} done, {} failed, {} pending, {} removed)\n- requests: {} ({} retries)\n- audio: {:.1} minutes, {} bytes ({} items with audio warnings)\n- estimated cost: ${:.2}\n\n| key | status | output | characters | chunks | attempts | audio seconds | error or warnings |\n| --- | --- | --- | ---: | ---: | ---: | ---: | --- |\n",
         report.input,
         report.out,
         report.outcome.as_deref().unwrap_or("none"),
@@ -107,6 +109,7 @@ pub fn markdown_head(report: &Report) -> String {
         t.retries,
         t.audio_seconds / 60.0,
         t.bytes,
+        t.warnings,
         t.estimated_cost_usd,
     )
 }
@@ -125,6 +128,6 @@ pub fn markdown_row(i: &ItemRow) -> String {
         i.audio_seconds
             .map(|x| format!("{x:.1}"))
             .unwrap_or_default(),
-        cell(i.error.as_deref().unwrap_or("")),
+        cell(&i.error.clone().unwrap_or_else(|| i.warnings.join("; "))),
     )
 }

@@ -2,6 +2,7 @@
 //! left, then work the queue with `-j` workers while a blocking task syncs the manifest into
 //! it, and write the report at the end.
 
+mod checks;
 mod lock;
 pub mod pacer;
 pub mod progress;
@@ -43,6 +44,7 @@ fn settings_json(cfg: &Config) -> String {
         "max_attempts": cfg.max_attempts,
         "timeout_seconds": cfg.timeout.as_secs(),
         "max_chars": cfg.max_chars,
+        "pause_ms": cfg.pause_ms,
         "max_cost": cfg.max_cost,
         "db": cfg.db.display().to_string(),
     })
@@ -57,7 +59,7 @@ pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         |what: &str| tracing::debug!("{what}: {} ms since start", started.elapsed().as_millis());
     let manifest = manifest::open(&cfg.input, &cfg.manifest).map_err(Error::input)?;
     let defaults = Arc::new(cfg.voice.clone());
-    plan::check_manifest(&manifest, &defaults, cfg.max_chars).map_err(Error::input)?;
+    plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
     phase("manifest checked");
     let key = cfg.api_key(&crate::config::env)?;
 
@@ -127,6 +129,7 @@ pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         Pacer::new(cfg.rpm, cfg.cpm, &recent, after_crash),
         cfg.max_attempts,
         cfg.max_cost,
+        Duration::from_millis(cfg.pause_ms),
         stop.clone(),
     ));
     let signals = signals::spawn_signal_handler(Arc::clone(&pool));
@@ -212,6 +215,18 @@ pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
             stats.0,
             stats.1,
             t.audio_seconds / 60.0,
+            cfg.out.join("report.json").display()
+        );
+    }
+    if t.warnings > 0 {
+        let items = if t.warnings == 1 {
+            "item has"
+        } else {
+            "items have"
+        };
+        tracing::warn!(
+            "{} {items} audio warnings: audio far shorter or longer than its text takes, kept after asking twice; see `warnings` in {}",
+            t.warnings,
             cfg.out.join("report.json").display()
         );
     }

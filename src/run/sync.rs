@@ -23,7 +23,7 @@ pub(super) fn spawn_sync(
     cfg: &Config,
 ) -> tokio::task::JoinHandle<Result<queue::SyncSummary, Error>> {
     let defaults = Arc::new(cfg.voice.clone());
-    let (max_chars, out) = (cfg.max_chars, cfg.out.clone());
+    let (max_chars, pause_ms, out) = (cfg.max_chars, cfg.pause_ms, cfg.out.clone());
     let blocking_pool = Arc::clone(&pool);
     let work = tokio::task::spawn_blocking(move || {
         let pool = blocking_pool;
@@ -66,7 +66,7 @@ pub(super) fn spawn_sync(
                 return Ok(summary);
             }
             let item = item.map_err(Error::input)?;
-            chunk.push(plan::plan_item(seq, &item, &defaults, max_chars).map_err(Error::input)?);
+            chunk.push(plan::plan_item(seq, &item, &defaults, max_chars, pause_ms));
             if chunk.len() == SYNC_CHUNK {
                 flush(std::mem::take(&mut chunk), &mut summary)?;
             }

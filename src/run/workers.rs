@@ -17,6 +17,7 @@ use crate::plan::cost_usd;
 use crate::provider::hints::MAX_HINT;
 use crate::provider::{RateHints, SpeechClient, SpeechError, SpeechRequest};
 use crate::queue::{self, Claim, QueueError, QueueHandle, ReadyItem};
+use crate::run::checks::{self, Calibration, Decision, TextShape};
 use crate::run::pacer::Pacer;
 use crate::store::{self, BuildError, TempFile};
 
@@ -61,7 +62,11 @@ pub struct Pool {
     pub pacer: Pacer,
     pub max_attempts: u32,
     pub max_cost: Option<f64>,
+    /// Silence between the pieces of an item.
+    pub pause: Duration,
     pub stop: CancellationToken,
+    /// The speaking rates of this run's answers, for the audio checks.
+    calibration: Mutex<Calibration>,
     stop_reason: Mutex<Option<StopReason>>,
     silence: Mutex<Silence>,
     outage_spell: Duration,
@@ -103,6 +108,7 @@ impl Pool {
         pacer: Pacer,
         max_attempts: u32,
         max_cost: Option<f64>,
+        pause: Duration,
         stop: CancellationToken,
     ) -> Pool {
         Pool {
@@ -114,7 +120,9 @@ impl Pool {
             pacer,
             max_attempts,
             max_cost,
+            pause,
             stop,
+            calibration: Mutex::new(Calibration::default()),
             stop_reason: Mutex::new(None),
             silence: Mutex::new(Silence {
                 last_answer: Instant::now(),
@@ -258,6 +266,8 @@ impl Pool {
         };
         let final_path = store::piece_path(&self.pieces_dir, &fp, claim.format);
         let mut attempt = 0u32;
+        // The length of an answer the audio check doubted, once it has asked again.
+        let mut doubted: Option<f64> = None;
         loop {
             attempt += 1;
             tokio::select! {
@@ -297,11 +307,26 @@ impl Pool {
                     let piece = fp.clone();
                     self.queue
                         .send(move |c| queue::log_outcome(c, run, n, &piece, Ok(())));
+                    let warning = match self.check_audio(&claim, seconds, doubted) {
+                        Decision::Keep => None,
+                        Decision::AskAgain(why) if attempt < self.max_attempts => {
+                            tracing::info!(piece = %fp, attempt, "asking again: {why}");
+                            doubted = Some(seconds);
+                            // Not kept: a stop before the next answer asks again next run
+                            // rather than adopting doubted audio.
+                            let _ = std::fs::remove_file(&final_path);
+                            continue;
+                        }
+                        Decision::AskAgain(why) | Decision::KeepWithWarning(why) => {
+                            tracing::warn!(piece = %fp, "{why}; kept");
+                            Some(why)
+                        }
+                    };
                     // Recording and joining run beside the requests: the worker goes on to its
                     // next piece at once.
                     let pool = Arc::clone(self);
                     self.finishing.spawn(async move {
-                        if let Err(e) = pool.record_piece(fp, bytes, seconds).await {
+                        if let Err(e) = pool.record_piece(fp, bytes, seconds, warning).await {
                             pool.stop_for(StopReason::Storage(e.to_string()));
                         }
                     });
@@ -447,12 +472,34 @@ impl Pool {
         Ok((fetched.bytes, seconds, fetched.hints))
     }
 
-    /// Records a piece done (fenced by the claim) and writes the items it completes.
-    async fn record_piece(&self, fp: String, bytes: u64, seconds: f64) -> Result<(), QueueError> {
+    /// The audio check of an answer of `seconds` to `claim` (section 9 of the contract): keep
+    /// it, ask again, or keep it with a warning. What is kept teaches the run its speaking rate.
+    fn check_audio(&self, claim: &Claim, seconds: f64, doubted: Option<f64>) -> Decision {
+        let shape = TextShape::of(&claim.text);
+        let Ok(mut calibration) = self.calibration.lock() else {
+            return Decision::Keep;
+        };
+        let verdict = calibration.judge(shape, claim.speed, seconds);
+        let decision = checks::decide(&verdict, seconds, claim.characters as u64, doubted);
+        if checks::teaches(&decision, seconds, doubted) {
+            calibration.observe(shape, claim.speed, seconds);
+        }
+        decision
+    }
+
+    /// Records a piece done (fenced by the claim), with the audio check's warning if its audio
+    /// was kept in doubt, and writes the items it completes.
+    async fn record_piece(
+        &self,
+        fp: String,
+        bytes: u64,
+        seconds: f64,
+        warning: Option<String>,
+    ) -> Result<(), QueueError> {
         let run = self.run;
         let ready = self
             .queue
-            .call(move |c| queue::complete_piece(c, run, &fp, bytes, seconds))
+            .call(move |c| queue::complete_piece(c, run, &fp, bytes, seconds, warning.as_deref()))
             .await?;
         self.stats.pieces_done.fetch_add(1, Ordering::Relaxed);
         for item in ready {
@@ -508,9 +555,11 @@ impl Pool {
     async fn build(&self, item: ReadyItem) -> Result<(), QueueError> {
         let (out, pieces_dir) = (self.out.clone(), self.pieces_dir.clone());
         let job = item.clone();
-        let built = tokio::task::spawn_blocking(move || store::build_item(&out, &pieces_dir, &job))
-            .await
-            .unwrap_or_else(|e| Err(BuildError::Io(format!("writing {}: {e}", item.output))));
+        let pause = self.pause;
+        let built =
+            tokio::task::spawn_blocking(move || store::build_item(&out, &pieces_dir, &job, pause))
+                .await
+                .unwrap_or_else(|e| Err(BuildError::Io(format!("writing {}: {e}", item.output))));
         match built {
             Ok((bytes, seconds)) => {
                 let (key, fp) = (item.key.clone(), item.fingerprint.clone());

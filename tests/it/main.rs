@@ -3,12 +3,14 @@
 
 mod support;
 
+mod audio_checks;
 mod cli;
 mod csv_manifest;
 mod epub_manifest;
 mod exit_codes;
 mod failures;
 mod hostile;
+mod joins;
 mod lines_manifest;
 mod markdown_manifest;
 mod outage;

@@ -15,7 +15,7 @@ fn expected_seconds(api: &FakeApi, text: &str, max_chars: usize) -> f64 {
 fn alice_becomes_one_file_per_chapter_with_exact_durations() {
     let ws = Workspace::new();
     ws.corpus("alice.md");
-    let api = FakeApi::builder().ms_per_char(2).start();
+    let api = FakeApi::builder().ms_per_char(15).start();
     let out = ws.run_against(&api, "alice.md", &["--max-chars", "2000", "-j", "8"]);
     assert_exit(&out, 0);
 
@@ -63,7 +63,7 @@ fn alice_becomes_one_file_per_chapter_with_exact_durations() {
 fn a_chinese_novel_keeps_its_title_page_and_cjk_file_names() {
     let ws = Workspace::new();
     ws.corpus("chinese-novel.md");
-    let api = FakeApi::builder().ms_per_char(2).start();
+    let api = FakeApi::builder().ms_per_char(50).start();
     let out = ws.run_against(
         &api,
         "chinese-novel.md",
@@ -95,7 +95,7 @@ fn a_chinese_novel_keeps_its_title_page_and_cjk_file_names() {
 fn the_rust_book_reads_prose_and_skips_code() {
     let ws = Workspace::new();
     ws.corpus("rust-book-ch01-03.md");
-    let api = FakeApi::builder().ms_per_char(1).start();
+    let api = FakeApi::builder().ms_per_char(15).start();
     let out = ws.run_against(
         &api,
         "rust-book-ch01-03.md",
