@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod espeak;
 mod csv_manifest;
 mod exit_codes;
 mod failures;
