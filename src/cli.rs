@@ -115,7 +115,6 @@ pub struct JobArgs {
     #[arg(long, value_name = "V")]
     pub voice: Option<String>,
 
-
     /// Audio format: mp3, opus, aac, flac, wav or pcm [default: mp3]
     #[arg(long, value_name = "F")]
     pub audio_format: Option<String>,

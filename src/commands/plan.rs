@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::domain::ProviderKind;
-use crate::run::voice;
 use crate::error::{Error, Outcome};
+use crate::run::voice;
 use crate::{manifest, plan, queue};
 
 /// `plan`: what a run would do. Reads the queue if there is one; writes and sends nothing.

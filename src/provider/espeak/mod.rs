@@ -14,15 +14,11 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use tokio::io::AsyncWriteExt;
 
-pub use program::{EspeakError, INSTALL_HINT, PROGRAM};
-pub use voices::{DEFAULT_VOICE, VoiceError, VoiceList};
+pub use program::{EspeakError, INSTALL_HINT};
+pub use voices::{VoiceError, VoiceList};
 
 use super::{Fetched, Provider, RateHints, SpeechError, SpeechRequest};
 use crate::domain::{AudioFormat, VoiceSettings};
-
-/// The model name the queue, fingerprints and report record for this provider (`--model` is
-/// not used by it).
-pub const MODEL: &str = "espeak-ng";
 
 /// The installed `espeak-ng`: where it is, its voices, and how long one piece may take.
 #[derive(Debug, Clone)]

@@ -25,6 +25,7 @@ pub struct Samples {
     pub samples: Vec<i16>,
 }
 
+#[cfg(test)]
 impl Samples {
     /// Length in seconds.
     pub fn seconds(&self) -> f64 {
