@@ -19,7 +19,7 @@ pub(super) fn plan(mut cfg: Config) -> Result<Outcome, Error> {
     let defaults = Arc::new(cfg.voice.clone());
     plan::check_manifest(&manifest, &defaults, cfg.max_chars).map_err(Error::input)?;
     if let Some(espeak) = &espeak {
-        voice::check_espeak_items(&manifest, &defaults, espeak)?;
+        voice::check_espeak_items(&manifest, &cfg.input, &defaults, espeak)?;
     }
     let done: HashSet<u128> = match queue::open_read_only(&cfg.db) {
         Ok(conn) => queue::done_pieces(&conn)?

@@ -65,7 +65,7 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     let defaults = Arc::new(cfg.voice.clone());
     plan::check_manifest(&manifest, &defaults, cfg.max_chars).map_err(Error::input)?;
     if let Some(espeak) = &espeak {
-        voice::check_espeak_items(&manifest, &defaults, espeak)?;
+        voice::check_espeak_items(&manifest, &cfg.input, &defaults, espeak)?;
     }
     phase("manifest checked");
     // The API's key is read before anything is written; espeak-ng needs none and no pacing.

@@ -2,6 +2,7 @@
 //! `--provider espeak`, the program is found, its voices read, the default `--voice` turned
 //! into the espeak voice it names, and every item's voice and format checked against them.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::Config;
@@ -31,15 +32,22 @@ pub fn load_espeak(cfg: &mut Config) -> Result<Option<Espeak>, Error> {
 /// espeak-ng can do, naming the line of the first that it cannot.
 pub fn check_espeak_items(
     manifest: &Manifest,
+    input: &Path,
     defaults: &Arc<VoiceSettings>,
     espeak: &Espeak,
 ) -> Result<(), Error> {
-    manifest
-        .check(|item| {
-            espeak
-                .check(&plan::settings_of(item, defaults))
-                .map_err(|e| format!("line {}: item `{}`: {e}", item.line, item.key))
-        })
-        .map(drop)
-        .map_err(Error::input)
+    for item in manifest.items().map_err(Error::input)? {
+        let item = item.map_err(Error::input)?;
+        espeak
+            .check(&plan::settings_of(&item, defaults))
+            .map_err(|e| {
+                Error::input(format!(
+                    "{}: line {}: item `{}`: {e}",
+                    input.display(),
+                    item.line,
+                    item.key
+                ))
+            })?;
+    }
+    Ok(())
 }

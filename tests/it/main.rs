@@ -4,8 +4,8 @@
 mod support;
 
 mod cli;
-mod espeak;
 mod csv_manifest;
+mod espeak;
 mod exit_codes;
 mod failures;
 mod hostile;
