@@ -5,6 +5,7 @@
 //!
 //!     cargo bench --bench pipeline            # everything (about ten minutes)
 //!     cargo bench --bench pipeline -- quick   # shorter runs, same figures
+//!     cargo bench --bench pipeline -- espeak  # one scenario (needs espeak-ng, ../shared)
 
 #[path = "../tests/it/support/epub.rs"]
 #[allow(dead_code)] // the test suite's EPUB builder; the benchmark uses one generator of it
@@ -57,6 +58,9 @@ fn main() {
     }
     if want("epub") {
         epub_book();
+    }
+    if want("espeak") {
+        espeak_book(quick);
     }
     remove_workspaces();
 }
@@ -224,6 +228,81 @@ fn hour_long_chapter() {
         run.peak_mib,
         run.peak_mib / 64.0,
         run.code
+    );
+}
+
+/// `--provider espeak` on a 20-chapter book (Alice in Wonderland from the shared corpus, cut
+/// into 20 chapters of even length; 8 with `quick`): `-j` = cores against `-j 1`, each on a
+/// fresh queue. The offline voice is CPU work, so the ideal is cores × one process's speed.
+fn espeak_book(quick: bool) {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/alice.md");
+    let text = std::fs::read_to_string(&corpus).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the corpus beside the repository)",
+            corpus.display()
+        )
+    });
+    let paragraphs: Vec<&str> = text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && !p.starts_with('#') && !p.starts_with('*'))
+        .collect();
+    let chapters = if quick { 8 } else { 20 };
+    let total: usize = paragraphs.iter().map(|p| p.len()).sum();
+    let per_chapter = total.div_ceil(chapters);
+    let mut book = String::from("# Alice, in twenty parts\n");
+    let (mut chapter, mut filled) = (0, usize::MAX);
+    for paragraph in &paragraphs {
+        if filled >= per_chapter && chapter < chapters {
+            chapter += 1;
+            filled = 0;
+            book.push_str(&format!("\n## Part {chapter}\n"));
+        }
+        book.push_str(&format!("\n{paragraph}\n"));
+        filled += paragraph.len();
+    }
+    let ws = Workspace::new("espeak");
+    ws.write("book.md", book);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let run = |jobs: usize, out: &str| {
+        measure(
+            Command::new(BIN)
+                .args(["run", "book.md", "--provider", "espeak", "-q", "-o", out])
+                .args(["-j", &jobs.to_string()])
+                .current_dir(ws.root())
+                .env_remove("OPENAI_API_KEY")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+    };
+    let single = run(1, "single");
+    let parallel = run(cores, "parallel");
+    let seconds = std::fs::read_to_string(ws.path("parallel/report.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|r| r["totals"]["audio_seconds"].as_f64())
+        .unwrap_or(0.0);
+    let speedup = single.wall.as_secs_f64() / parallel.wall.as_secs_f64();
+    println!(
+        "\n## espeak: {chapters} chapters, {total} characters, {:.0} s of mp3 audio",
+        seconds
+    );
+    for (name, run) in [("-j 1", &single), ("-j cores", &parallel)] {
+        // CPU over wall: how many cores the run kept busy (other load on the machine shows
+        // here as a run that could not get its cores).
+        println!(
+            "{name:<10} {:8.1} s wall {:8.1} s CPU ({:.2} cores busy)  {:6.0} chars/s  exit {}",
+            run.wall.as_secs_f64(),
+            run.cpu_ms / 1000.0,
+            run.cpu_ms / 1000.0 / run.wall.as_secs_f64(),
+            total as f64 / run.wall.as_secs_f64(),
+            run.code
+        );
+    }
+    println!(
+        "speed-up {speedup:.2} on {cores} cores; ratio to cores x single {:.3} (target >= 0.8); CPU per character -j cores / -j 1: {:.3}",
+        speedup / cores as f64,
+        parallel.cpu_ms / single.cpu_ms.max(1.0)
     );
 }
 

@@ -2,7 +2,7 @@
 //! 127.0.0.1 (the same one the tests use: real status codes, headers and audio bytes) and runs
 //! the real pipeline against it.
 //!
-//!     cargo run --release --example demo -- ../shared/corpus/alice.md
+//!     cargo run --release --example demo -- examples/alice-ch1.md -o demo-audio
 //!
 //! Any `run` flag may follow the manifest (`--audio-format wav`, `-o DIR`, `--rpm 600`, ...).
 //! Interrupt it and run it again: it resumes, as a real run does.

@@ -100,11 +100,19 @@ pub struct JobArgs {
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
 
-    /// Model [default: tts-1]
+    /// Who speaks: `openai` (any OpenAI-compatible API) or `espeak` (the espeak-ng program:
+    /// offline, free, no key; -j defaults to the number of cores, --rpm, --cpm and --model do
+    /// not apply) [default: openai]
+    #[arg(long, value_name = "P")]
+    pub provider: Option<String>,
+
+    /// Model [default: tts-1; not used with --provider espeak]
     #[arg(long, value_name = "M")]
     pub model: Option<String>,
 
-    /// Voice [default: alloy]
+    /// Voice [default: alloy]. With --provider espeak: an espeak voice (en-us, en-gb, cmn,
+    /// fr, ..., optionally +variant such as en-us+f3; `espeak-ng --voices` lists them), or
+    /// an OpenAI voice name, which maps to an English voice
     #[arg(long, value_name = "V")]
     pub voice: Option<String>,
 
@@ -120,7 +128,7 @@ pub struct JobArgs {
     #[arg(long, value_name = "TEXT")]
     pub instructions: Option<String>,
 
-    /// Requests in flight at once [default: 4]
+    /// Requests in flight at once [default: 4; with --provider espeak, the number of cores]
     #[arg(short = 'j', long, value_name = "N")]
     pub concurrency: Option<u32>,
 

@@ -74,6 +74,52 @@ impl FromStr for AudioFormat {
     }
 }
 
+/// Which voice speaks: an OpenAI-compatible API, or the offline `espeak-ng` program.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    #[default]
+    Openai,
+    Espeak,
+}
+
+/// The model name recorded for `--provider espeak` (in fingerprints, queue and report): the
+/// provider has no models, and its audio must never be taken for an API's.
+pub const ESPEAK_MODEL: &str = "espeak-ng";
+
+impl ProviderKind {
+    /// The name `--provider` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::Espeak => "espeak",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error of parsing an unknown provider name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown provider `{0}` (expected openai or espeak)")]
+pub struct UnknownProvider(pub String);
+
+impl FromStr for ProviderKind {
+    type Err = UnknownProvider;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "openai" => Ok(ProviderKind::Openai),
+            "espeak" | "espeak-ng" => Ok(ProviderKind::Espeak),
+            _ => Err(UnknownProvider(s.to_string())),
+        }
+    }
+}
+
 /// Everything that changes the audio of a piece besides its text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VoiceSettings {

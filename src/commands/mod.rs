@@ -39,7 +39,7 @@ async fn execute(cli: Cli) -> Result<Outcome, Error> {
     let quiet = cli.log.quiet > 0;
     match cli.command {
         Command::Run(args) => crate::run::run(Config::from_args(&args, &env)?, quiet).await,
-        Command::Plan(args) => plan::plan(&Config::from_args(&args, &env)?),
+        Command::Plan(args) => plan::plan(Config::from_args(&args, &env)?),
         Command::Status(args) => status::status(&args),
         Command::Report(args) => report::report(&args),
         Command::Retry(args) => retry::retry(&args),

@@ -5,15 +5,22 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::domain::ProviderKind;
 use crate::error::{Error, Outcome};
+use crate::run::voice;
 use crate::{manifest, plan, queue};
 
 /// `plan`: what a run would do. Reads the queue if there is one; writes and sends nothing.
 /// Streams: one item at a time, whatever the manifest's size.
-pub(super) fn plan(cfg: &Config) -> Result<Outcome, Error> {
+pub(super) fn plan(mut cfg: Config) -> Result<Outcome, Error> {
+    let espeak = voice::load_espeak(&mut cfg)?;
+    let cfg = &cfg;
     let manifest = manifest::open(&cfg.input, &cfg.manifest).map_err(Error::input)?;
     let defaults = Arc::new(cfg.voice.clone());
     plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
+    if let Some(espeak) = &espeak {
+        voice::check_espeak_items(&manifest, &cfg.input, &defaults, espeak)?;
+    }
     let done: HashSet<u128> = match queue::open_read_only(&cfg.db) {
         Ok(conn) => queue::done_pieces(&conn)?
             .iter()
@@ -140,6 +147,20 @@ struct PlanTotals {
 
 /// The closing lines of `plan`.
 fn render_plan_totals(cfg: &Config, t: &PlanTotals) -> String {
+    if cfg.provider == ProviderKind::Espeak {
+        return format!(
+            "\n{} items, {} pieces, {} characters\n{} pieces to speak ({} characters; {} pieces already have audio or repeat)\nestimated cost: $0.00 (espeak-ng runs on this machine, {} at once; --model, --rpm and --cpm do not apply)\nvoice: {}\nout: {}\n",
+            t.items,
+            t.pieces,
+            t.chars,
+            t.requests,
+            t.send_chars,
+            t.pieces - t.requests,
+            cfg.concurrency,
+            cfg.voice.voice,
+            cfg.out.display(),
+        );
+    }
     let minutes_by_rpm = t.requests as f64 / cfg.rpm.planned() as f64;
     let minutes_by_cpm = cfg.cpm.map_or(0.0, |c| t.send_chars as f64 / c as f64);
     let minutes = minutes_by_rpm.max(minutes_by_cpm);

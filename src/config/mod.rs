@@ -10,7 +10,7 @@ mod key;
 
 use crate::cli::{InputFormatArg, JobArgs, QueueArgs};
 use crate::domain::AudioFormat;
-use crate::domain::{VoiceSettings, check_speed, io_reason};
+use crate::domain::{ESPEAK_MODEL, ProviderKind, VoiceSettings, check_speed, io_reason};
 use crate::manifest::{InputFormat, ManifestOptions};
 pub use key::{ApiKey, KeySource};
 
@@ -80,6 +80,9 @@ pub struct Config {
     pub base_url: String,
     pub key_source: KeySource,
     /// Defaults of every item; CSV rows may override them.
+    /// Who speaks. With espeak: no key, no pacing, no cost, and `voice.model` is
+    /// [`ESPEAK_MODEL`].
+    pub provider: ProviderKind,
     pub voice: VoiceSettings,
     pub concurrency: usize,
     pub rpm: Rpm,
@@ -124,6 +127,7 @@ struct JobFile {
     base_url: Option<String>,
     api_key_env: Option<String>,
     api_key_file: Option<PathBuf>,
+    provider: Option<String>,
     model: Option<String>,
     voice: Option<String>,
     audio_format: Option<String>,
@@ -307,6 +311,12 @@ impl Config {
             )));
         }
 
+        let provider = match args.provider.clone().or(job.provider) {
+            Some(p) => p
+                .parse::<ProviderKind>()
+                .map_err(|e| ConfigError::new(format!("--provider: {e}")))?,
+            None => ProviderKind::Openai,
+        };
         let audio_format = match args.audio_format.clone().or(job.audio_format) {
             Some(f) => f
                 .parse::<AudioFormat>()
@@ -315,8 +325,18 @@ impl Config {
         };
         let speed = args.speed.or(job.speed).unwrap_or(1.0);
         check_speed(speed).map_err(|e| ConfigError::new(format!("--speed: {e}")))?;
-        let model = non_empty("--model", args.model.clone().or(job.model))?
-            .unwrap_or_else(|| "tts-1".into());
+        let model = non_empty("--model", args.model.clone().or(job.model))?;
+        let model = match provider {
+            ProviderKind::Openai => model.unwrap_or_else(|| "tts-1".into()),
+            // espeak-ng has no models: recording its own name keeps its audio apart from any
+            // API's in fingerprints, prices and the report.
+            ProviderKind::Espeak => ESPEAK_MODEL.into(),
+        };
+        if provider == ProviderKind::Espeak && audio_format == AudioFormat::Aac {
+            return Err(ConfigError::new(
+                "--audio-format: aac is not available with --provider espeak (no freely licensed AAC encoder to build in); use mp3, opus, flac or wav",
+            ));
+        }
         let voice = non_empty("--voice", args.voice.clone().or(job.voice))?
             .unwrap_or_else(|| "alloy".into());
         let instructions = args
@@ -325,9 +345,17 @@ impl Config {
             .or(job.instructions)
             .filter(|s| !s.trim().is_empty());
 
+        // espeak-ng is CPU work on this machine: one piece per core keeps every core busy.
+        let default_concurrency = match provider {
+            ProviderKind::Openai => 4,
+            ProviderKind::Espeak => std::thread::available_parallelism()
+                .map_or(1, |n| u32::try_from(n.get()).unwrap_or(256).min(256)),
+        };
         let concurrency = in_range(
             "--concurrency",
-            args.concurrency.or(job.concurrency).unwrap_or(4),
+            args.concurrency
+                .or(job.concurrency)
+                .unwrap_or(default_concurrency),
             1,
             256,
         )?;
@@ -405,6 +433,7 @@ impl Config {
             db,
             base_url,
             key_source,
+            provider,
             voice: VoiceSettings {
                 model,
                 voice,

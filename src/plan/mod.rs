@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 pub mod chunk;
 pub mod tokens;
 
-use crate::domain::AudioFormat;
+use crate::domain::{AudioFormat, ESPEAK_MODEL};
 pub use crate::domain::{PlannedItem, PlannedPiece, VoiceSettings};
 use crate::manifest::{Item, Manifest, ManifestError, Overrides};
 
@@ -19,7 +19,11 @@ pub fn settings_of(item: &Item, defaults: &Arc<VoiceSettings>) -> Arc<VoiceSetti
         return Arc::clone(defaults);
     }
     Arc::new(VoiceSettings {
-        model: o.model.clone().unwrap_or_else(|| defaults.model.clone()),
+        // A row's `model` means nothing to espeak-ng, which has none.
+        model: match &o.model {
+            Some(model) if defaults.model != ESPEAK_MODEL => model.clone(),
+            _ => defaults.model.clone(),
+        },
         voice: o.voice.clone().unwrap_or_else(|| defaults.voice.clone()),
         format: o.audio_format.unwrap_or(defaults.format),
         speed: o.speed.unwrap_or(defaults.speed),
@@ -135,9 +139,11 @@ fn item_fingerprint(format: AudioFormat, pause_ms: u64, pieces: &[PlannedPiece])
 
 /// US dollars per million input characters of a model, from the providers' price lists
 /// (gpt-4o-mini-tts is priced per token; about $0.015 a minute comes to this). Unknown models
-/// (relays) are estimated at tts-1's price.
+/// (relays) are estimated at tts-1's price. espeak-ng is free.
 pub fn price_per_million_chars(model: &str) -> f64 {
-    if model.starts_with("tts-1-hd") {
+    if model == ESPEAK_MODEL {
+        0.0
+    } else if model.starts_with("tts-1-hd") {
         30.0
     } else {
         15.0

@@ -1,11 +1,16 @@
-//! The speech provider: what a request is, how a failure is classed, and the OpenAI-compatible
-//! HTTP client (`openai.rs`) with its retry and rate hints (`hints.rs`).
+//! The voices behind one trait: what a request is, how a failure is classed, the
+//! OpenAI-compatible HTTP client (`openai.rs`) with its retry and rate hints (`hints.rs`), and
+//! the offline `espeak-ng` (`espeak/`). The workers hand a [`Provider`] one request and a file
+//! to fill, and act on the error class it returns; nothing else in the run knows who speaks.
 
+pub mod espeak;
 pub mod hints;
 pub mod openai;
 
+use std::path::Path;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use serde::Serialize;
 
 use crate::domain::AudioFormat;
@@ -61,4 +66,26 @@ pub enum SpeechError {
 pub struct Fetched {
     pub bytes: u64,
     pub hints: RateHints,
+}
+
+/// A voice the workers send pieces to.
+pub trait Provider: Send + Sync {
+    /// Speaks one request into `dest` (created or truncated), flushed and synced, and says
+    /// how many bytes it wrote. Failures come classified: retry later, fail the item, stop
+    /// the run, or a local disk error.
+    fn fetch<'a>(
+        &'a self,
+        request: &'a SpeechRequest<'a>,
+        dest: &'a Path,
+    ) -> BoxFuture<'a, Result<Fetched, SpeechError>>;
+}
+
+impl Provider for SpeechClient {
+    fn fetch<'a>(
+        &'a self,
+        request: &'a SpeechRequest<'a>,
+        dest: &'a Path,
+    ) -> BoxFuture<'a, Result<Fetched, SpeechError>> {
+        Box::pin(SpeechClient::fetch(self, request, dest))
+    }
 }

@@ -8,6 +8,7 @@ pub mod pacer;
 pub mod progress;
 mod signals;
 mod sync;
+pub mod voice;
 pub mod workers;
 
 use std::sync::Arc;
@@ -17,29 +18,33 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Rpm};
-use crate::domain::{ItemState, io_reason};
+use crate::domain::{ItemState, ProviderKind, io_reason};
 use crate::error::{Error, Outcome, StopReason};
-use crate::provider::SpeechClient;
+use crate::provider::{Provider, SpeechClient};
 use crate::queue::{self, QueueHandle};
 use crate::{manifest, plan, report, store};
 pub use lock::QueueLock;
 use pacer::Pacer;
 use workers::Pool;
 
-/// The settings a report shows (never the key).
+/// The settings a report shows (never the key). With espeak, the API's settings (base URL,
+/// rpm, cpm) are null: they do not apply.
 fn settings_json(cfg: &Config) -> String {
+    let api = cfg.provider == ProviderKind::Openai;
     serde_json::json!({
-        "base_url": cfg.base_url,
+        "provider": cfg.provider,
+        "base_url": api.then_some(&cfg.base_url),
         "model": cfg.voice.model,
         "voice": cfg.voice.voice,
         "audio_format": cfg.voice.format,
         "speed": cfg.voice.speed,
         "instructions": cfg.voice.instructions,
         "rpm": match cfg.rpm {
+            _ if !api => serde_json::Value::Null,
             Rpm::Fixed(n) => serde_json::json!(n),
             Rpm::Auto => serde_json::json!("auto"),
         },
-        "cpm": cfg.cpm,
+        "cpm": cfg.cpm.filter(|_| api),
         "concurrency": cfg.concurrency,
         "max_attempts": cfg.max_attempts,
         "timeout_seconds": cfg.timeout.as_secs(),
@@ -52,16 +57,29 @@ fn settings_json(cfg: &Config) -> String {
 }
 
 /// `run`: sync the manifest into the queue, work it, write the report.
-pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
+pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     signals::ignore_file_size_signal();
     let started = std::time::Instant::now();
     let phase =
         |what: &str| tracing::debug!("{what}: {} ms since start", started.elapsed().as_millis());
+    let espeak = voice::load_espeak(&mut cfg)?;
     let manifest = manifest::open(&cfg.input, &cfg.manifest).map_err(Error::input)?;
     let defaults = Arc::new(cfg.voice.clone());
     plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
+    if let Some(espeak) = &espeak {
+        voice::check_espeak_items(&manifest, &cfg.input, &defaults, espeak)?;
+    }
     phase("manifest checked");
-    let key = cfg.api_key(&crate::config::env)?;
+    // The API's key is read before anything is written; espeak-ng needs none and no pacing.
+    let (provider, paced): (Arc<dyn Provider>, bool) = match espeak {
+        Some(espeak) => (Arc::new(espeak), false),
+        None => {
+            let key = cfg.api_key(&crate::config::env)?;
+            let client = SpeechClient::new(&cfg.base_url, key, cfg.timeout, cfg.concurrency)
+                .map_err(|e| Error::input(format!("cannot set up the HTTP client: {e}")))?;
+            (Arc::new(client), true)
+        }
+    };
 
     std::fs::create_dir_all(&cfg.out).map_err(|e| {
         Error::input(format!(
@@ -116,17 +134,19 @@ pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         })
         .collect();
 
-    let client = SpeechClient::new(&cfg.base_url, key, cfg.timeout, cfg.concurrency)
-        .map_err(|e| Error::input(format!("cannot set up the HTTP client: {e}")))?;
     let (handle, writer) = QueueHandle::spawn(conn).map_err(|e| Error::Other(e.into()))?;
     let stop = CancellationToken::new();
     let pool = Arc::new(Pool::new(
         run_id,
         handle,
-        client,
+        provider,
         cfg.out.clone(),
         pieces_dir,
-        Pacer::new(cfg.rpm, cfg.cpm, &recent, after_crash),
+        if paced {
+            Pacer::new(cfg.rpm, cfg.cpm, &recent, after_crash)
+        } else {
+            Pacer::unpaced()
+        },
         cfg.max_attempts,
         cfg.max_cost,
         Duration::from_millis(cfg.pause_ms),

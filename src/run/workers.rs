@@ -15,7 +15,7 @@ use crate::audio;
 use crate::error::StopReason;
 use crate::plan::cost_usd;
 use crate::provider::hints::MAX_HINT;
-use crate::provider::{RateHints, SpeechClient, SpeechError, SpeechRequest};
+use crate::provider::{Provider, RateHints, SpeechError, SpeechRequest};
 use crate::queue::{self, Claim, QueueError, QueueHandle, ReadyItem};
 use crate::run::checks::{self, Calibration, Decision, TextShape};
 use crate::run::pacer::Pacer;
@@ -56,7 +56,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(60);
 pub struct Pool {
     pub run: i64,
     pub queue: QueueHandle,
-    pub client: SpeechClient,
+    /// The voice: the API client or espeak-ng.
+    pub provider: Arc<dyn Provider>,
     pub out: PathBuf,
     pub pieces_dir: PathBuf,
     pub pacer: Pacer,
@@ -102,7 +103,7 @@ impl Pool {
     pub fn new(
         run: i64,
         queue: QueueHandle,
-        client: SpeechClient,
+        provider: Arc<dyn Provider>,
         out: PathBuf,
         pieces_dir: PathBuf,
         pacer: Pacer,
@@ -114,7 +115,7 @@ impl Pool {
         Pool {
             run,
             queue,
-            client,
+            provider,
             out,
             pieces_dir,
             pacer,
@@ -443,7 +444,7 @@ impl Pool {
         let local =
             |e: std::io::Error| SpeechError::Local(format!("{}: {e}", final_path.display()));
         let temp = TempFile::beside(final_path).map_err(local)?;
-        let fetched = self.client.fetch(request, temp.path()).await?;
+        let fetched = self.provider.fetch(request, temp.path()).await?;
         store::failpoint("piece-after-temp-write");
         let format = request.response_format;
         let check_path = temp.path().to_path_buf();

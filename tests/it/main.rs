@@ -7,6 +7,7 @@ mod audio_checks;
 mod cli;
 mod csv_manifest;
 mod epub_manifest;
+mod espeak;
 mod exit_codes;
 mod failures;
 mod hostile;

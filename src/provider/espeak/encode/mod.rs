@@ -1,0 +1,213 @@
+//! Encoding synthesized samples into each `--audio-format`, in-process, one file per
+//! container: WAV and raw PCM here, MP3 with LAME (`mp3.rs`), FLAC (`flac.rs`), Ogg Opus
+//! (`opus.rs`), and the resampler to the API's 24 kHz (`resample.rs`). AAC has no lean,
+//! freely licensed encoder crate (fdk-aac's licence is not a free one, the others bind
+//! ffmpeg's libraries): it is refused with a clear error rather than run through a program.
+
+mod flac;
+mod mp3;
+mod opus;
+mod resample;
+
+use crate::domain::AudioFormat;
+
+pub use resample::resample;
+
+/// The rate of raw `pcm` (the API's: 24 kHz 16-bit mono little-endian), and of Opus here.
+pub const API_RATE: u32 = 24_000;
+
+/// Mono 16-bit samples and their rate: what espeak-ng synthesizes, before encoding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Samples {
+    /// Samples per second (22050 for espeak-ng's own voices).
+    pub rate: u32,
+    /// The samples, in order.
+    pub samples: Vec<i16>,
+}
+
+#[cfg(test)]
+impl Samples {
+    /// Length in seconds.
+    pub fn seconds(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(self.rate)
+    }
+}
+
+/// What can go wrong while encoding.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// A format this provider cannot write.
+    #[error(
+        "aac is not available with --provider espeak (no freely licensed AAC encoder to build in); \
+use --audio-format mp3, opus, flac or wav"
+    )]
+    AacUnavailable,
+    /// The sample rate does not fit the encoder.
+    #[error("cannot encode {format} at {rate} Hz")]
+    Rate { format: &'static str, rate: u32 },
+    /// An encoder library refused the samples.
+    #[error("{format} encoder failed: {detail}")]
+    Encoder {
+        format: &'static str,
+        detail: String,
+    },
+    /// Too much audio for one file of this format.
+    #[error("{format}: {samples} samples do not fit in one file")]
+    TooLong {
+        format: &'static str,
+        samples: usize,
+    },
+}
+
+fn encoder_error(format: &'static str) -> impl Fn(String) -> EncodeError {
+    move |detail| EncodeError::Encoder { format, detail }
+}
+
+/// Encodes `pcm` as `format`: the whole file's bytes.
+pub fn encode(pcm: &Samples, format: AudioFormat) -> Result<Vec<u8>, EncodeError> {
+    match format {
+        AudioFormat::Wav => wav(pcm),
+        AudioFormat::Pcm => Ok(raw_le(&resample(pcm, API_RATE).samples)),
+        AudioFormat::Mp3 => mp3::encode(pcm),
+        AudioFormat::Flac => flac::encode(pcm),
+        AudioFormat::Opus => opus::encode(&resample(pcm, API_RATE)),
+        AudioFormat::Aac => Err(EncodeError::AacUnavailable),
+    }
+}
+
+fn raw_le(samples: &[i16]) -> Vec<u8> {
+    samples.iter().flat_map(|s| s.to_le_bytes()).collect()
+}
+
+/// A canonical 44-byte-header WAV at the samples' own rate, its sizes true.
+fn wav(pcm: &Samples) -> Result<Vec<u8>, EncodeError> {
+    let too_long = || EncodeError::TooLong {
+        format: "wav",
+        samples: pcm.samples.len(),
+    };
+    let data_len = u32::try_from(pcm.samples.len())
+        .ok()
+        .and_then(|n| n.checked_mul(2))
+        .filter(|n| *n <= u32::MAX - 36)
+        .ok_or_else(too_long)?;
+    let byte_rate = pcm.rate.checked_mul(2).ok_or_else(too_long)?;
+    let mut out = Vec::with_capacity(44 + pcm.samples.len() * 2);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&pcm.rate.to_le_bytes());
+    out.extend_from_slice(&byte_rate.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes()); // block align
+    out.extend_from_slice(&16u16.to_le_bytes()); // bits
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    out.extend_from_slice(&raw_le(&pcm.samples));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::process::Command;
+    use std::time::Duration;
+
+    fn tone(rate: u32, seconds: f64) -> Samples {
+        let n = (f64::from(rate) * seconds) as usize;
+        let samples = (0..n)
+            .map(|i| {
+                ((i as f64 * 440.0 * 2.0 * std::f64::consts::PI / f64::from(rate)).sin() * 8000.0)
+                    as i16
+            })
+            .collect();
+        Samples { rate, samples }
+    }
+
+    #[test]
+    fn aac_is_refused_with_alternatives() {
+        let error = encode(&tone(22_050, 0.1), AudioFormat::Aac)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("aac is not available with --provider espeak"),
+            "{error}"
+        );
+        assert!(error.contains("mp3"), "{error}");
+    }
+
+    /// ffprobe's idea of a file's length: decoded to the last sample.
+    fn decoded_seconds(path: &Path, raw_pcm: bool) -> f64 {
+        let mut command = Command::new("ffmpeg");
+        command.args(["-v", "error", "-nostdin"]);
+        if raw_pcm {
+            command.args(["-f", "s16le", "-ar", "24000", "-ac", "1"]);
+        }
+        let output = command
+            .arg("-i")
+            .arg(path)
+            .args(["-f", "s16le", "-ac", "1", "-ar", "48000", "-"])
+            .output()
+            .expect("ffmpeg is installed");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout.len() as f64 / 2.0 / 48_000.0
+    }
+
+    #[tokio::test]
+    async fn every_format_decodes_to_espeaks_length() {
+        let program = super::super::program::locate(std::env::var_os("PATH")).unwrap();
+        let text = "Alice was beginning to get very tired of sitting by her sister on the bank, \
+                    and of having nothing to do.";
+        let pcm = super::super::program::synthesize(
+            &program,
+            text,
+            "en-us",
+            175,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        // espeak's own WAV, measured the same way.
+        let own = dir.path().join("own.wav");
+        let status = Command::new(&program)
+            .args(["-v", "en-us", "-w"])
+            .arg(&own)
+            .arg(text)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let expected = decoded_seconds(&own, false);
+        assert!(
+            (expected - pcm.seconds()).abs() < 0.001,
+            "{expected} vs {}",
+            pcm.seconds()
+        );
+        for (format, ext, frame) in [
+            (AudioFormat::Wav, "wav", 0.0),
+            (AudioFormat::Pcm, "pcm", 1.0 / 24_000.0),
+            (AudioFormat::Mp3, "mp3", 576.0 / 22_050.0),
+            (AudioFormat::Flac, "flac", 0.0),
+            (AudioFormat::Opus, "opus", 0.020),
+        ] {
+            let path = dir.path().join(format!("out.{ext}"));
+            std::fs::write(&path, encode(&pcm, format).unwrap()).unwrap();
+            // The run's own check accepts it as whole audio of its format.
+            let checked = crate::audio::validate(format, &path);
+            assert!(checked.is_ok(), "{ext}: {checked:?}");
+            let got = decoded_seconds(&path, format == AudioFormat::Pcm);
+            // Within one frame, plus the 48 kHz rounding of the measurement.
+            let tolerance = frame + 2.0 / 48_000.0;
+            assert!(
+                (got - expected).abs() <= tolerance,
+                "{ext}: {got} vs {expected}"
+            );
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The offline voice: the `espeak-ng` program, run as a separate process per piece (never
+//! linked: it is GPL), its WAV encoded in-process into the requested format. It sits behind
+//! the same [`Provider`] trait as the API client and answers with the same error classes, so
+//! the queue, retries, pieces, joins, audio checks, report and resume are the API's.
+
+pub mod encode;
+pub mod program;
+pub mod voices;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use tokio::io::AsyncWriteExt;
+
+pub use program::{EspeakError, INSTALL_HINT};
+pub use voices::{VoiceError, VoiceList};
+
+use super::{Fetched, Provider, RateHints, SpeechError, SpeechRequest};
+use crate::domain::{AudioFormat, VoiceSettings};
+
+/// The installed `espeak-ng`: where it is, its voices, and how long one piece may take.
+#[derive(Debug, Clone)]
+pub struct Espeak {
+    program: PathBuf,
+    voices: VoiceList,
+    timeout: Duration,
+}
+
+impl Espeak {
+    /// Finds `espeak-ng` on `path_var` (the `PATH` value) and reads its voices, before
+    /// anything runs: a missing program is an error naming the install commands.
+    pub fn load(path_var: Option<OsString>, timeout: Duration) -> Result<Espeak, VoiceError> {
+        let program = program::locate(path_var)?;
+        let voices = VoiceList::load(&program)?;
+        Ok(Espeak {
+            program,
+            voices,
+            timeout,
+        })
+    }
+
+    /// The voices of this installation.
+    pub fn voices(&self) -> &VoiceList {
+        &self.voices
+    }
+
+    /// Whether an item's settings can be spoken: its voice exists and its format can be
+    /// encoded. Checked for every item before a run starts.
+    pub fn check(&self, settings: &VoiceSettings) -> Result<(), String> {
+        if settings.format == AudioFormat::Aac {
+            return Err(encode::EncodeError::AacUnavailable.to_string());
+        }
+        self.voices
+            .resolve(&settings.voice)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Speaks `text` and encodes it: the bytes of the whole file.
+    pub async fn speak(
+        &self,
+        text: &str,
+        voice: &str,
+        speed: f64,
+        format: AudioFormat,
+    ) -> Result<Vec<u8>, SpeechError> {
+        let voice = self
+            .voices
+            .resolve(voice)
+            .map_err(|e| SpeechError::ItemFailed(e.to_string()))?;
+        let wpm = program::wpm_for_speed(speed);
+        let samples = program::synthesize(&self.program, text, &voice, wpm, self.timeout)
+            .await
+            .map_err(classify)?;
+        // Encoding is CPU work (LAME, libopus, FLAC): off the async workers, so that `-j`
+        // pieces encode on `-j` cores.
+        tokio::task::spawn_blocking(move || encode::encode(&samples, format))
+            .await
+            .map_err(|e| SpeechError::Local(format!("encoding {format}: {e}")))?
+            .map_err(|e| SpeechError::ItemFailed(e.to_string()))
+    }
+}
+
+/// The class of a failed synthesis: a program that vanished stops the run, one that was
+/// killed or gave no WAV is tried again, one that refused the text fails the item.
+fn classify(error: EspeakError) -> SpeechError {
+    let retry = |reason: String| SpeechError::Retryable {
+        reason,
+        after: None,
+        rate_limited: false,
+    };
+    match error {
+        EspeakError::Missing => SpeechError::RunStopped(error.to_string()),
+        EspeakError::Spawn { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            SpeechError::RunStopped(format!("{error} ({INSTALL_HINT})"))
+        }
+        EspeakError::Failed { signal: true, .. }
+        | EspeakError::Spawn { .. }
+        | EspeakError::TimedOut(_)
+        | EspeakError::BadWav(_) => retry(error.to_string()),
+        EspeakError::Failed { signal: false, .. } => SpeechError::ItemFailed(error.to_string()),
+    }
+}
+
+impl Provider for Espeak {
+    fn fetch<'a>(
+        &'a self,
+        request: &'a SpeechRequest<'a>,
+        dest: &'a Path,
+    ) -> BoxFuture<'a, Result<Fetched, SpeechError>> {
+        Box::pin(async move {
+            let bytes = self
+                .speak(
+                    request.input,
+                    request.voice,
+                    request.speed.unwrap_or(1.0),
+                    request.response_format,
+                )
+                .await?;
+            let local = |e: std::io::Error| SpeechError::Local(format!("{}: {e}", dest.display()));
+            let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
+            file.write_all(&bytes).await.map_err(local)?;
+            file.sync_all().await.map_err(local)?;
+            Ok(Fetched {
+                bytes: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+                hints: RateHints::default(),
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_fall_in_the_api_classes() {
+        assert!(matches!(
+            classify(EspeakError::Missing),
+            SpeechError::RunStopped(m) if m.contains("apt-get install espeak-ng")
+        ));
+        assert!(matches!(
+            classify(EspeakError::TimedOut(Duration::from_secs(1))),
+            SpeechError::Retryable { .. }
+        ));
+        let refused = EspeakError::Failed {
+            status: "exit status: 1".into(),
+            signal: false,
+            stderr: "bad".into(),
+        };
+        assert!(matches!(classify(refused), SpeechError::ItemFailed(_)));
+        let killed = EspeakError::Failed {
+            status: "signal: 9".into(),
+            signal: true,
+            stderr: "no message".into(),
+        };
+        assert!(matches!(classify(killed), SpeechError::Retryable { .. }));
+    }
+}
