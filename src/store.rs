@@ -157,12 +157,17 @@ pub enum BuildError {
     Io(String),
 }
 
+/// Writes tags into an item's temporary file, before it gets its final name.
+pub type Tagger<'a> = &'a (dyn Fn(&Path) -> Result<(), String> + Sync);
+
 /// Writes an item's file from its pieces' stored audio: joined into a temporary file (one piece
-/// is linked, not copied), synced, measured, renamed, folder synced. Returns (bytes, seconds).
+/// is linked, not copied, unless it is to be tagged), tagged by `tag`, synced, measured, renamed,
+/// folder synced. Returns (bytes, seconds).
 pub fn build_item(
     out: &Path,
     pieces_dir: &Path,
     item: &ReadyItem,
+    tag: Option<Tagger<'_>>,
 ) -> Result<(u64, f64), BuildError> {
     let final_path = out.join(&item.output);
     let io_err = |e: io::Error| BuildError::Io(format!("{}: {e}", final_path.display()));
@@ -174,8 +179,19 @@ pub fn build_item(
     let temp = TempFile::beside(&final_path).map_err(io_err)?;
     let _ = std::fs::remove_file(temp.path());
     let bytes = match paths.as_slice() {
-        [one] if std::fs::hard_link(one, temp.path()).is_ok() => {
+        // A linked piece shares its bytes with the store: a tag written into it would change the
+        // stored piece too, so a piece to be tagged is copied.
+        [one] if tag.is_none() && std::fs::hard_link(one, temp.path()).is_ok() => {
             std::fs::metadata(temp.path()).map_err(io_err)?.len()
+        }
+        [one] => {
+            let bytes = std::fs::copy(one, temp.path()).map_err(io_err)?;
+            if tag.is_none() {
+                File::open(temp.path())
+                    .and_then(|f| f.sync_all())
+                    .map_err(io_err)?;
+            }
+            bytes
         }
         _ => {
             let mut file = File::create(temp.path()).map_err(io_err)?;
@@ -195,6 +211,15 @@ pub fn build_item(
         [one] if bytes > 0 && paths.len() == 1 && *one > 0.0 => *one,
         _ => audio::measure(item.format, temp.path())
             .map_err(|e| BuildError::Audio(e.to_string()))?,
+    };
+    let bytes = match tag {
+        Some(tag) => {
+            tag(temp.path()).map_err(BuildError::Audio)?;
+            let file = File::open(temp.path()).map_err(io_err)?;
+            file.sync_all().map_err(io_err)?;
+            file.metadata().map_err(io_err)?.len()
+        }
+        None => bytes,
     };
     failpoint("item-after-temp-write");
     // No folder sync: an item file lost to a power loss is rebuilt from its pieces for free.

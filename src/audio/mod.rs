@@ -375,7 +375,7 @@ pub(super) const PCM_RATE: u32 = 24_000;
 mod decode;
 #[cfg(test)]
 #[path = "../../tests/it/support/synth.rs"]
-mod synth;
+pub(crate) mod synth; // the unit tests of `book/` use it too
 
 #[cfg(test)]
 mod tests {

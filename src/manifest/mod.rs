@@ -56,6 +56,18 @@ pub(crate) struct Manifest {
     chapters: Vec<Item>,
     /// Lines of Markdown chapters that are only their heading (no item).
     heading_only: Vec<usize>,
+    /// What the manifest says about the book as a whole.
+    book: BookInfo,
+}
+
+/// What a manifest says about the book as a whole, for the tags and the book file: a Markdown
+/// book's title heading (above its first chapter); an EPUB's title, authors and cover.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BookInfo {
+    pub title: Option<String>,
+    pub authors: Vec<String>,
+    /// The cover picture's bytes, not yet checked.
+    pub cover: Option<Vec<u8>>,
 }
 
 /// Opens a manifest: reads it as UTF-8 text. Use [`Manifest::check`] before trusting its items.
@@ -64,6 +76,19 @@ pub(crate) fn open(path: &Path, opts: &ManifestOptions) -> Result<Manifest, Mani
     let (chapters, heading_only) = match opts.format {
         InputFormat::Markdown => markdown_items(&text, opts),
         _ => (Vec::new(), Vec::new()),
+    };
+    let book = match opts.format {
+        InputFormat::Markdown => BookInfo {
+            title: markdown::book_title(
+                &text,
+                &markdown::MarkdownOptions {
+                    chapter_level: opts.chapter_level,
+                    read_code: opts.read_code,
+                },
+            ),
+            ..BookInfo::default()
+        },
+        _ => BookInfo::default(),
     };
     if !chapters.is_empty() && !heading_only.is_empty() {
         let lines: Vec<String> = heading_only.iter().map(|l| format!("line {l}")).collect();
@@ -80,10 +105,16 @@ pub(crate) fn open(path: &Path, opts: &ManifestOptions) -> Result<Manifest, Mani
         opts: opts.clone(),
         chapters,
         heading_only,
+        book,
     })
 }
 
 impl Manifest {
+    /// What the manifest says about the book as a whole.
+    pub fn book_info(&self) -> &BookInfo {
+        &self.book
+    }
+
     /// The items in manifest order. Each is checked on its own; [`Manifest::check`] checks them
     /// against each other.
     pub fn items(

@@ -76,14 +76,14 @@ fn cannot_join(item: &Item, pieces: usize, format: AudioFormat) -> PlanError {
 
 /// Checks the whole manifest in one streaming pass (its own checks, and that every item can be
 /// planned): every input error surfaces here, before anything is written or sent. Warns once
-/// if `--instructions` reach no item's model.
+/// if `--instructions` reach no item's model. Returns the number of items.
 pub fn check_manifest(
     manifest: &Manifest,
     defaults: &Arc<VoiceSettings>,
     max_chars: usize,
-) -> Result<(), ManifestError> {
+) -> Result<usize, ManifestError> {
     let mut instructions_sent = false;
-    manifest.check(|item| {
+    let items = manifest.check(|item| {
         let settings = settings_of(item, defaults);
         check_item(item, &settings, max_chars)?;
         instructions_sent |= settings.sent_instructions().is_some();
@@ -95,7 +95,7 @@ pub fn check_manifest(
             defaults.model
         );
     }
-    Ok(())
+    Ok(items)
 }
 
 /// Plans one item: its settings, pieces and output name. Fails (naming the item) when it would

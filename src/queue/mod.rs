@@ -3,6 +3,7 @@
 //! send it closures, which it runs in batches, one transaction per batch, and answers only
 //! after the commit, so no worker ever acts on a write that is not durable.
 
+mod book;
 mod claims;
 mod reads;
 mod runs;
@@ -16,6 +17,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{M, Migrations};
 
+pub use book::*;
 pub use claims::*;
 pub use reads::*;
 pub use runs::*;
@@ -29,12 +31,15 @@ const APPLICATION_ID: i64 = 0x5454_5342;
 
 /// The schema's history; index + 1 is the `user_version` it leaves.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("schema.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("schema.sql")),
+        M::up(include_str!("schema_v2.sql")),
+    ])
 }
 
 /// The newest schema version this build knows.
 pub fn schema_version() -> i64 {
-    1
+    2
 }
 
 /// A queue that cannot be used or a write that did not happen.

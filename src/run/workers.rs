@@ -12,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::audio;
+use crate::book::tags::RunTags;
+use crate::domain::AudioFormat;
 use crate::error::StopReason;
 use crate::plan::cost_usd;
 use crate::provider::hints::MAX_HINT;
@@ -61,6 +63,8 @@ pub struct Pool {
     pub pacer: Pacer,
     pub max_attempts: u32,
     pub max_cost: Option<f64>,
+    /// The tags every item file gets.
+    pub tags: Arc<RunTags>,
     pub stop: CancellationToken,
     stop_reason: Mutex<Option<StopReason>>,
     silence: Mutex<Silence>,
@@ -104,8 +108,10 @@ impl Pool {
         max_attempts: u32,
         max_cost: Option<f64>,
         stop: CancellationToken,
+        tags: Arc<RunTags>,
     ) -> Pool {
         Pool {
+            tags,
             run,
             queue,
             client,
@@ -508,9 +514,20 @@ impl Pool {
     async fn build(&self, item: ReadyItem) -> Result<(), QueueError> {
         let (out, pieces_dir) = (self.out.clone(), self.pieces_dir.clone());
         let job = item.clone();
-        let built = tokio::task::spawn_blocking(move || store::build_item(&out, &pieces_dir, &job))
-            .await
-            .unwrap_or_else(|e| Err(BuildError::Io(format!("writing {}: {e}", item.output))));
+        let tags = Arc::clone(&self.tags);
+        let built = tokio::task::spawn_blocking(move || {
+            let title = job.title.clone().unwrap_or_else(|| job.key.clone());
+            let tag = |path: &std::path::Path| {
+                tags.write(job.format, path, &title, job.seq)
+                    .map_err(|e| e.to_string())
+            };
+            // Raw PCM has nowhere to hold a tag: its file stays a link to its one piece.
+            let tagger: Option<store::Tagger<'_>> =
+                (job.format != AudioFormat::Pcm).then_some(&tag);
+            store::build_item(&out, &pieces_dir, &job, tagger)
+        })
+        .await
+        .unwrap_or_else(|e| Err(BuildError::Io(format!("writing {}: {e}", item.output))));
         match built {
             Ok((bytes, seconds)) => {
                 let (key, fp) = (item.key.clone(), item.fingerprint.clone());

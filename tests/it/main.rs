@@ -3,6 +3,7 @@
 
 mod support;
 
+mod book;
 mod cli;
 mod csv_manifest;
 mod exit_codes;

@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod outage;
+pub mod probe;
 pub mod server;
 pub mod synth;
 
