@@ -173,6 +173,36 @@ pub struct JobArgs {
     #[arg(long, value_name = "USD")]
     pub max_cost: Option<f64>,
 
+    /// Also write the whole book as one file with chapter marks: m4b (AAC, made with ffmpeg) or
+    /// mp3 [default: none]
+    #[arg(long, value_name = "FORMAT")]
+    pub book: Option<String>,
+
+    /// Book title: the album of every file and the book file's name [default: the Markdown
+    /// title heading, else the manifest's file name]
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+
+    /// Author, tagged as the artist of every file
+    #[arg(long, value_name = "NAME")]
+    pub author: Option<String>,
+
+    /// Narrator, tagged as the composer (Audiobookshelf reads it as the narrator)
+    #[arg(long, value_name = "NAME")]
+    pub narrator: Option<String>,
+
+    /// Cover picture (JPEG or PNG) embedded in every file's tags and the book file
+    #[arg(long, value_name = "PATH")]
+    pub cover: Option<PathBuf>,
+
+    /// Silence between chapters in the book file, in milliseconds [default: 2000]
+    #[arg(long, value_name = "N")]
+    pub chapter_gap_ms: Option<u32>,
+
+    /// Write a subtitle file beside each audio file and the book file: srt or vtt
+    #[arg(long, value_name = "FORMAT")]
+    pub subtitles: Option<String>,
+
     /// Treat INPUT as this kind of manifest, whatever its extension
     #[arg(long, value_enum, value_name = "KIND")]
     pub input_format: Option<InputFormatArg>,

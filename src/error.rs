@@ -28,6 +28,9 @@ pub enum StopReason {
     Unreachable(String),
     /// The API's TLS certificate is not trusted: not retried.
     Certificate(String),
+    /// Every item is done, and the book file could not be made (ffmpeg failed, a disk error):
+    /// running again makes it, with nothing sent.
+    Book(String),
 }
 
 impl std::fmt::Display for StopReason {
@@ -47,6 +50,7 @@ impl std::fmt::Display for StopReason {
                 f,
                 "stopped: {msg}; not retried (check --base-url and the system's certificate store)"
             ),
+            StopReason::Book(msg) => write!(f, "stopped: cannot write the book file: {msg}"),
         }
     }
 }

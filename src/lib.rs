@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub(crate) mod audio;
+pub(crate) mod book;
 pub mod cli;
 pub(crate) mod commands;
 pub(crate) mod config;

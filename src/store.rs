@@ -158,14 +158,18 @@ pub enum BuildError {
     Io(String),
 }
 
+/// Writes tags into an item's temporary file, before it gets its final name.
+pub type Tagger<'a> = &'a (dyn Fn(&Path) -> Result<(), String> + Sync);
+
 /// Writes an item's file from its pieces' stored audio: joined into a temporary file with
-/// `pause` of silence between pieces (one piece is linked, not copied), synced, renamed.
-/// Returns (bytes, seconds).
+/// `pause` of silence between pieces (one piece is linked, not copied, unless it is to be
+/// tagged), tagged by `tag`, synced, renamed. Returns (bytes, seconds).
 pub fn build_item(
     out: &Path,
     pieces_dir: &Path,
     item: &ReadyItem,
     pause: Duration,
+    tag: Option<Tagger<'_>>,
 ) -> Result<(u64, f64), BuildError> {
     let final_path = out.join(&item.output);
     let io_err = |e: io::Error| BuildError::Io(format!("{}: {e}", final_path.display()));
@@ -176,17 +180,21 @@ pub fn build_item(
         .collect();
     let temp = TempFile::beside(&final_path).map_err(io_err)?;
     let _ = std::fs::remove_file(temp.path());
-    let linked = match (paths.as_slice(), item.piece_seconds.as_slice()) {
-        // One piece is the same bytes as its stored audio, already measured.
-        ([one], [seconds]) if *seconds > 0.0 && std::fs::hard_link(one, temp.path()).is_ok() => {
-            Some((
-                std::fs::metadata(temp.path()).map_err(io_err)?.len(),
-                *seconds,
-            ))
+    let single = match (paths.as_slice(), item.piece_seconds.as_slice()) {
+        // One piece is the same bytes as its stored audio, already measured. A linked piece
+        // shares its bytes with the store: a tag written into it would change the stored piece
+        // too, so a piece to be tagged is copied.
+        ([one], [seconds]) if *seconds > 0.0 => {
+            if tag.is_none() && std::fs::hard_link(one, temp.path()).is_ok() {
+                Some((std::fs::metadata(temp.path()).map_err(io_err)?.len(), *seconds))
+            } else {
+                let bytes = std::fs::copy(one, temp.path()).map_err(io_err)?;
+                Some((bytes, *seconds))
+            }
         }
         _ => None,
     };
-    let (bytes, seconds) = match linked {
+    let (bytes, seconds) = match single {
         Some(done) => done,
         None => {
             let mut file = File::create(temp.path()).map_err(io_err)?;
@@ -197,11 +205,20 @@ pub fn build_item(
                     }
                     other => BuildError::Audio(other.to_string()),
                 })?;
-            file.sync_all().map_err(io_err)?;
             // The join counts what it writes: the file's measured length.
             (joined.bytes, joined.seconds)
         }
     };
+    let bytes = match tag {
+        Some(tag) => {
+            tag(temp.path()).map_err(BuildError::Audio)?;
+            std::fs::metadata(temp.path()).map_err(io_err)?.len()
+        }
+        None => bytes,
+    };
+    File::open(temp.path())
+        .and_then(|f| f.sync_all())
+        .map_err(io_err)?;
     failpoint("item-after-temp-write");
     // No folder sync: an item file lost to a power loss is rebuilt from its pieces for free.
     temp.rename_to(&final_path).map_err(io_err)?;

@@ -379,4 +379,7 @@ impl BitWriter {
 }
 
 #[cfg(test)]
+#[path = "../../tests/it/support/synth.rs"]
+pub(crate) mod synth; // the unit tests of `book/` use it too
+#[cfg(test)]
 mod tests;

@@ -12,8 +12,7 @@ use proptest::prelude::*;
 mod decode;
 #[path = "tests_ffmpeg.rs"]
 mod ffmpeg;
-#[path = "../../tests/it/support/synth.rs"]
-mod synth;
+use super::synth;
 
 const JOINABLE: [AudioFormat; 6] = AudioFormat::ALL;
 const JSON_ERROR: &[u8] = br#"{"error":{"message":"Rate limit reached for tts-1","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;

@@ -2,12 +2,17 @@
 //! TOML; every range and every path is checked here, before anything is read, written or sent.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 mod key;
 
+use crate::book::BookFormat;
+use crate::book::cover::Cover;
+use crate::book::meta::BookFlags;
+use crate::book::subtitles::SubtitleFormat;
 use crate::cli::{InputFormatArg, JobArgs, QueueArgs};
 use crate::domain::AudioFormat;
 use crate::domain::{ESPEAK_MODEL, ProviderKind, VoiceSettings, check_speed, io_reason};
@@ -93,7 +98,23 @@ pub struct Config {
     /// Silence between the pieces of an item, in milliseconds.
     pub pause_ms: u64,
     pub max_cost: Option<f64>,
+    /// The audiobook outputs: tags, book file, subtitles (SPEC §8).
+    pub book: BookOptions,
 }
+
+/// `--book`, `--title`, `--author`, `--narrator`, `--cover`, `--chapter-gap-ms`, `--subtitles`,
+/// checked (the cover read and checked to be a picture). The defaults that depend on the
+/// manifest are resolved by `book::meta::resolve`.
+#[derive(Debug, Clone, Default)]
+pub struct BookOptions {
+    pub flags: BookFlags,
+    pub format: Option<BookFormat>,
+    pub chapter_gap_ms: u32,
+    pub subtitles: Option<SubtitleFormat>,
+}
+
+/// The longest `--chapter-gap-ms`: a minute of silence is already more than any player needs.
+pub const MAX_CHAPTER_GAP_MS: u32 = 60_000;
 
 /// `rpm` in a job file: a number or "auto".
 #[derive(Debug, Clone, Deserialize)]
@@ -144,6 +165,13 @@ struct JobFile {
     text_column: Option<String>,
     id_column: Option<String>,
     max_cost: Option<f64>,
+    book: Option<String>,
+    title: Option<String>,
+    author: Option<String>,
+    narrator: Option<String>,
+    cover: Option<PathBuf>,
+    chapter_gap_ms: Option<u32>,
+    subtitles: Option<String>,
     input_format: Option<InputFormatArg>,
     read_code: Option<bool>,
     keep_front_matter: Option<bool>,
@@ -175,8 +203,57 @@ impl JobFile {
         rebase(&mut job.out);
         rebase(&mut job.db);
         rebase(&mut job.api_key_file);
+        rebase(&mut job.cover);
         Ok(job)
     }
+}
+
+/// The book options of flags and job file (flags win); the cover is loaded and checked here, so
+/// a bad one stops the run before anything is sent.
+fn book_options(args: &JobArgs, job: &JobFile) -> Result<BookOptions, ConfigError> {
+    let format = match args.book.clone().or_else(|| job.book.clone()) {
+        Some(f) => Some(
+            f.parse::<BookFormat>()
+                .map_err(|e| ConfigError::new(format!("--book: {e}")))?,
+        ),
+        None => None,
+    };
+    let subtitles = match args.subtitles.clone().or_else(|| job.subtitles.clone()) {
+        Some(f) => Some(
+            f.parse::<SubtitleFormat>()
+                .map_err(|e| ConfigError::new(format!("--subtitles: {e}")))?,
+        ),
+        None => None,
+    };
+    let chapter_gap_ms = in_range(
+        "--chapter-gap-ms",
+        args.chapter_gap_ms.or(job.chapter_gap_ms).unwrap_or(2000),
+        0,
+        MAX_CHAPTER_GAP_MS,
+    )?;
+    let cover = match args.cover.clone().or_else(|| job.cover.clone()) {
+        Some(path) => Some(Arc::new(
+            Cover::load(&path).map_err(|e| ConfigError::new(e.to_string()))?,
+        )),
+        None => None,
+    };
+    Ok(BookOptions {
+        flags: BookFlags {
+            title: non_empty("--title", args.title.clone().or_else(|| job.title.clone()))?,
+            author: non_empty(
+                "--author",
+                args.author.clone().or_else(|| job.author.clone()),
+            )?,
+            narrator: non_empty(
+                "--narrator",
+                args.narrator.clone().or_else(|| job.narrator.clone()),
+            )?,
+            cover,
+        },
+        format,
+        chapter_gap_ms,
+        subtitles,
+    })
 }
 
 /// The file a path names, as we tell it by extension.
@@ -274,6 +351,7 @@ impl Config {
             }
         };
 
+        let book = book_options(args, &job)?;
         let out = args
             .out
             .clone()
@@ -418,6 +496,12 @@ impl Config {
         let id_column = non_empty("--id-column", args.id_column.clone().or(job.id_column))?
             .unwrap_or_else(|| "id".into());
 
+        if book.format == Some(BookFormat::Mp3) && audio_format != AudioFormat::Mp3 {
+            return Err(ConfigError::new(format!(
+                "--book mp3 joins mp3 files, and --audio-format is {audio_format} (use --book m4b)"
+            )));
+        }
+
         Ok(Config {
             input: manifest_path,
             manifest: ManifestOptions {
@@ -449,6 +533,7 @@ impl Config {
             max_chars: max_chars as usize,
             pause_ms: u64::from(pause_ms),
             max_cost,
+            book,
         })
     }
 }

@@ -62,11 +62,23 @@ pub(crate) struct Manifest {
     /// Lines of Markdown chapters that are only their heading (no item).
     heading_only: Vec<usize>,
     /// What an EPUB says about itself, and the chapters it leaves out.
-    book: Option<BookInfo>,
+    epub: Option<EpubInfo>,
+    /// A Markdown book's own title: the heading above its first chapter.
+    markdown_title: Option<String>,
+}
+
+/// What a manifest says about the book as a whole, for the tags and the book file: a Markdown
+/// book's title heading (above its first chapter); an EPUB's title, authors and cover.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BookInfo {
+    pub title: Option<String>,
+    pub authors: Vec<String>,
+    /// The cover picture's bytes, not yet checked.
+    pub cover: Option<Vec<u8>>,
 }
 
 /// What an EPUB manifest knows beyond its items.
-struct BookInfo {
+struct EpubInfo {
     metadata: BookMetadata,
     left_out: Vec<LeftOut>,
 }
@@ -91,13 +103,14 @@ pub(crate) fn open(path: &Path, opts: &ManifestOptions) -> Result<Manifest, Mani
         opts: opts.clone(),
         chapters: Vec::new(),
         heading_only: Vec::new(),
-        book: None,
+        epub: None,
+        markdown_title: None,
     };
     match opts.format {
         InputFormat::Epub => {
             let (chapters, book) = epub_items(path, opts)?;
             manifest.chapters = chapters;
-            manifest.book = Some(book);
+            manifest.epub = Some(book);
         }
         InputFormat::Markdown => {
             manifest.text = read_text(path)?;
@@ -111,6 +124,13 @@ pub(crate) fn open(path: &Path, opts: &ManifestOptions) -> Result<Manifest, Mani
                     lines.join(", ")
                 );
             }
+            manifest.markdown_title = markdown::book_title(
+                &manifest.text,
+                &markdown::MarkdownOptions {
+                    chapter_level: opts.chapter_level,
+                    read_code: opts.read_code,
+                },
+            );
             manifest.chapters = chapters;
             manifest.heading_only = heading_only;
         }
@@ -128,13 +148,29 @@ impl Manifest {
     /// An EPUB's title, authors, language and cover (the defaults of the book's tags); None
     /// for other manifests.
     pub fn metadata(&self) -> Option<&BookMetadata> {
-        self.book.as_ref().map(|b| &b.metadata)
+        self.epub.as_ref().map(|b| &b.metadata)
     }
 
     /// An EPUB's chapters that are not read (front and back matter, empty pages), in reading
     /// order; empty for other manifests.
     pub fn left_out(&self) -> &[LeftOut] {
-        self.book.as_ref().map_or(&[], |b| b.left_out.as_slice())
+        self.epub.as_ref().map_or(&[], |b| b.left_out.as_slice())
+    }
+
+    /// What the manifest says about the book as a whole: an EPUB's title, authors and cover; a
+    /// Markdown book's title heading; nothing for lines and CSV.
+    pub fn book_info(&self) -> BookInfo {
+        match &self.epub {
+            Some(epub) => BookInfo {
+                title: epub.metadata.title.clone(),
+                authors: epub.metadata.authors.clone(),
+                cover: epub.metadata.cover.as_ref().map(|c| c.bytes.clone()),
+            },
+            None => BookInfo {
+                title: self.markdown_title.clone(),
+                ..BookInfo::default()
+            },
+        }
     }
 
     /// The items in manifest order. Each is checked on its own; [`Manifest::check`] checks them
@@ -255,7 +291,7 @@ fn read_text(path: &Path) -> Result<String, ManifestError> {
 
 /// Reads the EPUB at `path`: an item per kept chapter, numbered in reading order and named
 /// `NN-slug` as Markdown chapters are, and what the book says about itself.
-fn epub_items(path: &Path, opts: &ManifestOptions) -> Result<(Vec<Item>, BookInfo), ManifestError> {
+fn epub_items(path: &Path, opts: &ManifestOptions) -> Result<(Vec<Item>, EpubInfo), ManifestError> {
     if path.is_dir() {
         return Err(ManifestError::new(path, "is a directory, not a manifest"));
     }
@@ -310,7 +346,7 @@ fn epub_items(path: &Path, opts: &ManifestOptions) -> Result<(Vec<Item>, BookInf
             }
         })
         .collect();
-    let info = BookInfo {
+    let info = EpubInfo {
         metadata: book.metadata,
         left_out,
     };

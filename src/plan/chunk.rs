@@ -1,12 +1,103 @@
 //! Text preparation for speech requests. This module owns normalisation (so the same text
 //! always gives the same pieces, and the same fingerprints) and splitting text longer than the
-//! API's request limit into pieces at the most natural points available: sentence ends, then
-//! clause ends, then spaces, then other word boundaries, and only as a last resort inside a
-//! word, between grapheme clusters.
+//! API's request limit into pieces: whole paragraphs packed between content-defined cuts, so an
+//! edit moves no piece boundary outside its own neighbourhood ([`pieces`]); a paragraph longer
+//! than a request at the most natural points available: sentence ends, then clause ends, then
+//! spaces, then other word boundaries, and only as a last resort inside a word, between
+//! grapheme clusters ([`split`]).
 
 use unicode_segmentation::UnicodeSegmentation;
 
 pub use crate::manifest::normalize;
+
+/// Cuts already-normalised `text` into the pieces of one item, each at most `max_chars`
+/// characters, so that an edit stays local: pieces end at paragraph ends, and where a run of
+/// paragraphs is cut depends only on those paragraphs' own text.
+///
+/// Text that fits in one request is one piece. Otherwise each paragraph is an atom (a paragraph
+/// longer than `max_chars` is cut by [`split`] into atoms of its own, with a cut before and
+/// after it), and a cut follows an atom when a hash of its text says so, with a chance
+/// proportional to its length (one cut per `max_chars` characters on average: content-defined
+/// chunking). Between two such cuts, whole paragraphs are packed greedily. An edited paragraph
+/// thus changes the piece it is in; the pieces before and after it keep their text (unless the
+/// edit moves its own cut, which merges or splits its piece with a neighbour, or its run of
+/// paragraphs is longer than one piece and the packing after it shifts within that run).
+pub fn pieces(text: &str, max_chars: usize) -> Vec<String> {
+    let text = text.trim();
+    let max = max_chars.max(1);
+    if text.is_empty() {
+        return Vec::new();
+    }
+    if char_count(text) <= max {
+        return vec![text.to_owned()];
+    }
+    struct Atom {
+        text: String,
+        chars: usize,
+        cut_after: bool,
+    }
+    let mut atoms: Vec<Atom> = Vec::new();
+    for paragraph in text.split("\n\n") {
+        let paragraph = paragraph.trim();
+        let chars = char_count(paragraph);
+        if chars == 0 {
+            continue;
+        }
+        if chars > max {
+            if let Some(last) = atoms.last_mut() {
+                last.cut_after = true;
+            }
+            atoms.extend(split(paragraph, max).into_iter().map(|text| Atom {
+                chars: char_count(&text),
+                text,
+                cut_after: true,
+            }));
+        } else {
+            atoms.push(Atom {
+                cut_after: is_cut(paragraph, chars, max),
+                text: paragraph.to_owned(),
+                chars,
+            });
+        }
+    }
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    let mut current_chars = 0usize;
+    for atom in atoms {
+        if current_chars > 0 && current_chars + 2 + atom.chars > max {
+            pieces.push(std::mem::take(&mut current));
+            current_chars = 0;
+        }
+        if current_chars > 0 {
+            current.push_str("\n\n");
+            current_chars += 2;
+        }
+        current.push_str(&atom.text);
+        current_chars += atom.chars;
+        if atom.cut_after {
+            pieces.push(std::mem::take(&mut current));
+            current_chars = 0;
+        }
+    }
+    if current_chars > 0 {
+        pieces.push(current);
+    }
+    pieces
+}
+
+/// Whether a piece may end after this paragraph: true for about `chars / max` of
+/// paragraphs, decided by a hash of the paragraph's text alone (stable across runs, versions
+/// and platforms: SHA-256).
+fn is_cut(paragraph: &str, chars: usize, max: usize) -> bool {
+    use sha2::{Digest, Sha256};
+    let target = (max).max(1) as u64;
+    let digest = Sha256::digest(paragraph.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    let h = u64::from_be_bytes(first);
+    let chars = chars as u64;
+    chars >= target || h < (u64::MAX / target).saturating_mul(chars)
+}
 
 /// Splits already-normalised `text` into pieces of at most `max_chars` characters (Unicode scalar
 /// values, i.e. `str::chars().count()`), `max_chars >= 1`.
@@ -479,6 +570,65 @@ mod tests {
         fn split_tiles_any_text(text in any::<String>(), max in 1usize..300) {
             split_checked(&text, max);
             split_checked(&normalize(&text), max);
+        }
+    }
+}
+
+#[cfg(test)]
+mod packing_tests {
+    use super::*;
+
+    fn alice_chapters() -> Vec<String> {
+        let src = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/corpus/alice.md"
+        ))
+        .expect("the shared corpus beside the repository (../shared/corpus)");
+        src.split("\n## ")
+            .skip(1)
+            .map(|c| normalize(&format!("## {c}")))
+            .collect()
+    }
+
+    #[test]
+    fn pieces_fit_and_keep_all_text() {
+        for max in [300, 1000, 4096] {
+            for ch in alice_chapters() {
+                let p = pieces(&ch, max);
+                assert!(p.iter().all(|x| char_count(x) <= max));
+                let joined: String = p.join(" ").split_whitespace().collect();
+                let orig: String = ch.split_whitespace().collect();
+                assert_eq!(joined, orig);
+            }
+        }
+    }
+
+    #[test]
+    fn an_edit_changes_one_piece() {
+        let chapters = alice_chapters();
+        for max in [1000usize, 4096] {
+            let mut total_new = 0;
+            let mut total_pieces = 0;
+            let mut old_pieces = 0;
+            let mut edits = 0;
+            for ch in &chapters {
+                let before = pieces(ch, max);
+                total_pieces += before.len();
+                old_pieces += split(ch, max).len();
+                let paragraphs: Vec<&str> = ch.split("\n\n").collect();
+                for k in (1..paragraphs.len()).step_by(3) {
+                    let mut edited: Vec<String> =
+                        paragraphs.iter().map(|s| s.to_string()).collect();
+                    edited[k] = edited[k].replacen(' ', " very ", 1);
+                    let after = pieces(&edited.join("\n\n"), max);
+                    let new = after.iter().filter(|p| !before.contains(p)).count();
+                    total_new += new;
+                    edits += 1;
+                }
+            }
+            eprintln!(
+                "max {max}: {total_pieces} pieces (greedy split: {old_pieces}); {edits} edits → {total_new} new pieces"
+            );
         }
     }
 }

@@ -36,13 +36,14 @@ pub fn settings_of(item: &Item, defaults: &Arc<VoiceSettings>) -> Arc<VoiceSetti
 
 /// Checks the whole manifest in one streaming pass: every input error surfaces here, before
 /// anything is written or sent. Pieces of every format join, so any item can be planned: items
-/// are checked, not planned. Warns once if `--instructions` reach no item's model.
+/// are checked, not planned. Warns once if `--instructions` reach no item's model. Returns the
+/// number of items.
 pub fn check_manifest(
     manifest: &Manifest,
     defaults: &Arc<VoiceSettings>,
-) -> Result<(), ManifestError> {
+) -> Result<usize, ManifestError> {
     let mut instructions_sent = false;
-    manifest.check(|item| {
+    let items = manifest.check(|item| {
         let settings = settings_of(item, defaults);
         instructions_sent |= settings.sent_instructions().is_some();
         Ok::<_, std::convert::Infallible>(output_of(item, &settings))
@@ -53,7 +54,7 @@ pub fn check_manifest(
             defaults.model
         );
     }
-    Ok(())
+    Ok(items)
 }
 
 /// Plans one item: its settings, pieces (under `max_chars` and the model's token limit) and

@@ -36,7 +36,7 @@ pub fn count(text: &str) -> usize {
 /// at most that many tokens: a piece over the limit is split again, alone, with a character
 /// cap scaled down to its tokens, so every other piece keeps its boundaries (and its audio).
 pub fn split(text: &str, max_chars: usize, token_limit: Option<usize>) -> Vec<String> {
-    let pieces = super::chunk::split(text, max_chars);
+    let pieces = super::chunk::pieces(text, max_chars);
     let Some(limit) = token_limit else {
         return pieces;
     };

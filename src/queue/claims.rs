@@ -95,6 +95,10 @@ pub fn log_outcome(
 #[derive(Debug, Clone)]
 pub struct ReadyItem {
     pub key: String,
+    /// The item's title, for its tags.
+    pub title: Option<String>,
+    /// Its position in the manifest (from 0), for its track number.
+    pub seq: i64,
     pub output: String,
     pub format: AudioFormat,
     pub fingerprint: String,
@@ -176,8 +180,13 @@ fn ready_item(
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let (pieces, piece_seconds) = list.into_iter().unzip();
+    let (title, seq): (Option<String>, i64) = conn
+        .prepare_cached("SELECT title, seq FROM items WHERE key = ?1")?
+        .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(ReadyItem {
         key,
+        title,
+        seq,
         output,
         format,
         fingerprint,

@@ -3,6 +3,7 @@
 //! send it closures, which it runs in batches, one transaction per batch, and answers only
 //! after the commit, so no worker ever acts on a write that is not durable.
 
+mod book;
 mod claims;
 mod reads;
 mod runs;
@@ -16,6 +17,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{M, Migrations};
 
+pub use book::*;
 pub use claims::*;
 pub use reads::*;
 pub use runs::*;
@@ -33,6 +35,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema.sql")),
         // Audio checks: why a piece's kept audio may be cut short or too long.
         M::up("ALTER TABLE pieces ADD COLUMN warning TEXT;"),
+        M::up(include_str!("schema_v2.sql")),
     ])
 }
 

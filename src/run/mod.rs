@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::book::tags::RunTags;
+use crate::book::{self, BookFormat, BookSettings};
 use crate::config::{Config, Rpm};
 use crate::domain::{ItemState, ProviderKind, io_reason};
 use crate::error::{Error, Outcome, StopReason};
@@ -65,11 +67,25 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     let espeak = voice::load_espeak(&mut cfg)?;
     let manifest = manifest::open(&cfg.input, &cfg.manifest).map_err(Error::input)?;
     let defaults = Arc::new(cfg.voice.clone());
-    plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
+    let item_count = plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
     if let Some(espeak) = &espeak {
         voice::check_espeak_items(&manifest, &cfg.input, &defaults, espeak)?;
     }
     phase("manifest checked");
+    if cfg.book.format == Some(BookFormat::M4b) {
+        // The book is made at the end, but a missing ffmpeg is a setup error: say so now,
+        // before anything is paid for.
+        book::ffmpeg::find().map_err(|e| Error::input(e.to_string()))?;
+    }
+    let book_meta = Arc::new(book::meta::resolve(
+        &cfg.book.flags,
+        &manifest.book_info(),
+        &cfg.input,
+    ));
+    let run_tags = Arc::new(RunTags {
+        book: Arc::clone(&book_meta),
+        total: u32::try_from(item_count).unwrap_or(u32::MAX),
+    });
     // The API's key is read before anything is written; espeak-ng needs none and no pacing.
     let (provider, paced): (Arc<dyn Provider>, bool) = match espeak {
         Some(espeak) => (Arc::new(espeak), false),
@@ -151,6 +167,7 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         cfg.max_cost,
         Duration::from_millis(cfg.pause_ms),
         stop.clone(),
+        run_tags,
     ));
     let signals = signals::spawn_signal_handler(Arc::clone(&pool));
     let shown = CancellationToken::new();
@@ -206,6 +223,35 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         (Err(e), None, None) => Outcome::Stopped(StopReason::Storage(e.to_string())),
         (Ok(()), None, None) if failed > 0 => Outcome::SomeFailed(failed),
         (Ok(()), None, None) => Outcome::Done,
+    };
+    // The playlist, subtitles and book file, from what is done; not after a signal, which
+    // asks the run to end now.
+    let outcome = if matches!(outcome, Outcome::Stopped(StopReason::Signal)) {
+        outcome
+    } else {
+        let settings = BookSettings {
+            meta: book_meta,
+            format: cfg.book.format,
+            gap_ms: cfg.book.chapter_gap_ms,
+            subtitles: cfg.book.subtitles,
+            pause_ms: cfg.pause_ms,
+            cache: book::cache_dir(&cfg.db),
+        };
+        match book::finish(&conn, &cfg.out, &settings) {
+            Ok(finished) => {
+                if let Some(why) = finished.book_waiting {
+                    tracing::warn!("{why}");
+                }
+                outcome
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                match outcome {
+                    Outcome::Done => Outcome::Stopped(StopReason::Book(e.to_string())),
+                    other => other,
+                }
+            }
+        }
     };
     let outcome_text = match &outcome {
         Outcome::Done => "done".to_string(),

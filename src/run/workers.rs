@@ -12,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::audio;
+use crate::book::tags::RunTags;
+use crate::domain::AudioFormat;
 use crate::error::StopReason;
 use crate::plan::cost_usd;
 use crate::provider::hints::MAX_HINT;
@@ -65,6 +67,8 @@ pub struct Pool {
     pub max_cost: Option<f64>,
     /// Silence between the pieces of an item.
     pub pause: Duration,
+    /// The tags every item file gets.
+    pub tags: Arc<RunTags>,
     pub stop: CancellationToken,
     /// The speaking rates of this run's answers, for the audio checks.
     calibration: Mutex<Calibration>,
@@ -111,8 +115,10 @@ impl Pool {
         max_cost: Option<f64>,
         pause: Duration,
         stop: CancellationToken,
+        tags: Arc<RunTags>,
     ) -> Pool {
         Pool {
+            tags,
             run,
             queue,
             provider,
@@ -557,10 +563,20 @@ impl Pool {
         let (out, pieces_dir) = (self.out.clone(), self.pieces_dir.clone());
         let job = item.clone();
         let pause = self.pause;
-        let built =
-            tokio::task::spawn_blocking(move || store::build_item(&out, &pieces_dir, &job, pause))
-                .await
-                .unwrap_or_else(|e| Err(BuildError::Io(format!("writing {}: {e}", item.output))));
+        let tags = Arc::clone(&self.tags);
+        let built = tokio::task::spawn_blocking(move || {
+            let title = job.title.clone().unwrap_or_else(|| job.key.clone());
+            let tag = |path: &std::path::Path| {
+                tags.write(job.format, path, &title, job.seq)
+                    .map_err(|e| e.to_string())
+            };
+            // Raw PCM has nowhere to hold a tag: its file stays a link to its one piece.
+            let tagger: Option<store::Tagger<'_>> =
+                (job.format != AudioFormat::Pcm).then_some(&tag);
+            store::build_item(&out, &pieces_dir, &job, pause, tagger)
+        })
+        .await
+        .unwrap_or_else(|e| Err(BuildError::Io(format!("writing {}: {e}", item.output))));
         match built {
             Ok((bytes, seconds)) => {
                 let (key, fp) = (item.key.clone(), item.fingerprint.clone());

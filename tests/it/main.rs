@@ -4,6 +4,7 @@
 mod support;
 
 mod audio_checks;
+mod book;
 mod cli;
 mod csv_manifest;
 mod epub_manifest;

@@ -5,7 +5,7 @@ use crate::support::*;
 
 /// Sum of the audio served for each piece of `text` split as the binary splits it.
 fn expected_seconds(api: &FakeApi, text: &str, max_chars: usize) -> f64 {
-    tts_batch::chunk::split(&tts_batch::chunk::normalize(text), max_chars)
+    tts_batch::chunk::pieces(&tts_batch::chunk::normalize(text), max_chars)
         .iter()
         .map(|piece| served_seconds(api, piece))
         .sum()

@@ -130,6 +130,22 @@ pub fn chapters(source: &str, opts: &MarkdownOptions) -> Vec<Chapter> {
     chapters
 }
 
+/// The book's own title: the first heading before the first chapter heading (`# Alice's
+/// Adventures in Wonderland` above `## CHAPTER I.`), if there is one.
+pub fn book_title(source: &str, opts: &MarkdownOptions) -> Option<String> {
+    let document = Document::read(source, false);
+    let level = opts
+        .chapter_level
+        .or_else(|| auto_level(&document.headings))?;
+    let first = document.headings.iter().find(|h| h.level == level)?;
+    let title = document
+        .headings
+        .iter()
+        .find(|heading| heading.start < first.start)
+        .map(|heading| document.slice(heading.start..heading.end).trim().to_owned())?;
+    (!title.is_empty()).then_some(title)
+}
+
 /// Longest slug, in chars: with a 4-byte worst case per char this keeps `NN-slug.ext` well
 /// under the usual 255-byte file-name limit.
 const MAX_SLUG_CHARS: usize = 60;
@@ -288,6 +304,16 @@ mod tests {
             .map(|chapter| chapter.text)
             .collect::<Vec<_>>()
             .join("|")
+    }
+
+    #[test]
+    fn the_book_title_is_the_heading_above_the_first_chapter() {
+        let opts = MarkdownOptions::default();
+        let book = "# The Book\n\n## One\n\nText.\n\n## Two\n\nMore.\n";
+        assert_eq!(book_title(book, &opts).as_deref(), Some("The Book"));
+        let no_title = "# One\n\nText.\n\n# Two\n\nMore.\n";
+        assert_eq!(book_title(no_title, &opts), None);
+        assert_eq!(book_title("Just text.", &opts), None);
     }
 
     #[test]

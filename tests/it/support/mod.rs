@@ -8,6 +8,7 @@ pub mod decode;
 pub mod epub;
 pub mod outage;
 pub mod playback;
+pub mod probe;
 pub mod server;
 pub mod synth;
 

@@ -1,0 +1,115 @@
+//! What turns item files into an audiobook: tags and cover on every item file, the whole-book
+//! file (`--book m4b|mp3`) with its chapter marks, `playlist.m3u8`, and subtitles
+//! (`--subtitles srt|vtt`). SPEC §8.
+
+mod adts_count;
+pub mod cover;
+pub mod ffmpeg;
+mod files;
+mod finish;
+pub mod layout;
+mod m4b;
+pub mod meta;
+mod mp3book;
+mod mp3scan;
+mod playlist;
+pub mod subtitles;
+pub mod tags;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use finish::finish;
+
+use crate::domain::AudioFormat;
+use meta::BookMeta;
+use subtitles::SubtitleFormat;
+
+/// The playlist's file name in `--out`.
+pub const PLAYLIST: &str = "playlist.m3u8";
+
+/// `--book`: the whole book as one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookFormat {
+    /// AAC in MP4 with chapter marks, made with the `ffmpeg` program.
+    M4b,
+    /// One MP3 with ID3 CHAP/CTOC frames, made in Rust.
+    Mp3,
+}
+
+impl BookFormat {
+    /// The book file's extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            BookFormat::M4b => "m4b",
+            BookFormat::Mp3 => "mp3",
+        }
+    }
+}
+
+impl std::str::FromStr for BookFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "m4b" => Ok(BookFormat::M4b),
+            "mp3" => Ok(BookFormat::Mp3),
+            other => Err(format!(
+                "`{other}` is not a book format (expected m4b or mp3)"
+            )),
+        }
+    }
+}
+
+/// The book settings of a run, resolved (see [`meta::resolve`]).
+#[derive(Debug, Clone)]
+pub struct BookSettings {
+    pub meta: Arc<BookMeta>,
+    pub format: Option<BookFormat>,
+    pub gap_ms: u32,
+    pub subtitles: Option<SubtitleFormat>,
+    /// `--pause-ms` between the pieces of an item, for subtitle timing.
+    pub pause_ms: u32,
+    /// Where chapter encodings of the M4B book are kept: beside the queue (`tts-batch.book/`).
+    pub cache: PathBuf,
+}
+
+/// The folder of cached chapter encodings, beside the queue: `tts-batch.db` → `tts-batch.book/`.
+pub fn cache_dir(db: &Path) -> PathBuf {
+    db.with_extension("book")
+}
+
+/// Why the book's outputs could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum BookError {
+    #[error("{}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--book mp3 joins mp3 items, and item `{key}` is {format} (use --book m4b)")]
+    NotMp3 { key: String, format: AudioFormat },
+    #[error(transparent)]
+    Mp3(#[from] mp3book::Mp3BookError),
+    #[error(transparent)]
+    M4b(#[from] m4b::M4bError),
+    #[error(transparent)]
+    Ffmpeg(#[from] ffmpeg::FfmpegError),
+    #[error(transparent)]
+    Queue(#[from] crate::queue::QueueError),
+}
+
+impl BookError {
+    fn write(path: &Path, source: std::io::Error) -> BookError {
+        BookError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+// The integration tests' ffprobe reader, declared here as `audio/` declares the synthesizer (a
+// `#[path]` inside an inline module would resolve from a folder that does not exist).
+#[cfg(test)]
+#[path = "../../tests/it/support/probe.rs"]
+mod probe;
