@@ -8,8 +8,9 @@ use crate::config::queue_location;
 use crate::error::{Error, Outcome};
 use crate::{queue, report};
 
-/// `report`: rewrite the files, or print one rendering.
-pub(super) fn report(args: &ReportArgs) -> Result<Outcome, Error> {
+/// `report`: rewrite the files, or print one rendering. With `-q`, rewriting the files prints
+/// nothing.
+pub(super) fn report(args: &ReportArgs, quiet: bool) -> Result<Outcome, Error> {
     let (db, default_out) = queue_location(&args.queue)?;
     let conn = queue::open_read_only(&db)?;
     let report = report::build(&conn)?;
@@ -49,11 +50,13 @@ pub(super) fn report(args: &ReportArgs) -> Result<Outcome, Error> {
                     out.display()
                 ))
             })?;
-            println!(
-                "wrote {} and {}",
-                out.join("report.json").display(),
-                out.join("report.csv").display()
-            );
+            if !quiet {
+                println!(
+                    "wrote {} and {}",
+                    out.join("report.json").display(),
+                    out.join("report.csv").display()
+                );
+            }
         }
     }
     out.flush().map_err(|e| printed(e.into()))?;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 pub mod chunk;
+pub mod estimate;
 
 use crate::domain::AudioFormat;
 pub use crate::domain::{PlannedItem, PlannedPiece, VoiceSettings};

@@ -5,6 +5,7 @@
 mod lock;
 pub mod pacer;
 pub mod progress;
+mod quiet;
 mod signals;
 mod sync;
 pub mod workers;
@@ -25,8 +26,8 @@ pub use lock::QueueLock;
 use pacer::Pacer;
 use workers::Pool;
 
-/// The settings a report shows (never the key).
-fn settings_json(cfg: &Config) -> String {
+/// The settings a report (and `plan --json`) shows (never the key).
+pub(crate) fn settings_json(cfg: &Config) -> serde_json::Value {
     serde_json::json!({
         "base_url": cfg.base_url,
         "model": cfg.voice.model,
@@ -46,7 +47,6 @@ fn settings_json(cfg: &Config) -> String {
         "max_cost": cfg.max_cost,
         "db": cfg.db.display().to_string(),
     })
-    .to_string()
 }
 
 /// `run`: sync the manifest into the queue, work it, write the report.
@@ -101,7 +101,7 @@ pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         &conn,
         &cfg.input.display().to_string(),
         &cfg.out.display().to_string(),
-        &settings_json(&cfg),
+        &settings_json(&cfg).to_string(),
     )?;
     let now = queue::now_ms();
     let recent: Vec<(Duration, u64)> = queue::recent_requests(&conn, now, 60_000)?
@@ -194,6 +194,9 @@ pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
             cfg.out.display()
         ))
     })?;
+    if quiet {
+        quiet::print_failures(&conn, &outcome)?;
+    }
     drop(conn);
     drop(lock);
 
