@@ -37,8 +37,14 @@ pub enum Command {
     /// Put failed items back to pending, so that the next run tries them again.
     Retry(RetryArgs),
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Install it where the shell looks:
+  tts-batch completions bash > ~/.local/share/bash-completion/completions/tts-batch
+  tts-batch completions zsh > ~/.zfunc/_tts-batch   (with fpath+=(~/.zfunc) before compinit)
+  tts-batch completions fish > ~/.config/fish/completions/tts-batch.fish")]
     Completions(CompletionsArgs),
     /// Print the manual page (roff), generated from these same definitions.
+    #[command(after_help = "Install it where man looks:
+  mkdir -p ~/.local/share/man/man1 && tts-batch man > ~/.local/share/man/man1/tts-batch.1")]
     Man,
 }
 
