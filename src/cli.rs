@@ -29,13 +29,23 @@ pub enum Command {
     Run(JobArgs),
     /// Dry run: items, pieces, characters, requests, estimated cost and time. Sends nothing,
     /// writes nothing.
-    Plan(JobArgs),
+    Plan(PlanArgs),
     /// Counts per state, progress and recent errors of a queue.
-    Status(QueueArgs),
+    Status(StatusArgs),
     /// Rewrite report.json and report.csv from the queue, or print the report with --format.
     Report(ReportArgs),
     /// Put failed items back to pending, so that the next run tries them again.
     Retry(RetryArgs),
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Install it where the shell looks:
+  tts-batch completions bash > ~/.local/share/bash-completion/completions/tts-batch
+  tts-batch completions zsh > ~/.zfunc/_tts-batch   (with fpath+=(~/.zfunc) before compinit)
+  tts-batch completions fish > ~/.config/fish/completions/tts-batch.fish")]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), generated from these same definitions.
+    #[command(after_help = "Install it where man looks:
+  mkdir -p ~/.local/share/man/man1 && tts-batch man > ~/.local/share/man/man1/tts-batch.1")]
+    Man,
 }
 
 /// Logging options, accepted anywhere on the command line.
@@ -45,7 +55,7 @@ pub struct LogArgs {
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
 
-    /// Less output: errors only, no progress.
+    /// Quiet: nothing on success; one line per failed item, or one saying why a run stopped.
     #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "verbose")]
     pub quiet: u8,
 
@@ -221,6 +231,17 @@ pub struct JobArgs {
     pub allow_insecure_http: bool,
 }
 
+/// Options of `plan`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+
+    /// Print the plan as one JSON document (totals, settings, items) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Where a queue is: a manifest or job file (its default `--out`), or `--db` itself.
 #[derive(Debug, Args, Clone, Default)]
 pub struct QueueArgs {
@@ -235,6 +256,17 @@ pub struct QueueArgs {
     /// The SQLite queue itself.
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
+}
+
+/// Options of `status`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub queue: QueueArgs,
+
+    /// Print the status as one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `report`.
@@ -265,4 +297,12 @@ pub struct RetryArgs {
     /// Only these items (by key); repeat for several.
     #[arg(long = "key", value_name = "KEY")]
     pub keys: Vec<String>,
+}
+
+/// Options of `completions`.
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to print the script for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }

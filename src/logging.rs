@@ -1,6 +1,8 @@
 //! Logging setup: `tracing` to stderr, as text or JSON, at the level `-v`/`-q` or `RUST_LOG`
 //! asks for. Other crates stay at `warn` unless RUST_LOG names them: their debug output is
-//! about HTTP internals, and it is the one place a header could be printed.
+//! about HTTP internals, and it is the one place a header could be printed. `-q` turns logging
+//! off altogether: what a quiet run prints is its failures, one line each (`run/quiet.rs`),
+//! and every error that ends a run is in those lines or in the one `error:` line.
 
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
@@ -10,14 +12,19 @@ use crate::cli::{LogArgs, LogFormat};
 
 /// Installs the global subscriber. Safe to call once per process.
 pub fn init(args: &LogArgs) {
+    let quiet = args.quiet > 0;
     let ours = match (args.quiet, args.verbose) {
-        (q, _) if q > 0 => LevelFilter::ERROR,
+        _ if quiet => LevelFilter::OFF,
         (_, 0) => LevelFilter::INFO,
         (_, 1) => LevelFilter::DEBUG,
         _ => LevelFilter::TRACE,
     };
     let mut filter = Targets::new()
-        .with_default(LevelFilter::WARN)
+        .with_default(if quiet {
+            LevelFilter::OFF
+        } else {
+            LevelFilter::WARN
+        })
         .with_target("tts_batch", ours);
     if let Ok(spec) = std::env::var("RUST_LOG")
         && let Ok(parsed) = spec.parse::<Targets>()

@@ -1,8 +1,11 @@
 //! The program for a parsed command line, and the commands other than `run` (which has its own
-//! folder): `plan`, `status`, `report`, `retry`. Each is thin: read the configuration, call the
+//! folder): `plan` (its JSON in `plan_json.rs`), `status`, `report`, `retry`, and
+//! `completions` and `man` (`generate.rs`). Each is thin: read the configuration, call the
 //! stages in order, print.
 
+mod generate;
 mod plan;
+mod plan_json;
 mod report;
 mod retry;
 mod status;
@@ -39,9 +42,11 @@ async fn execute(cli: Cli) -> Result<Outcome, Error> {
     let quiet = cli.log.quiet > 0;
     match cli.command {
         Command::Run(args) => crate::run::run(Config::from_args(&args, &env)?, quiet).await,
-        Command::Plan(args) => plan::plan(Config::from_args(&args, &env)?),
+        Command::Plan(args) => plan::plan(Config::from_args(&args.job, &env)?, args.json),
         Command::Status(args) => status::status(&args),
-        Command::Report(args) => report::report(&args),
-        Command::Retry(args) => retry::retry(&args),
+        Command::Report(args) => report::report(&args, quiet),
+        Command::Retry(args) => retry::retry(&args, quiet),
+        Command::Completions(args) => generate::completions(args.shell),
+        Command::Man => generate::man(),
     }
 }

@@ -1,18 +1,21 @@
 //! `plan`: what a run would do. Reads the queue if there is one; writes and sends nothing.
+//! Prints a table, or with `--json` one JSON document (`plan_json.rs`); both stream.
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Arc;
 
+use super::plan_json::PlanJsonWriter;
 use crate::config::Config;
 use crate::domain::ProviderKind;
 use crate::error::{Error, Outcome};
+use crate::plan::estimate::{self, Bound, Estimate, Pace, Workload};
 use crate::run::voice;
 use crate::{manifest, plan, queue};
 
 /// `plan`: what a run would do. Reads the queue if there is one; writes and sends nothing.
 /// Streams: one item at a time, whatever the manifest's size.
-pub(super) fn plan(mut cfg: Config) -> Result<Outcome, Error> {
+pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
     let espeak = voice::load_espeak(&mut cfg)?;
     let cfg = &cfg;
     let manifest = manifest::open(&cfg.input, &cfg.manifest).map_err(Error::input)?;
@@ -30,24 +33,17 @@ pub(super) fn plan(mut cfg: Config) -> Result<Outcome, Error> {
         Err(e) => return Err(e.into()),
     };
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let key_width = 24;
+    let out = std::io::BufWriter::new(stdout.lock());
     let write_err = |e: std::io::Error| Error::Other(e.into());
-    if let Some(book) = manifest.metadata() {
-        writeln!(out, "{}\n", render_book(book)).map_err(write_err)?;
-    }
-    // Books list their chapters' titles, so that `plan` shows what a listener will hear.
-    let titled = manifest.is_book();
-    writeln!(
-        out,
-        "{:<key_width$}  {:>6}  {:>9}  {:>8}  OUTPUT{}",
-        "KEY",
-        "PIECES",
-        "CHARS",
-        "REQUESTS",
-        if titled { "  TITLE" } else { "" }
-    )
-    .map_err(write_err)?;
+    let mut render = if json {
+        Render::Json(
+            PlanJsonWriter::begin(out, &super::plan_json::settings(cfg, manifest.metadata()))
+                .map_err(write_err)?,
+        )
+    } else {
+        // Books list their chapters' titles, so that `plan` shows what a listener will hear.
+        Render::table(out, manifest.metadata(), manifest.is_book()).map_err(write_err)?
+    };
     let mut seen: HashSet<u128> = HashSet::new();
     let mut totals = PlanTotals::default();
     for (seq, item) in manifest.items().map_err(Error::input)?.enumerate() {
@@ -58,33 +54,148 @@ pub(super) fn plan(mut cfg: Config) -> Result<Outcome, Error> {
             let bits = fingerprint_bits(&p.fingerprint).unwrap_or_default();
             if !done.contains(&bits) && seen.insert(bits) {
                 item_requests += 1;
-                totals.send_chars += p.characters;
+                totals.work.add(&item.settings.model, p.characters);
                 totals.cost += plan::cost_usd(&item.settings.model, p.characters);
             }
         }
         totals.items += 1;
         totals.pieces += item.pieces.len();
         totals.chars += item.characters;
-        totals.requests += item_requests;
-        let title = match (&item.title, titled) {
-            (Some(title), true) => format!("  {title}"),
-            _ => String::new(),
-        };
-        writeln!(
-            out,
-            "{:<key_width$}  {:>6}  {:>9}  {:>8}  {}{title}",
-            item.key,
-            item.pieces.len(),
-            item.characters,
-            item_requests,
-            item.output
-        )
-        .map_err(write_err)?;
+        render
+            .item(&PlanRow {
+                key: &item.key,
+                title: item.title.as_deref(),
+                output: &item.output,
+                characters: item.characters,
+                pieces: item.pieces.len(),
+                requests: item_requests,
+            })
+            .map_err(write_err)?;
     }
-    write!(out, "{}", render_left_out(manifest.left_out())).map_err(write_err)?;
-    write!(out, "{}", render_plan_totals(cfg, &totals)).map_err(write_err)?;
-    out.flush().map_err(write_err)?;
+    render
+        .end(cfg, &totals, manifest.left_out())
+        .map_err(write_err)?;
     Ok(Outcome::Done)
+}
+
+/// The first 128 bits of a hex fingerprint: a set of these is a fifth the size of strings.
+fn fingerprint_bits(hex: &str) -> Option<u128> {
+    u128::from_str_radix(hex.get(..32)?, 16).ok()
+}
+
+/// One item of the plan, as the table and the JSON show it.
+#[derive(Debug, serde::Serialize)]
+pub(super) struct PlanRow<'a> {
+    pub key: &'a str,
+    pub title: Option<&'a str>,
+    pub output: &'a str,
+    pub characters: usize,
+    pub pieces: usize,
+    /// Pieces of this item to send: not in the store, and not already counted for an
+    /// earlier item with the same text and settings.
+    pub requests: usize,
+}
+
+/// What `plan` adds up.
+#[derive(Debug, Default)]
+pub(super) struct PlanTotals {
+    pub items: usize,
+    pub pieces: usize,
+    pub chars: usize,
+    /// The requests to send, their characters and their typical answer times.
+    pub work: Workload,
+    pub cost: f64,
+}
+
+impl PlanTotals {
+    /// How long sending the work takes at the configuration's limits.
+    pub fn estimate(&self, cfg: &Config) -> Estimate {
+        estimate::estimate(&self.work, &pace(cfg))
+    }
+}
+
+/// The limits of a configuration, as the estimate takes them. espeak-ng keeps to no rate: only
+/// its `-j` processes at once hold it.
+fn pace(cfg: &Config) -> Pace {
+    match cfg.provider {
+        ProviderKind::Espeak => Pace {
+            rpm: u32::MAX,
+            cpm: None,
+            concurrency: cfg.concurrency,
+        },
+        ProviderKind::Openai => Pace {
+            rpm: cfg.rpm.planned(),
+            cpm: cfg.cpm,
+            concurrency: cfg.concurrency,
+        },
+    }
+}
+
+/// Where the plan goes: the table or the JSON document.
+enum Render<W: Write> {
+    /// The table; `titled` adds a TITLE column (books).
+    Table { w: W, titled: bool },
+    Json(PlanJsonWriter<W>),
+}
+
+/// Width of the table's key column (longer keys push their row out).
+const KEY_WIDTH: usize = 24;
+
+impl<W: Write> Render<W> {
+    /// The table, with an EPUB's own description and the header written.
+    fn table(
+        mut w: W,
+        book: Option<&manifest::BookMetadata>,
+        titled: bool,
+    ) -> std::io::Result<Self> {
+        if let Some(book) = book {
+            writeln!(w, "{}\n", render_book(book))?;
+        }
+        writeln!(
+            w,
+            "{:<KEY_WIDTH$}  {:>6}  {:>9}  {:>8}  OUTPUT{}",
+            "KEY",
+            "PIECES",
+            "CHARS",
+            "REQUESTS",
+            if titled { "  TITLE" } else { "" }
+        )?;
+        Ok(Render::Table { w, titled })
+    }
+
+    fn item(&mut self, row: &PlanRow<'_>) -> std::io::Result<()> {
+        match self {
+            Render::Table { w, titled } => {
+                let title = match (row.title, *titled) {
+                    (Some(title), true) => format!("  {title}"),
+                    _ => String::new(),
+                };
+                writeln!(
+                    w,
+                    "{:<KEY_WIDTH$}  {:>6}  {:>9}  {:>8}  {}{title}",
+                    row.key, row.pieces, row.characters, row.requests, row.output
+                )
+            }
+            Render::Json(json) => json.item(row),
+        }
+    }
+
+    fn end(
+        self,
+        cfg: &Config,
+        totals: &PlanTotals,
+        left_out: &[manifest::LeftOut],
+    ) -> std::io::Result<()> {
+        let mut w = match self {
+            Render::Table { mut w, .. } => {
+                w.write_all(render_left_out(left_out).as_bytes())?;
+                w.write_all(render_plan_totals(cfg, totals).as_bytes())?;
+                w
+            }
+            Render::Json(json) => json.end(cfg, totals, left_out)?,
+        };
+        w.flush()
+    }
 }
 
 /// What an EPUB says about itself, in one line: the defaults of the book's tags.
@@ -129,57 +240,35 @@ fn render_left_out(left_out: &[manifest::LeftOut]) -> String {
     text
 }
 
-/// The first 128 bits of a hex fingerprint: a set of these is a fifth the size of strings.
-fn fingerprint_bits(hex: &str) -> Option<u128> {
-    u128::from_str_radix(hex.get(..32)?, 16).ok()
-}
-
-/// What `plan` adds up.
-#[derive(Debug, Default)]
-struct PlanTotals {
-    items: usize,
-    pieces: usize,
-    chars: usize,
-    requests: usize,
-    send_chars: usize,
-    cost: f64,
-}
-
 /// The closing lines of `plan`.
 fn render_plan_totals(cfg: &Config, t: &PlanTotals) -> String {
     if cfg.provider == ProviderKind::Espeak {
         return format!(
-            "\n{} items, {} pieces, {} characters\n{} pieces to speak ({} characters; {} pieces already have audio or repeat)\nestimated cost: $0.00 (espeak-ng runs on this machine, {} at once; --model, --rpm and --cpm do not apply)\nvoice: {}\nout: {}\n",
+            "\n{} items, {} pieces, {} characters\n{} pieces to speak ({} characters; {} pieces already have audio or repeat)\nestimated cost: $0.00 (espeak-ng runs on this machine, {} at once; --model, --rpm and --cpm do not apply)\nestimated time: {}\nvoice: {}\nout: {}\n",
             t.items,
             t.pieces,
             t.chars,
-            t.requests,
-            t.send_chars,
-            t.pieces - t.requests,
+            t.work.requests,
+            t.work.characters,
+            t.pieces - t.work.requests,
             cfg.concurrency,
+            render_estimate(cfg, &t.estimate(cfg), &t.work),
             cfg.voice.voice,
             cfg.out.display(),
         );
     }
-    let minutes_by_rpm = t.requests as f64 / cfg.rpm.planned() as f64;
-    let minutes_by_cpm = cfg.cpm.map_or(0.0, |c| t.send_chars as f64 / c as f64);
-    let minutes = minutes_by_rpm.max(minutes_by_cpm);
     format!(
-        "\n{} items, {} pieces, {} characters\n{} requests to send ({} characters; {} pieces already have audio or repeat)\nestimated cost: ${:.2} (at ${:.2} per million characters for {})\nestimated time: at least {} at {} requests per minute{}\nout: {}\n",
+        "\n{} items, {} pieces, {} characters\n{} requests to send ({} characters; {} pieces already have audio or repeat)\nestimated cost: ${:.2} (at ${:.2} per million characters for {})\nestimated time: {}\nout: {}\n",
         t.items,
         t.pieces,
         t.chars,
-        t.requests,
-        t.send_chars,
-        t.pieces - t.requests,
+        t.work.requests,
+        t.work.characters,
+        t.pieces - t.work.requests,
         t.cost,
         plan::price_per_million_chars(&cfg.voice.model),
         cfg.voice.model,
-        format_minutes(minutes),
-        cfg.rpm,
-        cfg.cpm
-            .map(|c| format!(" and {c} characters per minute"))
-            .unwrap_or_default(),
+        render_estimate(cfg, &t.estimate(cfg), &t.work),
         cfg.out.display(),
     ) + &token_limit_line(cfg)
 }
@@ -194,8 +283,27 @@ fn token_limit_line(cfg: &Config) -> String {
     })
 }
 
-fn format_minutes(minutes: f64) -> String {
-    let total = (minutes * 60.0).ceil() as u64;
+/// The estimated time and what holds it.
+fn render_estimate(cfg: &Config, e: &Estimate, work: &Workload) -> String {
+    let time = format_seconds(e.seconds);
+    match e.bound {
+        Bound::Rpm | Bound::Cpm => format!(
+            "at least {time} at {} requests per minute{}",
+            cfg.rpm,
+            cfg.cpm
+                .map(|c| format!(" and {c} characters per minute"))
+                .unwrap_or_default(),
+        ),
+        Bound::Concurrency => format!(
+            "about {time} with -j {} (answers assumed to take {:.1} s each on average)",
+            cfg.concurrency,
+            work.answer_seconds / work.requests.max(1) as f64,
+        ),
+    }
+}
+
+fn format_seconds(seconds: f64) -> String {
+    let total = seconds.ceil() as u64;
     format!(
         "{}h{:02}m{:02}s",
         total / 3600,

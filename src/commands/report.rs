@@ -9,8 +9,9 @@ use crate::error::{Error, Outcome};
 use crate::run::QueueLock;
 use crate::{queue, report};
 
-/// `report`: rewrite the files, or print one rendering.
-pub(super) fn report(args: &ReportArgs) -> Result<Outcome, Error> {
+/// `report`: rewrite the files, or print one rendering. With `-q`, rewriting the files prints
+/// nothing.
+pub(super) fn report(args: &ReportArgs, quiet: bool) -> Result<Outcome, Error> {
     let (db, default_out) = queue_location(&args.queue)?;
     // Rewriting the files is writing what a run writes: only with the queue's lock. Printing
     // is reading, which WAL allows beside a run.
@@ -62,11 +63,13 @@ pub(super) fn report(args: &ReportArgs) -> Result<Outcome, Error> {
                     out.display()
                 ))
             })?;
-            println!(
-                "wrote {} and {}",
-                out.join("report.json").display(),
-                out.join("report.csv").display()
-            );
+            if !quiet {
+                println!(
+                    "wrote {} and {}",
+                    out.join("report.json").display(),
+                    out.join("report.csv").display()
+                );
+            }
         }
     }
     out.flush().map_err(|e| printed(e.into()))?;

@@ -6,8 +6,9 @@ use crate::error::{Error, Outcome};
 use crate::queue;
 use crate::run::QueueLock;
 
-/// `retry`: failed items back to pending (needs the queue's lock: not during a run).
-pub(super) fn retry(args: &RetryArgs) -> Result<Outcome, Error> {
+/// `retry`: failed items back to pending (needs the queue's lock: not during a run). With `-q`
+/// it prints nothing.
+pub(super) fn retry(args: &RetryArgs, quiet: bool) -> Result<Outcome, Error> {
     let (db, _) = queue_location(&args.queue)?;
     if !db.is_file() {
         return Err(queue::QueueError::Missing(db).into());
@@ -24,6 +25,8 @@ pub(super) fn retry(args: &RetryArgs) -> Result<Outcome, Error> {
     let n = queue::retry_failed(&mut conn, &args.keys)?;
     drop(conn);
     drop(lock);
-    println!("{n} failed items back to pending; run the same command again to try them");
+    if !quiet {
+        println!("{n} failed items back to pending; run the same command again to try them");
+    }
     Ok(Outcome::Done)
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 pub mod chunk;
+pub mod estimate;
 pub mod tokens;
 
 use crate::domain::{AudioFormat, ESPEAK_MODEL};

@@ -246,3 +246,19 @@ pub fn piece_counts(conn: &Connection) -> Result<PieceCounts, QueueError> {
     }
     Ok(counts)
 }
+
+/// Streams (key, error) of every failed item to `f`, in manifest order (for `run -q`).
+pub fn each_failed_item(
+    conn: &Connection,
+    mut f: impl FnMut(&str, &str),
+) -> Result<(), QueueError> {
+    let mut stmt = conn.prepare(
+        "SELECT key, coalesce(error, '') FROM items WHERE status = 'failed' ORDER BY seq, key",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (key, error): (String, String) = (r.get(0)?, r.get(1)?);
+        f(&key, &error);
+    }
+    Ok(())
+}

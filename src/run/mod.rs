@@ -6,6 +6,7 @@ mod checks;
 mod lock;
 pub mod pacer;
 pub mod progress;
+mod quiet;
 mod signals;
 mod sync;
 pub mod voice;
@@ -29,9 +30,9 @@ pub use lock::QueueLock;
 use pacer::Pacer;
 use workers::Pool;
 
-/// The settings a report shows (never the key). With espeak, the API's settings (base URL,
-/// rpm, cpm) are null: they do not apply.
-fn settings_json(cfg: &Config) -> String {
+/// The settings a report (and `plan --json`) shows (never the key). With espeak, the API's
+/// settings (base URL, rpm, cpm) are null: they do not apply.
+pub(crate) fn settings_json(cfg: &Config) -> serde_json::Value {
     let api = cfg.provider == ProviderKind::Openai;
     serde_json::json!({
         "provider": cfg.provider,
@@ -55,7 +56,6 @@ fn settings_json(cfg: &Config) -> String {
         "max_cost": cfg.max_cost,
         "db": cfg.db.display().to_string(),
     })
-    .to_string()
 }
 
 /// `run`: sync the manifest into the queue, work it, write the report.
@@ -137,7 +137,7 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         &conn,
         &cfg.input.display().to_string(),
         &cfg.out.display().to_string(),
-        &settings_json(&cfg),
+        &settings_json(&cfg).to_string(),
     )?;
     let now = queue::now_ms();
     let recent: Vec<(Duration, u64)> = queue::recent_requests(&conn, now, 60_000)?
@@ -266,6 +266,9 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
             cfg.out.display()
         ))
     })?;
+    if quiet {
+        quiet::print_failures(&conn, &outcome)?;
+    }
     drop(conn);
     drop(lock);
 

@@ -19,7 +19,15 @@ fn stdout_of(ws: &Workspace, args: &[&str]) -> String {
 fn help_texts() {
     let ws = Workspace::new();
     insta::assert_snapshot!("help", stdout_of(&ws, &["--help"]));
-    for cmd in ["run", "plan", "status", "report", "retry"] {
+    for cmd in [
+        "run",
+        "plan",
+        "status",
+        "report",
+        "retry",
+        "completions",
+        "man",
+    ] {
         insta::assert_snapshot!(format!("help-{cmd}"), stdout_of(&ws, &[cmd, "--help"]));
     }
 }
