@@ -5,7 +5,7 @@
 //!
 //!     cargo bench --bench pipeline            # everything (about ten minutes)
 //!     cargo bench --bench pipeline -- quick   # shorter runs, same figures
-//!     cargo bench --bench pipeline -- espeak  # one scenario (needs espeak-ng, ../shared)
+//!     cargo bench --bench pipeline -- espeak  # one scenario (needs espeak-ng)
 
 #[path = "../tests/it/support/epub.rs"]
 #[allow(dead_code)] // the test suite's EPUB builder; the benchmark uses one generator of it
@@ -235,7 +235,7 @@ fn hour_long_chapter() {
 /// into 20 chapters of even length; 8 with `quick`): `-j` = cores against `-j 1`, each on a
 /// fresh queue. The offline voice is CPU work, so the ideal is cores × one process's speed.
 fn espeak_book(quick: bool) {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/alice.md");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/alice.md");
     let text = std::fs::read_to_string(&corpus).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (the corpus beside the repository)",

@@ -16,9 +16,9 @@ use crate::{manifest, plan, queue};
 /// `plan`: what a run would do. Reads the queue if there is one; writes and sends nothing.
 /// Streams: one item at a time, whatever the manifest's size.
 pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
-    let espeak = voice::load_espeak(&mut cfg)?;
-    let cfg = &cfg;
     let manifest = manifest::open(&cfg.input, &cfg.manifest).map_err(Error::input)?;
+    let espeak = voice::load_espeak(&mut cfg, &manifest)?;
+    let cfg = &cfg;
     let defaults = Arc::new(cfg.voice.clone());
     plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
     if let Some(espeak) = &espeak {

@@ -89,6 +89,9 @@ pub struct Config {
     /// [`ESPEAK_MODEL`].
     pub provider: ProviderKind,
     pub voice: VoiceSettings,
+    /// Whether `--voice` (or the job file's `voice`) was given: if not, espeak speaks an EPUB
+    /// in the voice of the book's language.
+    pub voice_given: bool,
     pub concurrency: usize,
     pub rpm: Rpm,
     pub cpm: Option<u32>,
@@ -415,8 +418,9 @@ impl Config {
                 "--audio-format: aac is not available with --provider espeak (no freely licensed AAC encoder to build in); use mp3, opus, flac or wav",
             ));
         }
-        let voice = non_empty("--voice", args.voice.clone().or(job.voice))?
-            .unwrap_or_else(|| "alloy".into());
+        let voice = non_empty("--voice", args.voice.clone().or(job.voice))?;
+        let voice_given = voice.is_some();
+        let voice = voice.unwrap_or_else(|| "alloy".into());
         let instructions = args
             .instructions
             .clone()
@@ -525,6 +529,7 @@ impl Config {
                 speed,
                 instructions,
             },
+            voice_given,
             concurrency: concurrency as usize,
             rpm,
             cpm,

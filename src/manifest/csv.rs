@@ -389,7 +389,7 @@ mod tests {
 
     #[test]
     fn the_shared_corpus_reads() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/quotes.csv");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/quotes.csv");
         let text = std::fs::read_to_string(path).unwrap();
         let items = items(&text, &opts()).unwrap();
         assert_eq!(items.len(), 200);

@@ -516,7 +516,7 @@ mod tests {
     #[test]
     fn corpus_splits_cleanly() {
         for name in ["alice.md", "chinese-novel.md"] {
-            let path = format!("{}/../shared/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
+            let path = format!("{}/tests/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
             let text = normalize(&std::fs::read_to_string(&path).unwrap());
             for max in [4096, 500] {
                 let pieces = split_checked(&text, max);
@@ -581,9 +581,9 @@ mod packing_tests {
     fn alice_chapters() -> Vec<String> {
         let src = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/corpus/alice.md"
+            "/tests/corpus/alice.md"
         ))
-        .expect("the shared corpus beside the repository (../shared/corpus)");
+        .expect("the test corpus (tests/corpus)");
         src.split("\n## ")
             .skip(1)
             .map(|c| normalize(&format!("## {c}")))

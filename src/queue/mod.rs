@@ -35,13 +35,13 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema.sql")),
         // Audio checks: why a piece's kept audio may be cut short or too long.
         M::up("ALTER TABLE pieces ADD COLUMN warning TEXT;"),
-        M::up(include_str!("schema_v2.sql")),
+        M::up(include_str!("schema_v3.sql")),
     ])
 }
 
 /// The newest schema version this build knows.
 pub fn schema_version() -> i64 {
-    2
+    3
 }
 
 /// A queue that cannot be used or a write that did not happen.

@@ -64,8 +64,8 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     let started = std::time::Instant::now();
     let phase =
         |what: &str| tracing::debug!("{what}: {} ms since start", started.elapsed().as_millis());
-    let espeak = voice::load_espeak(&mut cfg)?;
     let manifest = manifest::open(&cfg.input, &cfg.manifest).map_err(Error::input)?;
+    let espeak = voice::load_espeak(&mut cfg, &manifest)?;
     let defaults = Arc::new(cfg.voice.clone());
     let item_count = plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
     if let Some(espeak) = &espeak {
@@ -234,7 +234,7 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
             format: cfg.book.format,
             gap_ms: cfg.book.chapter_gap_ms,
             subtitles: cfg.book.subtitles,
-            pause_ms: cfg.pause_ms,
+            pause_ms: u32::try_from(cfg.pause_ms).unwrap_or(u32::MAX),
             cache: book::cache_dir(&cfg.db),
         };
         match book::finish(&conn, &cfg.out, &settings) {

@@ -13,18 +13,37 @@ use crate::plan;
 use crate::provider::espeak::Espeak;
 
 /// With `--provider espeak`: finds the program on `PATH`, reads its voices, and resolves the
-/// default voice in `cfg` (an OpenAI name becomes the English voice it maps to). A missing
-/// program or an unknown voice is bad input (exit 2). `None` for the API.
-pub fn load_espeak(cfg: &mut Config) -> Result<Option<Espeak>, Error> {
+/// default voice in `cfg` (an OpenAI name becomes the English voice it maps to; with no
+/// `--voice`, an EPUB's language picks it). A missing program or an unknown voice is bad input
+/// (exit 2). `None` for the API.
+pub fn load_espeak(cfg: &mut Config, manifest: &Manifest) -> Result<Option<Espeak>, Error> {
     if cfg.provider != ProviderKind::Espeak {
         return Ok(None);
     }
     let espeak = Espeak::load(std::env::var_os("PATH"), cfg.timeout)
         .map_err(|e| Error::input(e.to_string()))?;
-    cfg.voice.voice = espeak
-        .voices()
-        .resolve(&cfg.voice.voice)
-        .map_err(|e| Error::input(format!("--voice: {e}")))?;
+    let language = manifest.metadata().and_then(|book| book.language.as_deref());
+    let by_language = match language {
+        Some(tag) if !cfg.voice_given => {
+            let voice = espeak.voices().voice_for_language(tag);
+            match &voice {
+                Some(voice) => tracing::info!("the book's language is {tag}: voice {voice}"),
+                None => tracing::warn!(
+                    "the book's language is {tag}, and espeak-ng has no voice for it: voice {}",
+                    cfg.voice.voice
+                ),
+            }
+            voice
+        }
+        _ => None,
+    };
+    cfg.voice.voice = match by_language {
+        Some(voice) => voice,
+        None => espeak
+            .voices()
+            .resolve(&cfg.voice.voice)
+            .map_err(|e| Error::input(format!("--voice: {e}")))?,
+    };
     Ok(Some(espeak))
 }
 

@@ -339,7 +339,7 @@ fn a_paragraph_edit_costs_one_request_and_rewrites_that_chapter_and_the_book() {
     let ws = Workspace::new();
     let source = std::fs::read_to_string(corpus_path("alice.md")).unwrap();
     ws.write("alice.md", &source);
-    let api = FakeApi::builder().ms_per_char(1).start();
+    let api = FakeApi::builder().ms_per_char(15).start();
     let flags = ["--book", "mp3", "--subtitles", "srt"];
     assert_exit(&ws.run_against(&api, "alice.md", &flags), 0);
     let before = snapshot(&ws.path("alice-audio"));

@@ -3,7 +3,7 @@ use super::*;
 
 fn corpus(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus")
+        .join("tests/corpus")
         .join(name);
     std::fs::read(&path)
         .unwrap_or_else(|e| panic!("the test corpus must be at {}: {e}", path.display()))

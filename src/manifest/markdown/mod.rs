@@ -289,7 +289,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn corpus(name: &str) -> String {
-        let path = format!("{}/../shared/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/tests/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("reading {path}: {err}"))
     }
 

@@ -165,9 +165,6 @@ impl VoiceList {
     /// The voice for a book's language tag (`en-GB`, `zh`, `fr`, `pt_BR`): the exact
     /// language, else each shorter prefix, by espeak's own names and fallbacks; `None` when
     /// espeak has no voice for it.
-    // Until an EPUB reader gives a run the book's language (SPEC §10: it picks the default
-    // voice), only the tests call this.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn voice_for_language(&self, tag: &str) -> Option<String> {
         let tag = tag.trim().replace('_', "-").to_ascii_lowercase();
         let mut prefix = tag.as_str();

@@ -137,10 +137,10 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
     }
 }
 
-/// A file of the shared corpus (the repo sits beside `shared/`).
+/// A file of the test corpus (`tests/corpus/`, copied from the shared corpus; `SOURCES.md` there).
 pub fn corpus_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus")
+        .join("tests/corpus")
         .join(name)
 }
 
