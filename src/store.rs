@@ -186,7 +186,10 @@ pub fn build_item(
         // too, so a piece to be tagged is copied.
         ([one], [seconds]) if *seconds > 0.0 => {
             if tag.is_none() && std::fs::hard_link(one, temp.path()).is_ok() {
-                Some((std::fs::metadata(temp.path()).map_err(io_err)?.len(), *seconds))
+                Some((
+                    std::fs::metadata(temp.path()).map_err(io_err)?.len(),
+                    *seconds,
+                ))
             } else {
                 let bytes = std::fs::copy(one, temp.path()).map_err(io_err)?;
                 Some((bytes, *seconds))

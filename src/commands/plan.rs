@@ -134,7 +134,10 @@ fn pace(cfg: &Config) -> Pace {
 /// Where the plan goes: the table or the JSON document.
 enum Render<W: Write> {
     /// The table; `titled` adds a TITLE column (books).
-    Table { w: W, titled: bool },
+    Table {
+        w: W,
+        titled: bool,
+    },
     Json(PlanJsonWriter<W>),
 }
 

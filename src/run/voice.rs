@@ -22,7 +22,9 @@ pub fn load_espeak(cfg: &mut Config, manifest: &Manifest) -> Result<Option<Espea
     }
     let espeak = Espeak::load(std::env::var_os("PATH"), cfg.timeout)
         .map_err(|e| Error::input(e.to_string()))?;
-    let language = manifest.metadata().and_then(|book| book.language.as_deref());
+    let language = manifest
+        .metadata()
+        .and_then(|book| book.language.as_deref());
     let by_language = match language {
         Some(tag) if !cfg.voice_given => {
             let voice = espeak.voices().voice_for_language(tag);
