@@ -6,6 +6,7 @@
 //!     cargo bench --bench pipeline            # everything (about ten minutes)
 //!     cargo bench --bench pipeline -- quick   # shorter runs, same figures
 //!     cargo bench --bench pipeline -- espeak  # one scenario (needs espeak-ng)
+//!     cargo bench --bench pipeline -- book    # the book files (m4b needs ffmpeg)
 
 #[path = "../tests/it/support/epub.rs"]
 #[allow(dead_code)] // the test suite's EPUB builder; the benchmark uses one generator of it
@@ -61,6 +62,9 @@ fn main() {
     }
     if want("espeak") {
         espeak_book(quick);
+    }
+    if want("book") {
+        book_files(quick);
     }
     remove_workspaces();
 }
@@ -304,6 +308,80 @@ fn espeak_book(quick: bool) {
         speedup / cores as f64,
         parallel.cpu_ms / single.cpu_ms.max(1.0)
     );
+}
+
+/// The whole-book file of a 24-chapter, 10-hour book (2 hours with `quick`), as `--book mp3`
+/// and `--book m4b`: a full build (every chapter's audio already stored, no book yet), then a
+/// rebuild after one chapter's edit (one request, that chapter's file and the book). The
+/// rebuild should take at most a fifth of the full build; the process's peak RSS (ffmpeg, a
+/// separate program, not counted) should stay within 64 MiB.
+fn book_files(quick: bool) {
+    let chapters = 24;
+    let hours = if quick { 2.0 } else { 10.0 };
+    // 60 ms of audio a character: 600,000 characters make 10 hours.
+    let ms_per_char = 60;
+    let chars_per_chapter = (hours * 3_600_000.0 / ms_per_char as f64 / chapters as f64) as usize;
+    let paragraph = "The reader went on through the night, and the chapter went on with him, \
+                     page after page of a long and patient story. ";
+    let mut book = String::from("# A long book\n");
+    for chapter in 1..=chapters {
+        book.push_str(&format!("\n## Chapter {chapter}\n"));
+        let mut filled = 0;
+        let mut n = 0;
+        while filled < chars_per_chapter {
+            n += 1;
+            let text = format!(
+                "\nParagraph {n} of chapter {chapter}. {}\n",
+                paragraph.repeat(4)
+            );
+            filled += text.len();
+            book.push_str(&text);
+        }
+    }
+    let ws = Workspace::new("book");
+    ws.write("book.md", book.clone());
+    let api = FakeApi::builder().ms_per_char(ms_per_char).start();
+    let speech = ws.run_input(&api, "book.md", &["--rpm", "1000000", "-j", "4", "-q"]);
+    let seconds = std::fs::read_to_string(ws.path("book-audio/report.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|r| r["totals"]["audio_seconds"].as_f64())
+        .unwrap_or(0.0);
+    println!(
+        "\n## book files: {chapters} chapters, {} characters, {:.1} hours of mp3 (speech run: exit {}, {:.1} s)",
+        book.len(),
+        seconds / 3600.0,
+        speech.code,
+        speech.wall.as_secs_f64()
+    );
+    let mut edits = 0;
+    for format in ["mp3", "m4b"] {
+        let full = ws.run_input(&api, "book.md", &["--book", format, "-q"]);
+        edits += 1;
+        let edited = book.replacen(
+            "Paragraph 2 of chapter 12.",
+            &format!("Paragraph 2 of chapter 12, edited {edits} times."),
+            1,
+        );
+        ws.write("book.md", edited);
+        let sent = api.count();
+        let rebuild = ws.run_input(&api, "book.md", &["--book", format, "-q"]);
+        let requests = api.count() - sent;
+        println!(
+            "--book {format}  full build {:7.2} s (peak RSS {:5.1} MiB, ratio to 64 MiB {:.3}, exit {})",
+            full.wall.as_secs_f64(),
+            full.peak_mib,
+            full.peak_mib / 64.0,
+            full.code
+        );
+        println!(
+            "--book {format}  rebuild after a one-chapter edit {:7.2} s ({requests} requests, peak RSS {:5.1} MiB, exit {}); ratio to full {:.3} (target <= 0.2)",
+            rebuild.wall.as_secs_f64(),
+            rebuild.peak_mib,
+            rebuild.code,
+            rebuild.wall.as_secs_f64() / full.wall.as_secs_f64().max(1e-9)
+        );
+    }
 }
 
 /// Big manifests: plan over a million lines; the first request of a run over them; a resumed

@@ -330,3 +330,35 @@ fn an_edited_chapter_is_the_only_one_requested_again() {
     assert_eq!(inputs, ["Two\n\nThe second chapter, second draft."]);
     assert!(ws.path("edits-audio/02-two.mp3").is_file());
 }
+
+#[test]
+fn an_m4b_of_jekyll_and_hyde_takes_title_author_and_cover_from_the_epub() {
+    let ws = Workspace::new();
+    ws.corpus("jekyll-hyde.epub");
+    // A voice's pace (15 ms a character), so that the audio checks doubt no answer.
+    let api = FakeApi::builder().ms_per_char(15).start();
+    let out = ws.run_against(&api, "jekyll-hyde.epub", &["--book", "m4b", "-j", "8"]);
+    assert_exit(&out, 0);
+    let title = "The Strange Case of Dr. Jekyll and Mr. Hyde";
+    let book_path = ws.path("jekyll-hyde-audio/the-strange-case-of-dr-jekyll-and-mr-hyde.m4b");
+    let book = probe::probe(&book_path);
+    assert_eq!(book.tags.get("title").map(String::as_str), Some(title));
+    assert_eq!(book.tags.get("album").map(String::as_str), Some(title));
+    assert_eq!(
+        book.tags.get("artist").map(String::as_str),
+        Some("Robert Louis Stevenson")
+    );
+    assert!(book.has_cover, "the EPUB's cover is the book's");
+    let chapters: Vec<&str> = book.chapters.iter().map(|c| c.0.as_str()).collect();
+    assert_eq!(chapters.len(), 10, "{chapters:?}");
+    assert_eq!(chapters[0], "Story of the Door");
+    assert_eq!(chapters[9], "Henry Jekyll’s Full Statement of the Case");
+    // Every chapter file carries the same album, artist and cover.
+    let first = probe::probe(&ws.path("jekyll-hyde-audio/01-story-of-the-door.mp3"));
+    assert_eq!(first.tags.get("album").map(String::as_str), Some(title));
+    assert_eq!(
+        first.tags.get("artist").map(String::as_str),
+        Some("Robert Louis Stevenson")
+    );
+    assert!(first.has_cover);
+}

@@ -392,3 +392,45 @@ fn a_run_killed_halfway_resumes_and_speaks_the_rest() {
         "{spoken_now} pieces spoken again after the kill"
     );
 }
+
+#[test]
+fn an_epubs_language_picks_the_voice_unless_one_is_given() {
+    let ws = Workspace::new();
+    let mut book = crate::support::epub::TestBook::new("Le Livre").chapter(
+        "c1.xhtml",
+        "Premier chapitre",
+        &["Alice commençait à se sentir très lasse de rester assise à côté de sa sœur."],
+    );
+    book.language = "fr-CA".into();
+    ws.write("livre.epub", book.build());
+
+    let out = run_offline(&ws, &["run", "livre.epub", "--provider", "espeak", "-q"]);
+    assert_exit(&out, 0);
+    let report = ws.report("livre-audio");
+    assert_eq!(
+        report["settings"]["voice"], "fr-fr",
+        "French by the book's language"
+    );
+    assert!(ws.path("livre-audio/01-premier-chapitre.mp3").is_file());
+    assert!(ffmpeg_seconds(&ws.path("livre-audio/01-premier-chapitre.mp3")) > 2.0);
+
+    let given = run_offline(
+        &ws,
+        &[
+            "plan",
+            "livre.epub",
+            "--provider",
+            "espeak",
+            "--voice",
+            "en-gb",
+        ],
+    );
+    assert_exit(&given, 0);
+    assert!(given.stdout.contains("voice: en-gb"), "{}", given.stdout);
+    let by_book = run_offline(&ws, &["plan", "livre.epub", "--provider", "espeak"]);
+    assert!(
+        by_book.stdout.contains("voice: fr-fr"),
+        "{}",
+        by_book.stdout
+    );
+}
