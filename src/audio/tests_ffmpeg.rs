@@ -9,17 +9,11 @@ use std::time::Duration;
 
 use super::*;
 
-fn run(cmd: &mut Command) -> std::process::Output {
-    let out = cmd
-        .output()
-        .expect("ffmpeg/ffprobe must be installed for these tests");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+// The test suite's ffprobe checks: what a player makes of a file.
+#[path = "../../tests/it/support/playback.rs"]
+mod playback;
+pub(super) use playback::ffprobe_seconds;
+use playback::{ffprobe_streams, run};
 
 /// A 24 kHz mono piece of `seconds` of a tone, encoded by ffmpeg as the API would send it.
 pub(super) fn fixture(
@@ -79,40 +73,6 @@ pub(super) fn ffmpeg_decode(path: &Path, format: AudioFormat) -> (f64, i32) {
     ((out.stdout.len() / 2) as f64 / f64::from(rate), peak)
 }
 
-/// The duration ffprobe states for the file, refusing an estimate from the bitrate.
-pub(super) fn ffprobe_seconds(path: &Path) -> f64 {
-    let out = run(Command::new("ffprobe")
-        .args([
-            "-v",
-            "warning",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.trim().is_empty(),
-        "{}: ffprobe says {stderr}",
-        path.display()
-    );
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
-fn ffprobe_streams(path: &Path) -> usize {
-    let out = run(Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=index",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path));
-    String::from_utf8_lossy(&out.stdout).lines().count()
-}
 
 /// Samples in one frame of the ffmpeg-made stream of `format`, and its rate.
 fn frame(format: AudioFormat) -> f64 {

@@ -6,7 +6,8 @@
 use std::path::Path;
 use std::process::Command;
 
-fn run(cmd: &mut Command) -> std::process::Output {
+/// Runs `cmd` to a successful end (the program missing or failing fails the test).
+pub fn run(cmd: &mut Command) -> std::process::Output {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("{cmd:?}: {e} (ffmpeg and ffprobe must be installed)"));

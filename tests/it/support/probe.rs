@@ -83,21 +83,7 @@ pub fn probe(path: &Path) -> Info {
 
 /// Seconds of audio ffmpeg decodes from the file (as 24 kHz mono samples).
 pub fn decoded_seconds(path: &Path) -> f64 {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args([
-            "-map", "0:a", "-f", "s16le", "-ac", "1", "-ar", "24000", "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ffmpeg {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout.len() as f64 / 48000.0
+    samples(path).len() as f64 / 24000.0
 }
 
 /// The file decoded by ffmpeg to 24 kHz mono 16-bit samples.
