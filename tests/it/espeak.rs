@@ -48,9 +48,14 @@ fn ffmpeg_seconds(path: &Path) -> f64 {
 
 /// The length of `espeak-ng`'s own WAV for `text` in `voice`, decoded the same way.
 fn espeak_seconds(ws: &Workspace, text: &str, voice: &str) -> f64 {
+    espeak_seconds_at(ws, text, voice, 175)
+}
+
+/// The same at `wpm` words a minute (`-s`; 175 is espeak-ng's own default).
+fn espeak_seconds_at(ws: &Workspace, text: &str, voice: &str, wpm: u32) -> f64 {
     let wav = ws.path("espeak-own.wav");
     let mut child = Command::new("espeak-ng")
-        .args(["-b", "1", "-v", voice, "--stdin", "-w"])
+        .args(["-b", "1", "-v", voice, "-s", &wpm.to_string(), "--stdin", "-w"])
         .arg(&wav)
         .stdin(Stdio::piped())
         .spawn()
@@ -432,5 +437,35 @@ fn an_epubs_language_picks_the_voice_unless_one_is_given() {
         by_book.stdout.contains("voice: fr-fr"),
         "{}",
         by_book.stdout
+    );
+}
+
+#[test]
+fn speed_scales_espeaks_rate() {
+    let ws = Workspace::new();
+    let text = LINES.lines().next().expect("a line");
+    ws.write("one.txt", format!("{text}\n"));
+    let mut seconds = Vec::new();
+    for (speed, wpm) in [("1.0", 175), ("2.0", 350)] {
+        let out_dir = format!("speed-{speed}");
+        let out = run_offline(
+            &ws,
+            &[
+                "run", "one.txt", "--provider", "espeak", "--audio-format", "wav", "--speed",
+                speed, "-o", &out_dir,
+            ],
+        );
+        assert_exit(&out, 0);
+        let got = ffmpeg_seconds(&ws.path(&format!("{out_dir}/0001.wav")));
+        let want = espeak_seconds_at(&ws, text, "en-us", wpm);
+        assert!(
+            (got - want).abs() <= frame_seconds("wav"),
+            "--speed {speed}: {got} vs espeak-ng -s {wpm}: {want}"
+        );
+        seconds.push(got);
+    }
+    assert!(
+        seconds[1] < seconds[0] * 0.7,
+        "twice the speed, much shorter: {seconds:?}"
     );
 }
