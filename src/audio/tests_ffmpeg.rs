@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use super::*;
 
-// The test suite's ffprobe checks: what a player makes of a file.
+// The test suite's ffprobe checks: what a player makes of a file. (Its `ffmpeg_seconds` is
+// not used here: these tests decode with `ffmpeg_decode`, which also reports the peak.)
 #[path = "../../tests/it/support/playback.rs"]
+#[allow(dead_code)]
 mod playback;
 pub(super) use playback::ffprobe_seconds;
 use playback::{ffprobe_streams, run};
@@ -72,7 +74,6 @@ pub(super) fn ffmpeg_decode(path: &Path, format: AudioFormat) -> (f64, i32) {
         .unwrap_or(0);
     ((out.stdout.len() / 2) as f64 / f64::from(rate), peak)
 }
-
 
 /// Samples in one frame of the ffmpeg-made stream of `format`, and its rate.
 fn frame(format: AudioFormat) -> f64 {

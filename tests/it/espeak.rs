@@ -55,7 +55,16 @@ fn espeak_seconds(ws: &Workspace, text: &str, voice: &str) -> f64 {
 fn espeak_seconds_at(ws: &Workspace, text: &str, voice: &str, wpm: u32) -> f64 {
     let wav = ws.path("espeak-own.wav");
     let mut child = Command::new("espeak-ng")
-        .args(["-b", "1", "-v", voice, "-s", &wpm.to_string(), "--stdin", "-w"])
+        .args([
+            "-b",
+            "1",
+            "-v",
+            voice,
+            "-s",
+            &wpm.to_string(),
+            "--stdin",
+            "-w",
+        ])
         .arg(&wav)
         .stdin(Stdio::piped())
         .spawn()
@@ -451,8 +460,16 @@ fn speed_scales_espeaks_rate() {
         let out = run_offline(
             &ws,
             &[
-                "run", "one.txt", "--provider", "espeak", "--audio-format", "wav", "--speed",
-                speed, "-o", &out_dir,
+                "run",
+                "one.txt",
+                "--provider",
+                "espeak",
+                "--audio-format",
+                "wav",
+                "--speed",
+                speed,
+                "-o",
+                &out_dir,
             ],
         );
         assert_exit(&out, 0);
