@@ -185,7 +185,11 @@ mod tests {
         for _ in 0..41 {
             w.add(crate::domain::ESPEAK_MODEL, 3604);
         }
-        assert!((w.answer_seconds - 31.6).abs() < 0.1, "{}", w.answer_seconds);
+        assert!(
+            (w.answer_seconds - 31.6).abs() < 0.1,
+            "{}",
+            w.answer_seconds
+        );
     }
 
     #[test]
