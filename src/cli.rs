@@ -122,7 +122,8 @@ pub struct JobArgs {
 
     /// Voice [default: alloy]. With --provider espeak: an espeak voice (en-us, en-gb, cmn,
     /// fr, ..., optionally +variant such as en-us+f3; `espeak-ng --voices` lists them), or
-    /// an OpenAI voice name, which maps to an English voice
+    /// an OpenAI voice name, which maps to an English voice; an EPUB's language picks the
+    /// default
     #[arg(long, value_name = "V")]
     pub voice: Option<String>,
 
@@ -188,12 +189,12 @@ pub struct JobArgs {
     #[arg(long, value_name = "FORMAT")]
     pub book: Option<String>,
 
-    /// Book title: the album of every file and the book file's name [default: the Markdown
-    /// title heading, else the manifest's file name]
+    /// Book title: the album of every file and the book file's name [default: the EPUB's
+    /// title, the Markdown title heading, else the manifest's file name]
     #[arg(long, value_name = "TEXT")]
     pub title: Option<String>,
 
-    /// Author, tagged as the artist of every file
+    /// Author, tagged as the artist of every file [default: the EPUB's authors]
     #[arg(long, value_name = "NAME")]
     pub author: Option<String>,
 
@@ -201,7 +202,8 @@ pub struct JobArgs {
     #[arg(long, value_name = "NAME")]
     pub narrator: Option<String>,
 
-    /// Cover picture (JPEG or PNG) embedded in every file's tags and the book file
+    /// Cover picture (JPEG or PNG) embedded in every file's tags and the book file [default:
+    /// the EPUB's cover]
     #[arg(long, value_name = "PATH")]
     pub cover: Option<PathBuf>,
 
