@@ -48,19 +48,27 @@ pub enum Command {
     Man,
 }
 
-/// Logging options, accepted anywhere on the command line.
+/// Logging options, accepted anywhere on the command line. Listed last in every command's help,
+/// under their own heading (as globals they would otherwise sit among the command's options).
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Output")]
 pub struct LogArgs {
     /// More log output (-v debug, -vv trace). RUST_LOG, when set, wins.
-    #[arg(short, long, action = ArgAction::Count, global = true)]
+    #[arg(short, long, action = ArgAction::Count, global = true, display_order = 1000)]
     pub verbose: u8,
 
     /// Quiet: nothing on success; one line per failed item, or one saying why a run stopped.
-    #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "verbose", display_order = 1001)]
     pub quiet: u8,
 
     /// Log format on stderr.
-    #[arg(long, value_enum, global = true, value_name = "FORMAT")]
+    #[arg(
+        long,
+        value_enum,
+        global = true,
+        value_name = "FORMAT",
+        display_order = 1002
+    )]
     pub log_format: Option<LogFormat>,
 }
 
