@@ -226,17 +226,28 @@ fn cached_or_encode(
     cmd.args(["-c:a", "aac", "-b:a", BITRATE, "-f", "adts"]);
     cmd.arg(&temp);
     let what = format!("encoding {}", chapter.path.display());
-    let ran = ffmpeg::run(cmd, &what);
-    if let Err(e) = ran {
-        let _ = std::fs::remove_file(&temp);
+    encode_to_cache(cmd, &what, &temp, &path, encoded)
+}
+
+/// Runs `cmd`, which writes the encoding to `temp`, then gives it its cache name `path` and
+/// measures it. A failed encoding leaves nothing behind.
+fn encode_to_cache(
+    cmd: std::process::Command,
+    what: &str,
+    temp: &Path,
+    path: &Path,
+    encoded: &AtomicUsize,
+) -> Result<Cached, M4bError> {
+    if let Err(e) = ffmpeg::run(cmd, what) {
+        let _ = std::fs::remove_file(temp);
         return Err(e.into());
     }
-    std::fs::rename(&temp, &path).map_err(|source| M4bError::Io {
-        path: path.clone(),
+    std::fs::rename(temp, path).map_err(|source| M4bError::Io {
+        path: path.to_path_buf(),
         source,
     })?;
     encoded.fetch_add(1, Ordering::Relaxed);
-    measure(&path)
+    measure(path)
 }
 
 /// The cache file of an item fingerprint under the current encoding settings.
@@ -274,16 +285,7 @@ fn gap_encoding(
         .arg(format!("{}.{:03}", gap_ms / 1000, gap_ms % 1000));
     cmd.args(["-c:a", "aac", "-b:a", BITRATE, "-f", "adts"]);
     cmd.arg(&temp);
-    if let Err(e) = ffmpeg::run(cmd, "encoding the chapter gap") {
-        let _ = std::fs::remove_file(&temp);
-        return Err(e.into());
-    }
-    std::fs::rename(&temp, &path).map_err(|source| M4bError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    encoded.fetch_add(1, Ordering::Relaxed);
-    measure(&path)
+    encode_to_cache(cmd, "encoding the chapter gap", &temp, &path, encoded)
 }
 
 fn measure(path: &Path) -> Result<Cached, M4bError> {

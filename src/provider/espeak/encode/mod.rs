@@ -108,23 +108,25 @@ fn wav(pcm: &Samples) -> Result<Vec<u8>, EncodeError> {
     Ok(out)
 }
 
+/// A 440 Hz tone of `seconds` at `rate`, for the encoders' unit tests.
+#[cfg(test)]
+fn tone(rate: u32, seconds: f64) -> Samples {
+    let n = (f64::from(rate) * seconds) as usize;
+    let samples = (0..n)
+        .map(|i| {
+            ((i as f64 * 440.0 * 2.0 * std::f64::consts::PI / f64::from(rate)).sin() * 8000.0)
+                as i16
+        })
+        .collect();
+    Samples { rate, samples }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::Path;
     use std::process::Command;
     use std::time::Duration;
-
-    fn tone(rate: u32, seconds: f64) -> Samples {
-        let n = (f64::from(rate) * seconds) as usize;
-        let samples = (0..n)
-            .map(|i| {
-                ((i as f64 * 440.0 * 2.0 * std::f64::consts::PI / f64::from(rate)).sin() * 8000.0)
-                    as i16
-            })
-            .collect();
-        Samples { rate, samples }
-    }
 
     #[test]
     fn aac_is_refused_with_alternatives() {

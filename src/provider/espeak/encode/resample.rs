@@ -103,18 +103,8 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tone;
     use super::*;
-
-    fn tone(rate: u32, seconds: f64) -> Samples {
-        let n = (f64::from(rate) * seconds) as usize;
-        let samples = (0..n)
-            .map(|i| {
-                ((i as f64 * 440.0 * 2.0 * std::f64::consts::PI / f64::from(rate)).sin() * 8000.0)
-                    as i16
-            })
-            .collect();
-        Samples { rate, samples }
-    }
 
     #[test]
     fn resampling_keeps_length_and_shape() {
