@@ -18,32 +18,6 @@ const JEKYLL_KEYS: [&str; 10] = [
     "10-henry-jekyll-s-full-statement-of-the-case",
 ];
 
-/// Runs `args`, expecting exit 2 with one line on stderr holding `needle`, nothing sent and
-/// nothing written.
-#[track_caller]
-fn refused(ws: &Workspace, args: &[&str], needle: &str) {
-    let api = FakeApi::start();
-    let before = ws.files();
-    let base = api.base_url();
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend(["--base-url", &base]);
-    let out = ws.run(&all);
-    assert_exit(&out, 2);
-    let lines: Vec<&str> = out
-        .stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    assert_eq!(lines.len(), 1, "one line expected: {}", out.stderr);
-    assert!(
-        out.stderr.contains(needle),
-        "{needle:?} not in: {}",
-        out.stderr
-    );
-    assert_eq!(api.count(), 0, "no request may be sent");
-    assert_eq!(ws.files(), before, "nothing may be written");
-}
-
 #[test]
 fn plan_lists_jekyll_and_hydes_chapters_and_what_is_left_out() {
     let ws = Workspace::new();
