@@ -17,11 +17,7 @@ fn run_offline(ws: &Workspace, args: &[&str]) -> Output {
         .env_remove("OPENAI_API_KEY")
         .output()
         .expect("run tts-batch");
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Output::from(out)
 }
 
 /// Seconds of audio `ffmpeg` decodes from `path` (raw `pcm` read as the API's 24 kHz s16le).

@@ -40,11 +40,7 @@ fn a_refused_connection_stops_the_run_and_the_same_command_resumes() {
         "2",
     ];
     let out = ws.command(&args).env(SPELL.0, SPELL.1).output().unwrap();
-    let out = Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let out = Output::from(out);
     stopped_with_all_pending(&ws, &out, 3);
     assert!(out.stderr.contains("unreachable"), "{}", out.stderr);
     let outcome = ws.report("lines-audio")["outcome"]
@@ -76,11 +72,7 @@ fn connections_reset_by_the_server_are_an_outage_too() {
         "2",
     ];
     let out = ws.command(&args).env(SPELL.0, SPELL.1).output().unwrap();
-    let out = Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let out = Output::from(out);
     stopped_with_all_pending(&ws, &out, 3);
     assert!(api.requests().iter().all(|r| r.status == 0), "only resets");
 

@@ -33,6 +33,16 @@ pub struct Output {
     pub stderr: String,
 }
 
+impl From<std::process::Output> for Output {
+    fn from(out: std::process::Output) -> Output {
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 impl Workspace {
     pub fn new() -> Workspace {
         Workspace {
@@ -80,11 +90,7 @@ impl Workspace {
     /// Runs the binary to its end.
     pub fn run(&self, args: &[&str]) -> Output {
         let out = self.command(args).output().expect("run tts-batch");
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Output::from(out)
     }
 
     /// `run INPUT --base-url API EXTRA...`, not yet started (to spawn, kill, signal).
@@ -103,11 +109,7 @@ impl Workspace {
             .run_command(api, input, &args)
             .output()
             .expect("run tts-batch");
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Output::from(out)
     }
 
     /// The parsed report.json of an output folder.
