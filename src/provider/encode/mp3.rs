@@ -12,10 +12,7 @@ const MP3_RATES: [u32; 9] = [
 /// The rate an MP3 of `rate` samples is written at: the same when MP3 has it (22,050 and
 /// 16,000 for the local voices, 24,000 for the API's), else the next one up, else 48 kHz.
 pub fn rate_for(rate: u32) -> u32 {
-    MP3_RATES
-        .into_iter()
-        .find(|r| *r >= rate)
-        .unwrap_or(48_000)
+    MP3_RATES.into_iter().find(|r| *r >= rate).unwrap_or(48_000)
 }
 
 /// MP3 at the samples' own rate where MP3 has it (22050 Hz: MPEG-2 Layer III), else resampled
