@@ -103,7 +103,31 @@ pub struct Config {
     pub max_cost: Option<f64>,
     /// The audiobook outputs: tags, book file, subtitles (SPEC §8).
     pub book: BookOptions,
+    /// Hearing pieces back (SPEC §11).
+    pub verify: VerifyOptions,
+    /// `--max-wer`: the word error rate over which a transcript does not match its text (the
+    /// realtime voice's verbatim check and `--verify` both use it).
+    pub max_wer: f64,
 }
+
+/// `--verify` and its options, checked.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    pub enabled: bool,
+    /// Transcription API root, without a trailing slash.
+    pub base_url: String,
+    pub model: String,
+    /// Where the transcription key is read: `--verify-api-key-env`, else the speech key's place.
+    pub key_source: KeySource,
+    /// A loopback server needs no key: when none is found, none is sent.
+    pub key_optional: bool,
+    /// Share of pieces heard back, in (0, 1].
+    pub sample: f64,
+    pub strict: bool,
+}
+
+/// The default `--verify-model`.
+pub const DEFAULT_VERIFY_MODEL: &str = "gpt-4o-mini-transcribe";
 
 /// `--book`, `--title`, `--author`, `--narrator`, `--cover`, `--chapter-gap-ms`, `--subtitles`,
 /// checked (the cover read and checked to be a picture). The defaults that depend on the
@@ -142,7 +166,7 @@ fn parse_rpm(value: &str) -> Result<Rpm, ConfigError> {
 }
 
 /// A job file: the long flag names as keys. Unknown keys are refused by name.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct JobFile {
     input: Option<PathBuf>,
@@ -179,6 +203,13 @@ struct JobFile {
     read_code: Option<bool>,
     keep_front_matter: Option<bool>,
     allow_insecure_http: Option<bool>,
+    verify: Option<bool>,
+    verify_base_url: Option<String>,
+    verify_model: Option<String>,
+    verify_api_key_env: Option<String>,
+    verify_sample: Option<f64>,
+    verify_strict: Option<bool>,
+    max_wer: Option<f64>,
 }
 
 impl JobFile {
@@ -355,6 +386,8 @@ impl Config {
         };
 
         let book = book_options(args, &job)?;
+        // The verification options are read after the speech ones they default to.
+        let job_verify = job.clone();
         let out = args
             .out
             .clone()
@@ -370,7 +403,7 @@ impl Config {
         let base_url = args
             .base_url
             .clone()
-            .or(job.base_url)
+            .or(job.base_url.clone())
             .or_else(|| env("OPENAI_BASE_URL").filter(|s| !s.trim().is_empty()))
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let base_url = check_base_url(&base_url, allow_insecure)?;
@@ -378,7 +411,7 @@ impl Config {
         let key_source = match (args.api_key_file.clone(), args.api_key_env.clone()) {
             (Some(file), _) => KeySource::File(file),
             (None, Some(name)) => KeySource::Env(name),
-            (None, None) => match (job.api_key_file, job.api_key_env) {
+            (None, None) => match (job.api_key_file.clone(), job.api_key_env.clone()) {
                 (Some(file), _) => KeySource::File(file),
                 (None, Some(name)) => KeySource::Env(name),
                 (None, None) => KeySource::Env(DEFAULT_KEY_ENV.to_string()),
@@ -391,6 +424,8 @@ impl Config {
                 "--api-key-env: `{name}` is not a variable name"
             )));
         }
+
+        let verify = verify_options(args, &job_verify, &base_url, &key_source, allow_insecure)?;
 
         let provider = match args.provider.clone().or(job.provider) {
             Some(p) => p
@@ -506,6 +541,16 @@ impl Config {
             )));
         }
 
+        let max_wer = args
+            .max_wer
+            .or(job.max_wer)
+            .unwrap_or(crate::verify::DEFAULT_MAX_WER);
+        if !(max_wer.is_finite() && max_wer >= 0.0) {
+            return Err(ConfigError::new(format!(
+                "--max-wer: {max_wer} is not a rate (0 or more, e.g. 0.15)"
+            )));
+        }
+
         Ok(Config {
             input: manifest_path,
             manifest: ManifestOptions {
@@ -539,7 +584,74 @@ impl Config {
             pause_ms: u64::from(pause_ms),
             max_cost,
             book,
+            verify,
+            max_wer,
         })
+    }
+}
+
+/// The verification options of flags and job file (flags win).
+fn verify_options(
+    args: &JobArgs,
+    job: &JobFile,
+    speech_base: &str,
+    speech_key: &KeySource,
+    allow_insecure: bool,
+) -> Result<VerifyOptions, ConfigError> {
+    let base_url = match args.verify_base_url.clone().or(job.verify_base_url.clone()) {
+        Some(url) => check_base_url(&url, allow_insecure)
+            .map_err(|e| ConfigError::new(e.0.replace("--base-url", "--verify-base-url")))?,
+        None => speech_base.to_string(),
+    };
+    let model = non_empty(
+        "--verify-model",
+        args.verify_model.clone().or(job.verify_model.clone()),
+    )?
+    .unwrap_or_else(|| DEFAULT_VERIFY_MODEL.to_string());
+    let key_env = args
+        .verify_api_key_env
+        .clone()
+        .or(job.verify_api_key_env.clone());
+    if let Some(name) = &key_env
+        && (name.trim().is_empty() || name.contains('='))
+    {
+        return Err(ConfigError::new(format!(
+            "--verify-api-key-env: `{name}` is not a variable name"
+        )));
+    }
+    let key_source = match key_env {
+        Some(name) => KeySource::Env(name),
+        None => speech_key.clone(),
+    };
+    let sample = args.verify_sample.or(job.verify_sample).unwrap_or(1.0);
+    if !(sample.is_finite() && sample > 0.0 && sample <= 1.0) {
+        return Err(ConfigError::new(format!(
+            "--verify-sample: {sample} is not a share of pieces (more than 0, at most 1)"
+        )));
+    }
+    Ok(VerifyOptions {
+        enabled: args.verify || job.verify.unwrap_or(false),
+        key_optional: is_loopback(&base_url),
+        base_url,
+        model,
+        key_source,
+        sample,
+        strict: args.verify_strict || job.verify_strict.unwrap_or(false),
+    })
+}
+
+/// Whether a (checked) base URL points at this machine: a local server, which needs no key
+/// and costs nothing.
+pub fn is_loopback(base_url: &str) -> bool {
+    match reqwest::Url::parse(base_url)
+        .ok()
+        .as_ref()
+        .and_then(|u| u.host())
+    {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 

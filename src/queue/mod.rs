@@ -8,6 +8,7 @@ mod claims;
 mod reads;
 mod runs;
 mod sync;
+mod verify;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ pub use claims::*;
 pub use reads::*;
 pub use runs::*;
 pub use sync::*;
+pub use verify::*;
 pub use writer::*;
 
 use crate::domain::{AudioFormat, ItemState, PieceState};
@@ -36,12 +38,13 @@ fn migrations() -> Migrations<'static> {
         // Audio checks: why a piece's kept audio may be cut short or too long.
         M::up("ALTER TABLE pieces ADD COLUMN warning TEXT;"),
         M::up(include_str!("schema_v3.sql")),
+        M::up(include_str!("schema_v4.sql")),
     ])
 }
 
 /// The newest schema version this build knows.
 pub fn schema_version() -> i64 {
-    3
+    4
 }
 
 /// A queue that cannot be used or a write that did not happen.

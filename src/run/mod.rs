@@ -3,6 +3,7 @@
 //! it, and write the report at the end.
 
 mod checks;
+pub mod hear;
 mod lock;
 pub mod pacer;
 pub mod progress;
@@ -97,6 +98,8 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         }
     };
 
+    let hearing = hear::Hearing::from_config(&cfg)?;
+
     std::fs::create_dir_all(&cfg.out).map_err(|e| {
         Error::input(format!(
             "{}: cannot create the output folder: {}",
@@ -168,7 +171,8 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         Duration::from_millis(cfg.pause_ms),
         stop.clone(),
         run_tags,
-    ));
+    )
+    .with_hearing(hearing.clone()));
     let signals = signals::spawn_signal_handler(Arc::clone(&pool));
     let shown = CancellationToken::new();
     let progress = progress::spawn(Arc::clone(&pool), quiet, shown.clone());
@@ -215,6 +219,13 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         .map_err(|_| Error::after_send("the queue's writer thread died"))?;
     let after_send = |e: queue::QueueError| Error::after_send(e);
     queue::release_dead_claims(&conn).map_err(after_send)?;
+    // Pieces done but not heard back (audio a killed run saved, or a transcription that
+    // failed): heard now, before the subtitles are written from their timings.
+    if let Some(hearing) = &hearing
+        && !stop.is_cancelled()
+    {
+        hear::hear_done(&conn, hearing, &cfg.pieces, cfg.concurrency, &stop).await?;
+    }
 
     let failed = queue::count_items(&conn, ItemState::Failed).map_err(after_send)?;
     let outcome = match (&worked, stop_reason, sync_error) {
@@ -269,6 +280,10 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     if quiet {
         quiet::print_failures(&conn, &outcome)?;
     }
+    let misheard = match &hearing {
+        Some(hearing) => queue::items_over(&conn, hearing.max_wer).map_err(after_send)?,
+        None => Vec::new(),
+    };
     drop(conn);
     drop(lock);
 
@@ -284,6 +299,15 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
             stats.0,
             stats.1,
             t.audio_seconds / 60.0,
+            cfg.out.join("report.json").display()
+        );
+    }
+    if let Some(hearing) = &hearing
+        && !misheard.is_empty()
+    {
+        tracing::warn!(
+            "{}; see `wer` in {}",
+            hear::mismatch_line(&misheard, hearing.max_wer),
             cfg.out.join("report.json").display()
         );
     }

@@ -20,6 +20,7 @@ use crate::provider::hints::MAX_HINT;
 use crate::provider::{Provider, RateHints, SpeechError, SpeechRequest};
 use crate::queue::{self, Claim, QueueError, QueueHandle, ReadyItem};
 use crate::run::checks::{self, Calibration, Decision, TextShape};
+use crate::run::hear::{self, Hearing, Unheard};
 use crate::run::pacer::Pacer;
 use crate::store::{self, BuildError, TempFile};
 
@@ -70,6 +71,8 @@ pub struct Pool {
     /// The tags every item file gets.
     pub tags: Arc<RunTags>,
     pub stop: CancellationToken,
+    /// With `--verify`: how pieces are heard back (SPEC §11).
+    pub hearing: Option<Arc<Hearing>>,
     /// The speaking rates of this run's answers, for the audio checks.
     calibration: Mutex<Calibration>,
     stop_reason: Mutex<Option<StopReason>>,
@@ -129,6 +132,7 @@ impl Pool {
             max_cost,
             pause,
             stop,
+            hearing: None,
             calibration: Mutex::new(Calibration::default()),
             stop_reason: Mutex::new(None),
             silence: Mutex::new(Silence {
@@ -144,6 +148,12 @@ impl Pool {
             synced: tokio::sync::Notify::new(),
             stats: Stats::default(),
         }
+    }
+
+    /// Hears every piece back with `hearing` (`--verify`).
+    pub fn with_hearing(mut self, hearing: Option<Arc<Hearing>>) -> Pool {
+        self.hearing = hearing;
+        self
     }
 
     /// Stops the run for `reason` (the first reason given is the one reported).
@@ -275,6 +285,8 @@ impl Pool {
         let mut attempt = 0u32;
         // The length of an answer the audio check doubted, once it has asked again.
         let mut doubted: Option<f64> = None;
+        // Whether the piece was already requested again because its transcript did not match.
+        let mut misheard = false;
         loop {
             attempt += 1;
             tokio::select! {
@@ -329,11 +341,52 @@ impl Pool {
                             Some(why)
                         }
                     };
+                    let heard = match &self.hearing {
+                        Some(hearing) if hearing.samples(&fp) => {
+                            match hearing
+                                .hear(&final_path, claim.format, &claim.text, &claim.voice, &self.stop)
+                                .await
+                            {
+                                Ok(heard) if heard.score.passes(hearing.max_wer) => Some(heard),
+                                Ok(heard) => {
+                                    let why = hear::mismatch(&heard.score, hearing.max_wer);
+                                    if !misheard && attempt < self.max_attempts {
+                                        tracing::info!(piece = %fp, attempt, "asking again: {why}");
+                                        misheard = true;
+                                        let _ = std::fs::remove_file(&final_path);
+                                        continue;
+                                    }
+                                    if hearing.strict {
+                                        tracing::warn!(piece = %fp, "{why}");
+                                        return self.fail(&fp, format!("{why}, after asking twice")).await;
+                                    }
+                                    tracing::warn!(piece = %fp, "{why}; kept");
+                                    let mut heard = heard;
+                                    heard.stored.warning = Some(why);
+                                    Some(heard)
+                                }
+                                Err(Unheard::Stop(msg)) => {
+                                    tracing::error!("{msg}");
+                                    self.stop_for(StopReason::Refused(msg));
+                                    return self.release(&fp).await;
+                                }
+                                Err(Unheard::Skip(msg)) => {
+                                    // Kept unheard: `tts-batch verify` (or the end of a later
+                                    // run) hears it.
+                                    tracing::warn!(piece = %fp, "not heard back: {msg}");
+                                    None
+                                }
+                            }
+                        }
+                        _ => None,
+                    };
+                    store::failpoint("piece-after-hearing");
                     // Recording and joining run beside the requests: the worker goes on to its
                     // next piece at once.
                     let pool = Arc::clone(self);
                     self.finishing.spawn(async move {
-                        if let Err(e) = pool.record_piece(fp, bytes, seconds, warning).await {
+                        let heard = heard.map(|h| h.stored);
+                        if let Err(e) = pool.record_piece(fp, bytes, seconds, warning, heard).await {
                             pool.stop_for(StopReason::Storage(e.to_string()));
                         }
                     });
@@ -495,18 +548,27 @@ impl Pool {
     }
 
     /// Records a piece done (fenced by the claim), with the audio check's warning if its audio
-    /// was kept in doubt, and writes the items it completes.
+    /// was kept in doubt and its transcript's score when it was heard back, and writes the
+    /// items it completes.
     async fn record_piece(
         &self,
         fp: String,
         bytes: u64,
         seconds: f64,
         warning: Option<String>,
+        heard: Option<queue::HeardPiece>,
     ) -> Result<(), QueueError> {
         let run = self.run;
         let ready = self
             .queue
-            .call(move |c| queue::complete_piece(c, run, &fp, bytes, seconds, warning.as_deref()))
+            .call(move |c| {
+                let ready = queue::complete_piece(c, run, &fp, bytes, seconds, warning.as_deref())?;
+                // In the same transaction: a piece is never done with its score lost.
+                if let Some(heard) = &heard {
+                    queue::record_heard(c, &fp, heard)?;
+                }
+                Ok(ready)
+            })
             .await?;
         self.stats.pieces_done.fetch_add(1, Ordering::Relaxed);
         for item in ready {

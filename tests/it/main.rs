@@ -26,3 +26,4 @@ mod shell;
 mod snapshots;
 mod throughput;
 mod token_limit;
+mod verify;
