@@ -49,16 +49,20 @@ pub(super) async fn verify(args: &VerifyArgs, quiet: bool) -> Result<Outcome, Er
         return crate::run::run(cfg, quiet).await;
     }
     let head = report::build(&conn).map_err(after_send)?;
-    report::write_files(&conn, &head, &cfg.out)
-        .map_err(|e| Error::after_send(format!("{}: cannot write the report: {e}", cfg.out.display())))?;
+    report::write_files(&conn, &head, &cfg.out).map_err(|e| {
+        Error::after_send(format!(
+            "{}: cannot write the report: {e}",
+            cfg.out.display()
+        ))
+    })?;
     let misheard = queue::items_over(&conn, hearing.max_wer).map_err(after_send)?;
     drop(conn);
     drop(lock);
     if !quiet {
         let t = &head.totals;
-        let rate = t
-            .wer
-            .map_or("no piece heard".to_string(), |w| format!("word error rate {w:.3}"));
+        let rate = t.wer.map_or("no piece heard".to_string(), |w| {
+            format!("word error rate {w:.3}")
+        });
         eprintln!(
             "heard {heard} pieces now; {} pieces heard in all, {rate}; report: {}",
             t.verified_pieces,

@@ -128,8 +128,14 @@ impl Hearing {
                 SpeechError::ItemFailed(msg) | SpeechError::Local(msg) => {
                     return Err(Unheard::Skip(msg));
                 }
-                SpeechError::Retryable { reason, after, rate_limited } => {
-                    let wait = after.unwrap_or(Duration::from_secs(1 << attempt.min(5))).min(MAX_HINT);
+                SpeechError::Retryable {
+                    reason,
+                    after,
+                    rate_limited,
+                } => {
+                    let wait = after
+                        .unwrap_or(Duration::from_secs(1 << attempt.min(5)))
+                        .min(MAX_HINT);
                     if rate_limited {
                         self.pacer.rate_limited();
                         self.pacer.pause_for(wait);
@@ -139,7 +145,9 @@ impl Hearing {
                 SpeechError::Unreachable(msg) => (Duration::from_secs(1 << attempt.min(5)), msg),
             };
             if attempt >= HEAR_ATTEMPTS {
-                return Err(Unheard::Skip(format!("{why} (gave up after {attempt} attempts)")));
+                return Err(Unheard::Skip(format!(
+                    "{why} (gave up after {attempt} attempts)"
+                )));
             }
             tokio::select! {
                 _ = stop.cancelled() => return Err(Unheard::Skip("the run is stopping".into())),
@@ -160,8 +168,10 @@ pub fn score_transcript(text: &str, transcript: Transcript) -> Heard {
         &transcript.words
     };
     let timings = (!timed.is_empty()).then(|| {
-        let rows: Vec<(f64, f64, &str)> =
-            timed.iter().map(|t| (t.start, t.end, t.text.as_str())).collect();
+        let rows: Vec<(f64, f64, &str)> = timed
+            .iter()
+            .map(|t| (t.start, t.end, t.text.as_str()))
+            .collect();
         serde_json::to_string(&rows).unwrap_or_default()
     });
     Heard {
@@ -200,7 +210,11 @@ pub fn mismatch_line(items: &[(String, f64)], max_wer: f64) -> String {
     if items.len() > SHOWN {
         named.push(format!("and {} more", items.len() - SHOWN));
     }
-    let what = if items.len() == 1 { "item is" } else { "items are" };
+    let what = if items.len() == 1 {
+        "item is"
+    } else {
+        "items are"
+    };
     format!(
         "{} {what} over --max-wer {max_wer}: {}",
         items.len(),
@@ -303,14 +317,21 @@ mod tests {
         assert_eq!(language_of("en-us"), Some("en"));
         assert_eq!(language_of("en-gb+f3"), Some("en"));
         assert_eq!(language_of("cmn"), Some("zh"));
-        assert_eq!(language_of("/voices/de_DE-thorsten-medium.onnx"), Some("de"));
+        assert_eq!(
+            language_of("/voices/de_DE-thorsten-medium.onnx"),
+            Some("de")
+        );
         assert_eq!(language_of("alloy"), None);
         assert_eq!(language_of("marin"), None);
     }
 
     #[test]
     fn a_transcript_keeps_its_word_times_before_its_segments() {
-        let timed = |t: &str| Timed { start: 0.0, end: 1.0, text: t.into() };
+        let timed = |t: &str| Timed {
+            start: 0.0,
+            end: 1.0,
+            text: t.into(),
+        };
         let heard = score_transcript(
             "Hello there.",
             Transcript {
@@ -320,8 +341,17 @@ mod tests {
             },
         );
         assert_eq!(heard.score.errors, 0);
-        assert_eq!(heard.stored.timings.as_deref(), Some(r#"[[0.0,1.0,"Hello"],[0.0,1.0,"there"]]"#));
-        let none = score_transcript("Hello.", Transcript { text: "Hello".into(), ..Default::default() });
+        assert_eq!(
+            heard.stored.timings.as_deref(),
+            Some(r#"[[0.0,1.0,"Hello"],[0.0,1.0,"there"]]"#)
+        );
+        let none = score_transcript(
+            "Hello.",
+            Transcript {
+                text: "Hello".into(),
+                ..Default::default()
+            },
+        );
         assert_eq!(none.stored.timings, None);
     }
 }

@@ -155,24 +155,26 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
 
     let (handle, writer) = QueueHandle::spawn(conn).map_err(|e| Error::Other(e.into()))?;
     let stop = CancellationToken::new();
-    let pool = Arc::new(Pool::new(
-        run_id,
-        handle,
-        provider,
-        cfg.out.clone(),
-        pieces_dir,
-        if paced {
-            Pacer::new(cfg.rpm, cfg.cpm, &recent, after_crash)
-        } else {
-            Pacer::unpaced()
-        },
-        cfg.max_attempts,
-        cfg.max_cost,
-        Duration::from_millis(cfg.pause_ms),
-        stop.clone(),
-        run_tags,
-    )
-    .with_hearing(hearing.clone()));
+    let pool = Arc::new(
+        Pool::new(
+            run_id,
+            handle,
+            provider,
+            cfg.out.clone(),
+            pieces_dir,
+            if paced {
+                Pacer::new(cfg.rpm, cfg.cpm, &recent, after_crash)
+            } else {
+                Pacer::unpaced()
+            },
+            cfg.max_attempts,
+            cfg.max_cost,
+            Duration::from_millis(cfg.pause_ms),
+            stop.clone(),
+            run_tags,
+        )
+        .with_hearing(hearing.clone()),
+    );
     let signals = signals::spawn_signal_handler(Arc::clone(&pool));
     let shown = CancellationToken::new();
     let progress = progress::spawn(Arc::clone(&pool), quiet, shown.clone());

@@ -344,7 +344,13 @@ impl Pool {
                     let heard = match &self.hearing {
                         Some(hearing) if hearing.samples(&fp) => {
                             match hearing
-                                .hear(&final_path, claim.format, &claim.text, &claim.voice, &self.stop)
+                                .hear(
+                                    &final_path,
+                                    claim.format,
+                                    &claim.text,
+                                    &claim.voice,
+                                    &self.stop,
+                                )
                                 .await
                             {
                                 Ok(heard) if heard.score.passes(hearing.max_wer) => Some(heard),
@@ -358,7 +364,9 @@ impl Pool {
                                     }
                                     if hearing.strict {
                                         tracing::warn!(piece = %fp, "{why}");
-                                        return self.fail(&fp, format!("{why}, after asking twice")).await;
+                                        return self
+                                            .fail(&fp, format!("{why}, after asking twice"))
+                                            .await;
                                     }
                                     tracing::warn!(piece = %fp, "{why}; kept");
                                     let mut heard = heard;
@@ -386,7 +394,8 @@ impl Pool {
                     let pool = Arc::clone(self);
                     self.finishing.spawn(async move {
                         let heard = heard.map(|h| h.stored);
-                        if let Err(e) = pool.record_piece(fp, bytes, seconds, warning, heard).await {
+                        if let Err(e) = pool.record_piece(fp, bytes, seconds, warning, heard).await
+                        {
                             pool.stop_for(StopReason::Storage(e.to_string()));
                         }
                     });

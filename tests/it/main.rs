@@ -27,3 +27,4 @@ mod snapshots;
 mod throughput;
 mod token_limit;
 mod verify;
+mod whisper;

@@ -61,7 +61,13 @@ fn every_piece_is_heard_back_and_scored() {
     assert_eq!(report["totals"]["wer"], 0.0);
     assert_eq!(report["totals"]["warnings"], 0);
     let csv = std::fs::read_to_string(ws.path("lines-audio/report.csv")).unwrap();
-    assert!(csv.lines().next().unwrap().ends_with(",wer,verified_pieces"), "{csv}");
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",wer,verified_pieces"),
+        "{csv}"
+    );
 }
 
 #[test]
@@ -78,7 +84,11 @@ fn a_model_without_verbose_json_is_asked_for_json() {
     assert_eq!(refused[0].format, "verbose_json");
     let answered: Vec<_> = heard.iter().filter(|h| h.status == 200).collect();
     assert_eq!(answered.len(), 3);
-    assert!(answered.iter().all(|h| h.format == "json" && h.model == "gpt-4o-mini-transcribe"));
+    assert!(
+        answered
+            .iter()
+            .all(|h| h.format == "json" && h.model == "gpt-4o-mini-transcribe")
+    );
     assert_eq!(ws.report("lines-audio")["totals"]["verified_pieces"], 3);
 }
 
@@ -115,13 +125,24 @@ fn a_piece_that_stays_wrong_is_kept_with_a_warning_and_named_at_the_end() {
     let it = item(&report, "0003");
     assert_eq!(it["status"], "done");
     let wer = it["wer"].as_f64().unwrap();
-    assert!((wer - 7.0 / 21.0).abs() < 1e-3, "7 of 21 words swapped: {wer}");
     assert!(
-        it["warnings"][0].as_str().unwrap().contains("does not match its text"),
+        (wer - 7.0 / 21.0).abs() < 1e-3,
+        "7 of 21 words swapped: {wer}"
+    );
+    assert!(
+        it["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("does not match its text"),
         "{it}"
     );
     assert_eq!(report["totals"]["warnings"], 1);
-    assert!(out.stderr.contains("1 item is over --max-wer 0.15: 0003 (0.33)"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("1 item is over --max-wer 0.15: 0003 (0.33)"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -131,12 +152,22 @@ fn verify_strict_fails_an_item_whose_audio_says_nothing() {
     let api = FakeApi::builder()
         .hear_when(LINES[0], Hearing::Nothing, usize::MAX)
         .start();
-    let out = ws.run_against(&api, "lines.txt", &[&WHISPER[..], &["--verify-strict"]].concat());
+    let out = ws.run_against(
+        &api,
+        "lines.txt",
+        &[&WHISPER[..], &["--verify-strict"]].concat(),
+    );
     assert_exit(&out, 1);
     let report = ws.report("lines-audio");
     let it = item(&report, "0001");
     assert_eq!(it["status"], "failed");
-    assert!(it["error"].as_str().unwrap().contains("word error rate 1.00"), "{it}");
+    assert!(
+        it["error"]
+            .as_str()
+            .unwrap()
+            .contains("word error rate 1.00"),
+        "{it}"
+    );
     assert_eq!(item(&report, "0002")["status"], "done");
     assert!(!ws.path("lines-audio/0001.mp3").exists());
 }
@@ -168,11 +199,19 @@ fn a_resumed_run_hears_nothing_twice_and_a_kill_during_hearing_loses_nothing() {
     manifest(&ws);
     let api = FakeApi::start();
     let killed = ws
-        .run_command(&api, "lines.txt", &[&WHISPER[..], &["--rpm", "6000", "-j", "1"]].concat())
+        .run_command(
+            &api,
+            "lines.txt",
+            &[&WHISPER[..], &["--rpm", "6000", "-j", "1"]].concat(),
+        )
         .env("TTS_BATCH_FAILPOINT", "hearing-sent")
         .output()
         .unwrap();
-    assert_ne!(killed.status.code(), Some(0), "aborted while hearing the first piece");
+    assert_ne!(
+        killed.status.code(),
+        Some(0),
+        "aborted while hearing the first piece"
+    );
     assert_eq!(speech_for(&api, LINES[0]), 1);
     assert_eq!(hearings(&api).len(), 0);
 
@@ -188,7 +227,12 @@ fn a_resumed_run_hears_nothing_twice_and_a_kill_during_hearing_loses_nothing() {
     api.reset_log();
     let again = ws.run_against(&api, "lines.txt", &WHISPER);
     assert_exit(&again, 0);
-    assert_eq!(api.count(), 0, "nothing spoken or heard again: {:?}", api.requests());
+    assert_eq!(
+        api.count(),
+        0,
+        "nothing spoken or heard again: {:?}",
+        api.requests()
+    );
     assert_eq!(ws.report("lines-audio")["totals"]["verified_pieces"], 3);
 }
 
@@ -206,7 +250,14 @@ fn verify_hears_an_existing_queue_and_fix_requests_only_what_fails() {
 
     api.reset_log();
     let base = api.base_url();
-    let verify = ["verify", "lines.txt", "--base-url", &base, "--verify-model", "whisper-1"];
+    let verify = [
+        "verify",
+        "lines.txt",
+        "--base-url",
+        &base,
+        "--verify-model",
+        "whisper-1",
+    ];
     let out = ws.run(&verify);
     assert_exit(&out, 0);
     assert_eq!(hearings(&api).len(), 3);
@@ -214,17 +265,27 @@ fn verify_hears_an_existing_queue_and_fix_requests_only_what_fails() {
     let report = ws.report("lines-audio");
     assert_eq!(report["totals"]["verified_pieces"], 3);
     let wer = item(&report, "0002")["wer"].as_f64().unwrap();
-    assert!((wer - 5.0 / 22.0).abs() < 1e-3, "every 4th of 22 words dropped: {wer}");
+    assert!(
+        (wer - 5.0 / 22.0).abs() < 1e-3,
+        "every 4th of 22 words dropped: {wer}"
+    );
     assert!(out.stderr.contains("0002"), "{}", out.stderr);
 
     api.reset_log();
     let out = ws.run(&[&verify[..], &["--fix", "--rpm", "6000"]].concat());
     assert_exit(&out, 0);
-    assert_eq!(speech_for(&api, LINES[1]), 1, "the failing piece, requested again");
+    assert_eq!(
+        speech_for(&api, LINES[1]),
+        1,
+        "the failing piece, requested again"
+    );
     assert_eq!(speech_for(&api, LINES[0]) + speech_for(&api, LINES[2]), 0);
     let report = ws.report("lines-audio");
     assert_eq!(item(&report, "0002")["wer"], 0.0);
     assert_eq!(item(&report, "0002")["verified_pieces"], 1);
     assert_eq!(report["totals"]["verified_pieces"], 3);
-    assert_eq!(std::fs::read(ws.path("lines-audio/0001.mp3")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(ws.path("lines-audio/0001.mp3")).unwrap(),
+        before
+    );
 }

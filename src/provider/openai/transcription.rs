@@ -15,12 +15,12 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde::Deserialize;
 
-use super::{classify_answer, no_answer, network_failure, redact_key, retry};
+use super::{classify_answer, network_failure, no_answer, redact_key, retry};
 use crate::config::ApiKey;
 use crate::domain::AudioFormat;
+use crate::provider::SpeechError;
 use crate::provider::encode::{self, API_RATE, Samples};
 use crate::provider::hints::{RateHints, rate_hints};
-use crate::provider::SpeechError;
 
 /// The largest transcription answer read (a piece's transcript is a few kilobytes).
 const ANSWER_LIMIT: usize = 8 * 1024 * 1024;
@@ -196,13 +196,21 @@ impl Answer {
                 .segments
                 .into_iter()
                 .filter(|s| sane(s.start, s.end))
-                .map(|s| Timed { start: s.start, end: s.end, text: s.text })
+                .map(|s| Timed {
+                    start: s.start,
+                    end: s.end,
+                    text: s.text,
+                })
                 .collect(),
             words: self
                 .words
                 .into_iter()
                 .filter(|w| sane(w.start, w.end))
-                .map(|w| Timed { start: w.start, end: w.end, text: w.word })
+                .map(|w| Timed {
+                    start: w.start,
+                    end: w.end,
+                    text: w.word,
+                })
                 .collect(),
         }
     }
@@ -237,8 +245,14 @@ fn as_sendable(bytes: Vec<u8>, format: AudioFormat) -> Result<(Vec<u8>, AudioFor
         .chunks_exact(2)
         .map(|b| i16::from_le_bytes([b[0], b[1]]))
         .collect();
-    let wav = encode::encode(&Samples { rate: API_RATE, samples }, AudioFormat::Wav)
-        .map_err(|e| SpeechError::Local(format!("pcm as wav: {e}")))?;
+    let wav = encode::encode(
+        &Samples {
+            rate: API_RATE,
+            samples,
+        },
+        AudioFormat::Wav,
+    )
+    .map_err(|e| SpeechError::Local(format!("pcm as wav: {e}")))?;
     Ok((wav, AudioFormat::Wav))
 }
 
@@ -261,7 +275,9 @@ mod tests {
             {"id":2,"start":2.0,"end":1.0,"text":"backwards"},
             {"id":3,"start":1.5,"end":2.5,"text":" there."}],
             "words":[{"word":"Hello","start":0.1,"end":0.6},{"word":"there","start":-1,"end":0.2}]}"#;
-        let t = serde_json::from_slice::<Answer>(body).unwrap().into_transcript();
+        let t = serde_json::from_slice::<Answer>(body)
+            .unwrap()
+            .into_transcript();
         assert_eq!(t.text, " Hello there.");
         assert_eq!(t.segments.len(), 2);
         assert_eq!(t.words.len(), 1);
@@ -275,6 +291,9 @@ mod tests {
         assert_eq!(format, AudioFormat::Wav);
         assert!(wav.starts_with(b"RIFF"));
         let (same, format) = as_sendable(b"ID3xyz".to_vec(), AudioFormat::Mp3).unwrap();
-        assert_eq!((same.as_slice(), format), (&b"ID3xyz"[..], AudioFormat::Mp3));
+        assert_eq!(
+            (same.as_slice(), format),
+            (&b"ID3xyz"[..], AudioFormat::Mp3)
+        );
     }
 }

@@ -63,10 +63,15 @@ pub fn multipart(content_type: &str, body: &[u8]) -> Option<Vec<Field>> {
             .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))?;
         let param = |key: &str| {
             disposition.split(';').map(str::trim).find_map(|p| {
-                p.strip_prefix(&format!("{key}=")).map(|v| v.trim_matches('"').to_owned())
+                p.strip_prefix(&format!("{key}="))
+                    .map(|v| v.trim_matches('"').to_owned())
             })
         };
-        fields.push(Field { name: param("name")?, filename: param("filename"), data: data.to_vec() });
+        fields.push(Field {
+            name: param("name")?,
+            filename: param("filename"),
+            data: data.to_vec(),
+        });
     }
     Some(fields)
 }
@@ -104,7 +109,13 @@ pub fn heard(text: &str, hearing: &Hearing) -> String {
         Hearing::SwapEvery(n) => words
             .iter()
             .enumerate()
-            .map(|(i, w)| if (i + 1) % n.max(&1) == 0 { "banana" } else { w })
+            .map(|(i, w)| {
+                if (i + 1) % n.max(&1) == 0 {
+                    "banana"
+                } else {
+                    w
+                }
+            })
             .collect::<Vec<_>>()
             .join(" "),
     }

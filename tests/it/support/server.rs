@@ -188,7 +188,9 @@ impl FakeApiBuilder {
 
     /// The first `times` transcriptions of audio whose text contains `needle` hear `hearing`.
     pub fn hear_when(mut self, needle: &str, hearing: Hearing, times: usize) -> Self {
-        self.0.hearing_rules.push((needle.to_owned(), hearing, times));
+        self.0
+            .hearing_rules
+            .push((needle.to_owned(), hearing, times));
         self
     }
 
@@ -516,7 +518,10 @@ impl Shared {
         };
         let model = field("model").unwrap_or_default();
         let format = field("response_format").unwrap_or_else(|| "json".to_owned());
-        let file = fields.iter().find(|f| f.name == "file").map(|f| f.data.clone());
+        let file = fields
+            .iter()
+            .find(|f| f.name == "file")
+            .map(|f| f.data.clone());
         let granularities: Vec<String> = fields
             .iter()
             .filter(|f| f.name == "timestamp_granularities[]")
@@ -529,7 +534,11 @@ impl Shared {
         let reply = if let Some(denied) = check_key(req.header("authorization"), &state.key) {
             denied
         } else if file.is_none() || model.is_empty() {
-            invalid_request(400, "[{'type': 'missing', 'loc': ('body', 'file'), 'msg': 'Field required'}]", None)
+            invalid_request(
+                400,
+                "[{'type': 'missing', 'loc': ('body', 'file'), 'msg': 'Field required'}]",
+                None,
+            )
         } else if format == "verbose_json" && model.starts_with("gpt-4o") {
             let message = format!(
                 "response_format 'verbose_json' is not compatible with model '{model}'. Use 'json' or 'text' instead."
@@ -541,7 +550,10 @@ impl Shared {
             let found = state
                 .served
                 .get(&hearing::audio_id(&file))
-                .or_else(|| file.get(44..).and_then(|d| state.served.get(&hearing::audio_id(d))))
+                .or_else(|| {
+                    file.get(44..)
+                        .and_then(|d| state.served.get(&hearing::audio_id(d)))
+                })
                 .cloned();
             let (said, seconds) = found.unwrap_or_default();
             let rule = state
@@ -613,7 +625,9 @@ impl Shared {
             .ok()
             .map(|pos| state.log[pos].input.clone());
         if let Some(text) = text {
-            state.served.insert(hearing::audio_id(&bytes), (text, seconds));
+            state
+                .served
+                .insert(hearing::audio_id(&bytes), (text, seconds));
         }
         // The log may have been reset meanwhile; then there is nothing to update.
         if let Ok(pos) = state.log.binary_search_by_key(&index, |r| r.index) {
