@@ -4,12 +4,14 @@
 //! The API is [`score`]: `score(expected_text, transcript)` gives a [`Score`] with the rate
 //! (`wer`, a character error rate where the text is mostly CJK or another unspaced script),
 //! the errors and the expected words, so scores of several pieces add up word-weighted
-//! ([`Score::sum`]).
+//! ([`Score::sum`]). [`align`] matches a transcript's words to the text's, for subtitles.
 
+mod align;
 mod normalise;
 mod numbers;
 mod rate;
 
+pub use align::align;
 pub use normalise::{Token, tokens, words};
 pub use rate::{Score, Unit, score, score_tokens};
 
