@@ -106,7 +106,11 @@ pub fn item_cues(pieces: &[PieceTiming], pause: f64, total: f64) -> Vec<Cue> {
                 .unwrap_or(estimate);
             within += text.chars().count();
             let end = at + len * within as f64 / chars.max(1) as f64;
-            cues.push(Cue { start: at + offset, end, text });
+            cues.push(Cue {
+                start: at + offset,
+                end,
+                text,
+            });
         }
         in_order(&mut cues, at);
         at += len;
@@ -335,14 +339,23 @@ mod tests {
         let text = "Alice was beginning to get very tired of sitting by her sister on the bank. \
                     So she was considering in her own mind whether it was worth the trouble.";
         let heard = |words: &[(f64, &str)]| {
-            words.iter().map(|(t, w)| Heard(*t, t + 0.2, (*w).to_owned())).collect::<Vec<_>>()
+            words
+                .iter()
+                .map(|(t, w)| Heard(*t, t + 0.2, (*w).to_owned()))
+                .collect::<Vec<_>>()
         };
         // The voice takes long over the first sentence: the estimate by characters would start
         // the second cue near 2 s, the transcript hears "So" at 3.1 s.
         let piece = PieceTiming {
             text: text.into(),
             seconds: 4.0,
-            heard: heard(&[(0.2, "Alice"), (0.6, "was"), (1.0, "beginning"), (3.1, "So"), (3.4, "she")]),
+            heard: heard(&[
+                (0.2, "Alice"),
+                (0.6, "was"),
+                (1.0, "beginning"),
+                (3.1, "So"),
+                (3.4, "she"),
+            ]),
         };
         let cues = item_cues(std::slice::from_ref(&piece), 0.0, 4.0);
         assert_eq!(cues.len(), 2);
@@ -353,18 +366,43 @@ mod tests {
         // over for the next one the transcript has.
         let segments = PieceTiming {
             heard: vec![
-                Heard(0.0, 2.0, " Alice was beginning to get very tired of sitting by her sister on the bank.".into()),
-                Heard(2.5, 4.0, " Sew she was considering in her own mind whether it was worth the trouble.".into()),
+                Heard(
+                    0.0,
+                    2.0,
+                    " Alice was beginning to get very tired of sitting by her sister on the bank."
+                        .into(),
+                ),
+                Heard(
+                    2.5,
+                    4.0,
+                    " Sew she was considering in her own mind whether it was worth the trouble."
+                        .into(),
+                ),
             ],
             ..piece.clone()
         };
         let cues = item_cues(&[segments], 0.0, 4.0);
-        assert!((cues[1].start - (2.5 + 1.5 / 14.0)).abs() < 1e-9, "{cues:?}");
+        assert!(
+            (cues[1].start - (2.5 + 1.5 / 14.0)).abs() < 1e-9,
+            "{cues:?}"
+        );
         // Nothing heard in common: the estimate stays.
-        let unheard = PieceTiming { heard: heard(&[(0.5, "banana")]), ..piece.clone() };
-        let estimate = PieceTiming { heard: Vec::new(), ..piece };
-        assert_eq!(item_cues(&[unheard], 0.0, 4.0), item_cues(&[estimate], 0.0, 4.0));
-        assert_eq!(parse_heard(Some("[[0.5, 1.0, \"a\"], [\"NaN\", 1, \"b\"]]")), vec![]);
+        let unheard = PieceTiming {
+            heard: heard(&[(0.5, "banana")]),
+            ..piece.clone()
+        };
+        let estimate = PieceTiming {
+            heard: Vec::new(),
+            ..piece
+        };
+        assert_eq!(
+            item_cues(&[unheard], 0.0, 4.0),
+            item_cues(&[estimate], 0.0, 4.0)
+        );
+        assert_eq!(
+            parse_heard(Some("[[0.5, 1.0, \"a\"], [\"NaN\", 1, \"b\"]]")),
+            vec![]
+        );
         assert_eq!(parse_heard(Some("[[0.5, 1.0, \"a\"]]")).len(), 1);
         assert_eq!(parse_heard(None), vec![]);
     }

@@ -46,6 +46,10 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
     };
     let mut seen: HashSet<u128> = HashSet::new();
     let mut totals = PlanTotals::default();
+    let hearing_price = plan::transcription_price_per_minute(
+        &cfg.verify.model,
+        crate::config::is_loopback(&cfg.verify.base_url),
+    );
     for (seq, item) in manifest.items().map_err(Error::input)?.enumerate() {
         let item = item.map_err(Error::input)?;
         let item = plan::plan_item(seq, &item, &defaults, cfg.max_chars, cfg.pause_ms);
@@ -56,6 +60,13 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
                 item_requests += 1;
                 totals.work.add(&item.settings.model, p.characters);
                 totals.cost += plan::cost_usd(&item.settings.model, p.characters);
+                if cfg.verify.enabled {
+                    let minutes = plan::speech_seconds(p.characters, item.settings.speed) / 60.0
+                        * cfg.verify.sample;
+                    totals.heard_minutes += minutes;
+                    totals.hearing_cost += minutes * hearing_price;
+                    totals.cost += minutes * hearing_price;
+                }
             }
         }
         totals.items += 1;
@@ -104,7 +115,11 @@ pub(super) struct PlanTotals {
     pub chars: usize,
     /// The requests to send, their characters and their typical answer times.
     pub work: Workload,
+    /// Speech and (with `--verify`) transcription.
     pub cost: f64,
+    /// With `--verify`: minutes of audio to hear back (the sampled share), and their cost.
+    pub heard_minutes: f64,
+    pub hearing_cost: f64,
 }
 
 impl PlanTotals {
@@ -247,18 +262,19 @@ fn render_left_out(left_out: &[manifest::LeftOut]) -> String {
 fn render_plan_totals(cfg: &Config, t: &PlanTotals) -> String {
     if cfg.provider == ProviderKind::Espeak {
         return format!(
-            "\n{} items, {} pieces, {} characters\n{} pieces to speak ({} characters; {} pieces already have audio or repeat)\nestimated cost: $0.00 (espeak-ng runs on this machine, {} at once; --model, --rpm and --cpm do not apply)\nestimated time: {}\nvoice: {}\nout: {}\n",
+            "\n{} items, {} pieces, {} characters\n{} pieces to speak ({} characters; {} pieces already have audio or repeat)\nestimated cost: ${:.2} (espeak-ng runs on this machine, {} at once; --model, --rpm and --cpm do not apply)\nestimated time: {}\nvoice: {}\nout: {}\n",
             t.items,
             t.pieces,
             t.chars,
             t.work.requests,
             t.work.characters,
             t.pieces - t.work.requests,
+            t.cost,
             cfg.concurrency,
             render_estimate(cfg, &t.estimate(cfg), &t.work),
             cfg.voice.voice,
             cfg.out.display(),
-        );
+        ) + &verification_line(cfg, t);
     }
     format!(
         "\n{} items, {} pieces, {} characters\n{} requests to send ({} characters; {} pieces already have audio or repeat)\nestimated cost: ${:.2} (at ${:.2} per million characters for {})\nestimated time: {}\nout: {}\n",
@@ -274,6 +290,26 @@ fn render_plan_totals(cfg: &Config, t: &PlanTotals) -> String {
         render_estimate(cfg, &t.estimate(cfg), &t.work),
         cfg.out.display(),
     ) + &token_limit_line(cfg)
+        + &verification_line(cfg, t)
+}
+
+/// With `--verify`: what hearing the pieces back costs (SPEC §11).
+fn verification_line(cfg: &Config, t: &PlanTotals) -> String {
+    if !cfg.verify.enabled {
+        return String::new();
+    }
+    let price = plan::transcription_price_per_minute(
+        &cfg.verify.model,
+        crate::config::is_loopback(&cfg.verify.base_url),
+    );
+    format!(
+        "verification: about {:.1} minutes of audio heard back by {} at {}: ${:.2} (at ${price:.3} a minute, prices of {}; included above)\n",
+        t.heard_minutes,
+        cfg.verify.model,
+        cfg.verify.base_url,
+        t.hearing_cost,
+        plan::TRANSCRIPTION_PRICES_READ,
+    )
 }
 
 /// The request limit `plan` applied besides `--max-chars`, for a model that has one.

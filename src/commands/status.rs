@@ -69,6 +69,10 @@ struct Progress {
     audio_seconds: f64,
     /// At each piece's model's price, for every request sent.
     estimated_cost_usd: f64,
+    /// Pieces heard back through a transcription endpoint (SPEC §11).
+    verified_pieces: u64,
+    /// Their word error rate, word-weighted; null when none was heard.
+    wer: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -116,6 +120,8 @@ pub(super) fn status(args: &StatusArgs) -> Result<Outcome, Error> {
             retries: t.retries,
             audio_seconds: t.audio_seconds,
             estimated_cost_usd: t.estimated_cost_usd,
+            verified_pieces: t.verified_pieces,
+            wer: t.wer,
         },
         recent_errors: queue::recent_errors(&conn, RECENT_ERRORS)?
             .into_iter()
@@ -164,6 +170,12 @@ fn render_text(s: &Status) -> String {
         g.audio_seconds / 60.0,
         g.estimated_cost_usd
     );
+    if let Some(wer) = g.wer {
+        text += &format!(
+            "heard back: {} pieces, word error rate {wer:.3}\n",
+            g.verified_pieces
+        );
+    }
     if !s.recent_errors.is_empty() {
         text += "recent errors:\n";
         for e in &s.recent_errors {

@@ -157,6 +157,29 @@ pub fn cost_usd(model: &str, characters: usize) -> f64 {
     characters as f64 * price_per_million_chars(model) / 1_000_000.0
 }
 
+/// The day the transcription prices below were read (OpenAI's pricing page and model pages).
+pub const TRANSCRIPTION_PRICES_READ: &str = "2026-12-06";
+
+/// US dollars per minute of audio heard back (SPEC §11): `whisper-1` $0.006; OpenAI's own
+/// per-minute estimates for the token-billed `gpt-4o-transcribe` ($0.006) and
+/// `gpt-4o-mini-transcribe` ($0.003); other models (relays) at `whisper-1`'s. A server on
+/// this machine (a loopback base URL) costs nothing.
+pub fn transcription_price_per_minute(model: &str, loopback: bool) -> f64 {
+    if loopback {
+        0.0
+    } else if model.starts_with("gpt-4o-mini-transcribe") {
+        0.003
+    } else {
+        0.006
+    }
+}
+
+/// Seconds of speech a text of `characters` takes, for estimates made before any audio exists:
+/// 15 characters a second, a reader's pace in English at speed 1.
+pub fn speech_seconds(characters: usize, speed: f64) -> f64 {
+    characters as f64 / 15.0 / speed.max(0.25)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

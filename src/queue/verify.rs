@@ -108,16 +108,6 @@ pub fn request_again(conn: &Connection, pieces: &[String]) -> Result<usize, Queu
     Ok(items)
 }
 
-/// Each piece's timings (as stored) for an item's pieces in order: `None` where a piece has none.
-pub fn item_timings(conn: &Connection, key: &str) -> Result<Vec<Option<String>>, QueueError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.timings FROM item_pieces ip JOIN pieces p ON p.fingerprint = ip.piece
-         WHERE ip.item_key = ?1 ORDER BY ip.idx",
-    )?;
-    let rows = stmt.query_map([key], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 /// Items (not removed) whose word-weighted error rate over their heard pieces passes
 /// `max_wer`, in manifest order, with that rate.
 pub fn items_over(conn: &Connection, max_wer: f64) -> Result<Vec<(String, f64)>, QueueError> {

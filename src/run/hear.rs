@@ -33,6 +33,8 @@ pub struct Hearing {
     pub max_wer: f64,
     sample: f64,
     pub strict: bool,
+    /// US dollars per minute of audio heard (0 for a loopback server).
+    price_per_minute: f64,
 }
 
 /// A piece heard back: its score and what the queue keeps.
@@ -80,7 +82,16 @@ impl Hearing {
             max_wer: cfg.max_wer,
             sample: cfg.verify.sample,
             strict: cfg.verify.strict,
+            price_per_minute: crate::plan::transcription_price_per_minute(
+                &cfg.verify.model,
+                is_loopback(&cfg.verify.base_url),
+            ),
         })))
+    }
+
+    /// The estimated cost of hearing `seconds` of audio, for `--max-cost`.
+    pub fn cost_usd(&self, seconds: f64) -> f64 {
+        seconds.max(0.0) / 60.0 * self.price_per_minute
     }
 
     /// Whether this piece is among the sampled share. Decided by its fingerprint, so every run

@@ -343,6 +343,11 @@ impl Pool {
                     };
                     let heard = match &self.hearing {
                         Some(hearing) if hearing.samples(&fp) => {
+                            if !self.charge_usd(hearing.cost_usd(seconds)) {
+                                // The audio is saved: the next run adopts it and hears it.
+                                self.stop_for(StopReason::MaxCost);
+                                return self.release(&fp).await;
+                            }
                             match hearing
                                 .hear(
                                     &final_path,
@@ -588,7 +593,12 @@ impl Pool {
 
     /// Adds a request's estimated cost to this run's spend, unless it would pass `--max-cost`.
     fn charge(&self, claim: &Claim) -> bool {
-        let cost = cost_usd(&claim.model, claim.characters);
+        self.charge_usd(cost_usd(&claim.model, claim.characters))
+    }
+
+    /// Adds `cost` (speech or transcription) to this run's spend, unless it would pass
+    /// `--max-cost`.
+    fn charge_usd(&self, cost: f64) -> bool {
         let Ok(mut spent) = self.spent_usd.lock() else {
             return false;
         };

@@ -12,7 +12,12 @@ use similar::{Algorithm, DiffOp, capture_diff_slices};
 pub fn align(expected: &[String], heard: &[String]) -> Vec<Option<usize>> {
     let mut matched = vec![None; expected.len()];
     for op in capture_diff_slices(Algorithm::Myers, expected, heard) {
-        if let DiffOp::Equal { old_index, new_index, len } = op {
+        if let DiffOp::Equal {
+            old_index,
+            new_index,
+            len,
+        } = op
+        {
             for k in 0..len {
                 if let Some(slot) = matched.get_mut(old_index + k) {
                     *slot = Some(new_index + k);

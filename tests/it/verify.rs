@@ -289,3 +289,84 @@ fn verify_hears_an_existing_queue_and_fix_requests_only_what_fails() {
         before
     );
 }
+
+#[test]
+fn status_shows_what_was_heard() {
+    let ws = Workspace::new();
+    manifest(&ws);
+    let api = FakeApi::builder()
+        .hear_when(LINES[0], Hearing::SwapEvery(2), usize::MAX)
+        .start();
+    let out = ws.run_against(
+        &api,
+        "lines.txt",
+        &[&WHISPER[..], &["--max-wer", "0.9"]].concat(),
+    );
+    assert_exit(&out, 0);
+    let text = ws.run(&["status", "lines.txt"]);
+    assert_exit(&text, 0);
+    assert!(
+        text.stdout
+            .contains("heard back: 3 pieces, word error rate 0.121"),
+        "{}",
+        text.stdout
+    );
+    let json = ws.run(&["status", "lines.txt", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(status["progress"]["verified_pieces"], 3);
+    let wer = status["progress"]["wer"].as_f64().unwrap();
+    // 7 of the first line's 15 words swapped, none of the 43 others: 7 / 58.
+    assert!((wer - 7.0 / 58.0).abs() < 1e-3, "{wer}");
+}
+
+#[test]
+fn plan_prices_transcription_per_audio_minute_and_a_local_server_is_free() {
+    let ws = Workspace::new();
+    manifest(&ws);
+    let plan = |verify_base: &str| -> serde_json::Value {
+        let out = ws.run(&[
+            "plan",
+            "lines.txt",
+            "--json",
+            "--verify",
+            "--verify-base-url",
+            verify_base,
+        ]);
+        assert_exit(&out, 0);
+        serde_json::from_str(&out.stdout).unwrap()
+    };
+    let paid = plan("https://relay.example.com/v1");
+    let chars = paid["totals"]["characters_to_send"].as_f64().unwrap();
+    let minutes = chars / 15.0 / 60.0;
+    let cost = paid["totals"]["transcription_cost_usd"].as_f64().unwrap();
+    // gpt-4o-mini-transcribe, the default: $0.003 a minute.
+    assert!(
+        (cost - minutes * 0.003).abs() < 1e-4,
+        "{cost} for {minutes} minutes"
+    );
+    let speech = chars * 15.0 / 1e6;
+    let total = paid["totals"]["estimated_cost_usd"].as_f64().unwrap();
+    assert!((total - speech - cost).abs() < 1e-4, "{total}");
+    let local = plan("http://127.0.0.1:9/v1");
+    assert_eq!(local["totals"]["transcription_cost_usd"], 0.0);
+    let text = ws.run(&[
+        "plan",
+        "lines.txt",
+        "--verify",
+        "--verify-model",
+        "whisper-1",
+        "--verify-base-url",
+        "https://relay.example.com/v1",
+    ]);
+    assert!(
+        text.stdout
+            .contains("heard back by whisper-1 at https://relay.example.com/v1"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("at $0.006 a minute"),
+        "{}",
+        text.stdout
+    );
+}
