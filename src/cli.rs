@@ -273,7 +273,7 @@ pub struct JobArgs {
     pub verify_strict: bool,
 
     /// Word error rate (character error rate for CJK) over which a transcript does not match
-    /// its text [default: 0.15, measured: README "Verification"]
+    /// its text [default: 0.18, measured: README "Verification"]
     #[arg(long, value_name = "X", help_heading = "Verification")]
     pub max_wer: Option<f64>,
 }
