@@ -68,7 +68,7 @@ struct Progress {
     /// Audio of the done items.
     audio_seconds: f64,
     /// At each piece's model's price, for every request sent.
-    estimated_cost_usd: f64,
+    estimated_cost_usd: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -158,11 +158,12 @@ fn render_text(s: &Status) -> String {
         p.total, p.done, p.in_flight, p.failed
     );
     text += &format!(
-        "requests: {} ({} retries); audio: {:.1} minutes; estimated cost so far: ${:.2}\n",
+        "requests: {} ({} retries); audio: {:.1} minutes; estimated cost so far: {}\n",
         g.requests,
         g.retries,
         g.audio_seconds / 60.0,
         g.estimated_cost_usd
+            .map_or_else(|| "unknown".to_string(), |c| format!("${c:.2}"))
     );
     if !s.recent_errors.is_empty() {
         text += "recent errors:\n";

@@ -60,7 +60,8 @@ pub struct Totals {
     pub retries: u64,
     pub bytes: u64,
     pub audio_seconds: f64,
-    pub estimated_cost_usd: f64,
+    /// At each piece's model's price (`None`: some model's price is not known).
+    pub estimated_cost_usd: Option<f64>,
     /// Items with audio-check warnings (section 9 of the contract).
     pub warnings: u64,
 }

@@ -21,6 +21,7 @@ use crate::provider::{Provider, RateHints, SpeechError, SpeechRequest};
 use crate::queue::{self, Claim, QueueError, QueueHandle, ReadyItem};
 use crate::run::checks::{self, Calibration, Decision, TextShape};
 use crate::run::pacer::Pacer;
+use crate::run::streak::{self, ErrorStreak};
 use crate::store::{self, BuildError, TempFile};
 
 /// The outage rule: the run stops (exit 3, resumable) once the API has given no answer at all
@@ -50,6 +51,10 @@ struct Silence {
     unanswered: u32,
 }
 
+/// What `--max-cost` counts a model with no known price at, per million characters: `tts-1`'s
+/// price, the cheapest speech endpoint's.
+pub const UNPRICED_PER_MILLION_CHARS: f64 = 15.0;
+
 /// The first and the largest backoff delay between attempts of one request.
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
@@ -74,8 +79,12 @@ pub struct Pool {
     calibration: Mutex<Calibration>,
     stop_reason: Mutex<Option<StopReason>>,
     silence: Mutex<Silence>,
+    /// The same server error, attempt after attempt (`streak.rs`).
+    streak: ErrorStreak,
     outage_spell: Duration,
     spent_usd: Mutex<f64>,
+    /// The base URL prices are read for ([`Pool::priced_at`]).
+    base_url: String,
     request_seq: AtomicI64,
     /// Claimed pieces not yet taken by a worker (claimed a batch at a time).
     claimed: tokio::sync::Mutex<VecDeque<Claim>>,
@@ -136,7 +145,9 @@ impl Pool {
                 unanswered: 0,
             }),
             outage_spell: outage_spell(),
+            streak: ErrorStreak::default(),
             spent_usd: Mutex::new(0.0),
+            base_url: String::new(),
             request_seq: AtomicI64::new(0),
             claimed: tokio::sync::Mutex::new(VecDeque::new()),
             finishing: TaskTracker::new(),
@@ -310,6 +321,7 @@ impl Pool {
             }
             let error = match result {
                 Ok((bytes, seconds, hints)) => {
+                    self.streak.succeeded();
                     self.pacer.observe(&hints);
                     let piece = fp.clone();
                     self.queue
@@ -352,6 +364,14 @@ impl Pool {
                     after,
                     rate_limited,
                 } => {
+                    if !rate_limited
+                        && streak::is_server_error(&reason)
+                        && self.streak.failed(&reason)
+                    {
+                        tracing::error!("{reason}");
+                        self.stop_for(StopReason::ServerFailing(reason));
+                        return self.release(&fp).await;
+                    }
                     let after = after.map(|hint| {
                         if hint > MAX_HINT {
                             tracing::warn!(
@@ -515,9 +535,23 @@ impl Pool {
         Ok(())
     }
 
-    /// Adds a request's estimated cost to this run's spend, unless it would pass `--max-cost`.
+    /// The base URL the run's prices are read for (a local server's own models are free).
+    pub fn priced_at(mut self, base_url: &str) -> Pool {
+        self.base_url = base_url.to_string();
+        self
+    }
+
+    /// A request's estimated cost. A model with no known price counts at
+    /// [`UNPRICED_PER_MILLION_CHARS`] (the run says so when it starts with `--max-cost`).
+    fn estimate(&self, claim: &Claim) -> f64 {
+        cost_usd(&claim.model, &self.base_url, claim.characters)
+            .unwrap_or(claim.characters as f64 * UNPRICED_PER_MILLION_CHARS / 1_000_000.0)
+    }
+
+    /// Adds a request's estimated cost to this run's spend, unless it would pass `--max-cost`:
+    /// the spend so far plus what is in flight.
     fn charge(&self, claim: &Claim) -> bool {
-        let cost = cost_usd(&claim.model, claim.characters);
+        let cost = self.estimate(claim);
         let Ok(mut spent) = self.spent_usd.lock() else {
             return false;
         };
@@ -532,7 +566,7 @@ impl Pool {
 
     /// Takes back the estimated cost of a request that got no answer (nothing was paid).
     fn refund(&self, claim: &Claim) {
-        let cost = cost_usd(&claim.model, claim.characters);
+        let cost = self.estimate(claim);
         if let Ok(mut spent) = self.spent_usd.lock() {
             *spent = (*spent - cost).max(0.0);
         }
