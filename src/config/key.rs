@@ -35,8 +35,10 @@ impl Config {
     /// but unusable (an unreadable `--api-key-file`, an empty variable) is still an error.
     pub fn optional_api_key(&self, env: EnvLookup<'_>) -> Result<Option<ApiKey>, ConfigError> {
         let loopback = crate::plan::prices::is_loopback(&self.base_url);
+        // Only the default variable may be absent: a key named by `--api-key-env` is wanted.
         if let KeySource::Env(name) = &self.key_source
             && loopback
+            && name == super::DEFAULT_KEY_ENV
             && env(name).is_none()
         {
             return Ok(None);

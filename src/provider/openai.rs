@@ -228,10 +228,11 @@ impl SpeechClient {
             return error;
         };
         let lower = said.to_ascii_lowercase();
-        let gone = lower.starts_with("404")
-            || lower.starts_with("410")
-            || [
-                "model_not_found",
+        // The API words it "The model `tts-1` does not exist or you do not have access to it."
+        // (404, code `model_not_found`); other refusals of a 404 are about the text.
+        let gone = lower.contains("model")
+            && [
+                "not found",
                 "does not exist",
                 "deprecated",
                 "shut down",
