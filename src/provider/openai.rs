@@ -17,7 +17,7 @@ use super::{Fetched, SpeechError, SpeechRequest};
 use crate::audio;
 use crate::config::ApiKey;
 use crate::domain::AudioFormat;
-use crate::provider::espeak::encode::{API_RATE, Samples, resample};
+use crate::provider::encode::{API_RATE, Samples, resample};
 
 /// How much of an error body we read to find the server's message.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
