@@ -118,17 +118,20 @@ pub struct JobArgs {
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
 
-    /// Who speaks: `openai` (any OpenAI-compatible API) or `espeak` (the espeak-ng program:
-    /// offline, free, no key; -j defaults to the number of cores, --rpm, --cpm and --model do
-    /// not apply) [default: openai]
+    /// Who speaks: `openai` (any OpenAI-compatible API), `realtime` (OpenAI's Realtime API
+    /// over a WebSocket: each piece read verbatim and checked against its transcript, billed
+    /// per token) or `espeak` (the espeak-ng program: offline, free, no key; -j defaults to the
+    /// number of cores, --rpm, --cpm and --model do not apply) [default: openai; from
+    /// 2027-01-06, realtime for a new queue at api.openai.com with no --model]
     #[arg(long, value_name = "P")]
     pub provider: Option<String>,
 
-    /// Model [default: tts-1; not used with --provider espeak]
+    /// Model [default: tts-1; with --provider realtime, gpt-realtime-2.1-mini; not used with
+    /// --provider espeak]
     #[arg(long, value_name = "M")]
     pub model: Option<String>,
 
-    /// Voice [default: alloy]. With --provider espeak: an espeak voice (en-us, en-gb, cmn,
+    /// Voice [default: alloy; with --provider realtime, marin]. With --provider espeak: an espeak voice (en-us, en-gb, cmn,
     /// fr, ..., optionally +variant such as en-us+f3; `espeak-ng --voices` lists them), or
     /// an OpenAI voice name, which maps to an English voice; an EPUB's language picks the
     /// default

@@ -81,11 +81,21 @@ pub enum ProviderKind {
     #[default]
     Openai,
     Espeak,
+    /// OpenAI's Realtime API over a WebSocket.
+    Realtime,
 }
 
 /// The model name recorded for `--provider espeak` (in fingerprints, queue and report): the
 /// provider has no models, and its audio must never be taken for an API's.
 pub const ESPEAK_MODEL: &str = "espeak-ng";
+
+/// The model `--provider realtime` speaks with unless `--model` names another: the
+/// replacement of OpenAI's speech models, served by the Realtime API only.
+pub const REALTIME_MODEL: &str = "gpt-realtime-2.1-mini";
+/// The voice `--provider realtime` speaks with unless `--voice` names another.
+pub const REALTIME_VOICE: &str = "marin";
+/// The speeds a Realtime session takes.
+pub const REALTIME_SPEEDS: std::ops::RangeInclusive<f64> = 0.25..=1.5;
 
 impl ProviderKind {
     /// The name `--provider` takes.
@@ -93,6 +103,7 @@ impl ProviderKind {
         match self {
             ProviderKind::Openai => "openai",
             ProviderKind::Espeak => "espeak",
+            ProviderKind::Realtime => "realtime",
         }
     }
 }
@@ -105,7 +116,7 @@ impl fmt::Display for ProviderKind {
 
 /// The error of parsing an unknown provider name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown provider `{0}` (expected openai or espeak)")]
+#[error("unknown provider `{0}` (expected openai, espeak or realtime)")]
 pub struct UnknownProvider(pub String);
 
 impl FromStr for ProviderKind {
@@ -115,6 +126,7 @@ impl FromStr for ProviderKind {
         match s.trim().to_ascii_lowercase().as_str() {
             "openai" => Ok(ProviderKind::Openai),
             "espeak" | "espeak-ng" => Ok(ProviderKind::Espeak),
+            "realtime" => Ok(ProviderKind::Realtime),
             _ => Err(UnknownProvider(s.to_string())),
         }
     }

@@ -131,7 +131,7 @@ fn pace(cfg: &Config) -> Pace {
             cpm: None,
             concurrency: cfg.concurrency,
         },
-        ProviderKind::Openai => Pace {
+        ProviderKind::Openai | ProviderKind::Realtime => Pace {
             rpm: cfg.rpm.planned(),
             cpm: cfg.cpm,
             concurrency: cfg.concurrency,

@@ -16,6 +16,7 @@ use crate::book::subtitles::SubtitleFormat;
 use crate::cli::{InputFormatArg, JobArgs, QueueArgs};
 use crate::domain::AudioFormat;
 use crate::domain::{ESPEAK_MODEL, ProviderKind, VoiceSettings, check_speed, io_reason};
+use crate::domain::{REALTIME_MODEL, REALTIME_SPEEDS, REALTIME_VOICE};
 use crate::manifest::{InputFormat, ManifestOptions};
 pub use key::{ApiKey, KeySource};
 
@@ -396,7 +397,12 @@ impl Config {
             Some(p) => p
                 .parse::<ProviderKind>()
                 .map_err(|e| ConfigError::new(format!("--provider: {e}")))?,
-            None => ProviderKind::Openai,
+            None => default_provider(
+                args.model.is_some() || job.model.is_some(),
+                &base_url,
+                &db,
+                &crate::plan::prices::today(),
+            ),
         };
         let audio_format = match args.audio_format.clone().or(job.audio_format) {
             Some(f) => f
@@ -409,6 +415,7 @@ impl Config {
         let model = non_empty("--model", args.model.clone().or(job.model))?;
         let model = match provider {
             ProviderKind::Openai => model.unwrap_or_else(|| "tts-1".into()),
+            ProviderKind::Realtime => model.unwrap_or_else(|| REALTIME_MODEL.into()),
             // espeak-ng has no models: recording its own name keeps its audio apart from any
             // API's in fingerprints, prices and the report.
             ProviderKind::Espeak => ESPEAK_MODEL.into(),
@@ -420,7 +427,22 @@ impl Config {
         }
         let voice = non_empty("--voice", args.voice.clone().or(job.voice))?;
         let voice_given = voice.is_some();
-        let voice = voice.unwrap_or_else(|| "alloy".into());
+        let voice = voice.unwrap_or_else(|| match provider {
+            ProviderKind::Realtime => REALTIME_VOICE.into(),
+            _ => "alloy".into(),
+        });
+        if provider == ProviderKind::Realtime {
+            if audio_format == AudioFormat::Aac {
+                return Err(ConfigError::new(
+                    "--audio-format: aac is not available with --provider realtime (its PCM is encoded in-process, and there is no freely licensed AAC encoder to build in); use mp3, opus, flac or wav",
+                ));
+            }
+            if !REALTIME_SPEEDS.contains(&speed) {
+                return Err(ConfigError::new(format!(
+                    "--speed: {speed} is out of range for --provider realtime (0.25 to 1.5)"
+                )));
+            }
+        }
         let instructions = args
             .instructions
             .clone()
@@ -429,7 +451,7 @@ impl Config {
 
         // espeak-ng is CPU work on this machine: one piece per core keeps every core busy.
         let default_concurrency = match provider {
-            ProviderKind::Openai => 4,
+            ProviderKind::Openai | ProviderKind::Realtime => 4,
             ProviderKind::Espeak => std::thread::available_parallelism()
                 .map_or(1, |n| u32::try_from(n.get()).unwrap_or(256).min(256)),
         };
@@ -540,6 +562,18 @@ impl Config {
             max_cost,
             book,
         })
+    }
+}
+
+/// The default provider: `openai`, except for a new queue at api.openai.com with no model
+/// chosen from the day OpenAI shuts its speech models down (SPEC section 10), which uses
+/// `realtime`, the only way on there. An existing queue keeps its settings.
+fn default_provider(model_given: bool, base_url: &str, db: &Path, today: &str) -> ProviderKind {
+    let shut = crate::plan::prices::shutdown_date("tts-1").is_some_and(|date| today >= date);
+    if shut && !model_given && crate::plan::prices::is_openai(base_url) && !db.exists() {
+        ProviderKind::Realtime
+    } else {
+        ProviderKind::Openai
     }
 }
 

@@ -152,6 +152,19 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// The sum of two usages (saturating: a server's numbers never overflow).
+    pub fn plus(self, other: Usage) -> Usage {
+        Usage {
+            text_input: self.text_input.saturating_add(other.text_input),
+            cached_text_input: self
+                .cached_text_input
+                .saturating_add(other.cached_text_input),
+            audio_input: self.audio_input.saturating_add(other.audio_input),
+            text_output: self.text_output.saturating_add(other.text_output),
+            audio_output: self.audio_output.saturating_add(other.audio_output),
+        }
+    }
+
     /// The usage a piece of `characters` is assumed to need (see [`assume`]).
     pub fn assumed(characters: usize, instructions: bool) -> Usage {
         let chars = characters as f64;
@@ -231,7 +244,7 @@ pub const SHUTDOWNS: &[(&str, &str)] = &[
 ];
 
 /// The replacement of the shut-down speech models, served by the Realtime API only.
-pub const REPLACEMENT_MODEL: &str = "gpt-realtime-2.1-mini";
+pub const REPLACEMENT_MODEL: &str = crate::domain::REALTIME_MODEL;
 
 /// The shutdown date (`YYYY-MM-DD`) of `model`, if one is known.
 pub fn shutdown_date(model: &str) -> Option<&'static str> {

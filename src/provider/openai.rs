@@ -106,7 +106,11 @@ impl SpeechClient {
             Some(rate) => to_api_rate(dest, rate).await?,
             None => bytes,
         };
-        Ok(Fetched { bytes, hints })
+        Ok(Fetched {
+            bytes,
+            hints,
+            ..Fetched::default()
+        })
     }
 
     async fn save_body(

@@ -24,6 +24,7 @@ use crate::book::{self, BookFormat, BookSettings};
 use crate::config::{Config, Rpm};
 use crate::domain::{ItemState, ProviderKind, io_reason};
 use crate::error::{Error, Outcome, StopReason};
+use crate::provider::realtime::Realtime;
 use crate::provider::{Provider, SpeechClient};
 use crate::queue::{self, QueueHandle};
 use crate::{manifest, plan, report, store};
@@ -34,7 +35,7 @@ use workers::Pool;
 /// The settings a report (and `plan --json`) shows (never the key). With espeak, the API's
 /// settings (base URL, rpm, cpm) are null: they do not apply.
 pub(crate) fn settings_json(cfg: &Config) -> serde_json::Value {
-    let api = cfg.provider == ProviderKind::Openai;
+    let api = cfg.provider != ProviderKind::Espeak;
     serde_json::json!({
         "provider": cfg.provider,
         "base_url": api.then_some(&cfg.base_url),
@@ -109,6 +110,12 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     // The API's key is read before anything is written; espeak-ng needs none and no pacing.
     let (provider, paced): (Arc<dyn Provider>, bool) = match espeak {
         Some(espeak) => (Arc::new(espeak), false),
+        None if cfg.provider == ProviderKind::Realtime => {
+            let key = cfg.optional_api_key(&crate::config::env)?;
+            let realtime = Realtime::new(&cfg.base_url, &cfg.voice.model, key, cfg.timeout)
+                .map_err(|e| Error::input(format!("--base-url: {e}")))?;
+            (Arc::new(realtime), true)
+        }
         None => {
             let key = cfg.optional_api_key(&crate::config::env)?;
             let client = SpeechClient::new(&cfg.base_url, key, cfg.timeout, cfg.concurrency)

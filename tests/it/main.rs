@@ -20,6 +20,7 @@ mod markdown_manifest;
 mod outage;
 mod queue_access;
 mod quiet;
+mod realtime;
 mod refusals;
 mod reliability;
 mod resume;
