@@ -38,13 +38,15 @@ fn migrations() -> Migrations<'static> {
         // Audio checks: why a piece's kept audio may be cut short or too long.
         M::up("ALTER TABLE pieces ADD COLUMN warning TEXT;"),
         M::up(include_str!("schema_v3.sql")),
-        M::up(include_str!("schema_v4.sql")),
+        // Costs in the unit that is billed: each request's billed dollars and token usage.
+        M::up(include_str!("schema_billed.sql")),
+        M::up(include_str!("schema_v5.sql")),
     ])
 }
 
 /// The newest schema version this build knows.
 pub fn schema_version() -> i64 {
-    4
+    5
 }
 
 /// A queue that cannot be used or a write that did not happen.

@@ -11,9 +11,10 @@ use futures_util::StreamExt;
 use sha2::Digest;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, is_loopback};
+use crate::config::Config;
 use crate::domain::AudioFormat;
 use crate::error::Error;
+use crate::plan::prices::is_loopback;
 use crate::provider::SpeechError;
 use crate::provider::hints::MAX_HINT;
 use crate::provider::openai::transcription::{Timed, Transcript, TranscriptionClient};
@@ -82,9 +83,9 @@ impl Hearing {
             max_wer: cfg.max_wer,
             sample: cfg.verify.sample,
             strict: cfg.verify.strict,
-            price_per_minute: crate::plan::transcription_price_per_minute(
+            price_per_minute: crate::plan::prices::transcription_per_minute(
                 &cfg.verify.model,
-                is_loopback(&cfg.verify.base_url),
+                &cfg.verify.base_url,
             ),
         })))
     }
@@ -195,6 +196,19 @@ pub fn score_transcript(text: &str, transcript: Transcript) -> Heard {
             timings,
             warning: None,
         },
+    }
+}
+
+/// The row the queue keeps for a transcript a voice sent itself (the realtime provider's):
+/// its score and words, no timings.
+pub fn score_stored(score: &Score, transcript: String) -> HeardPiece {
+    HeardPiece {
+        errors: score.errors as u64,
+        words: score.words as u64,
+        wer: score.wer,
+        transcript,
+        timings: None,
+        warning: None,
     }
 }
 
