@@ -8,9 +8,11 @@
 //! cargo run --example wer < pairs.tsv
 //! ```
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 
 fn main() {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
     let mut rates = Vec::new();
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
@@ -18,16 +20,19 @@ fn main() {
             continue;
         };
         let score = tts_batch::verify::score(expected, heard);
-        println!("{:.4} {} {}", score.wer, score.errors, score.words);
+        // A closed pipe (`| head`) ends the listing.
+        if writeln!(out, "{:.4} {} {}", score.wer, score.errors, score.words).is_err() {
+            return;
+        }
         rates.push(score.wer);
     }
     if rates.is_empty() {
         return;
     }
     let mean = rates.iter().sum::<f64>() / rates.len() as f64;
-    println!("pairs {} mean {mean:.4}", rates.len());
-    for threshold in [0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40] {
+    let _ = writeln!(out, "pairs {} mean {mean:.4}", rates.len());
+    for threshold in [0.10, 0.15, 0.18, 0.20, 0.25, 0.30, 0.35, 0.40] {
         let over = rates.iter().filter(|r| **r > threshold).count();
-        println!("over {threshold:.2}: {over} of {}", rates.len());
+        let _ = writeln!(out, "over {threshold:.2}: {over} of {}", rates.len());
     }
 }
