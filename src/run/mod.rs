@@ -169,7 +169,10 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         stop.clone(),
         run_tags,
     ));
-    let signals = signals::spawn_signal_handler(Arc::clone(&pool));
+    // Fired by the first signal; kept (with its handler) until the run ends, so a signal
+    // during the playlist, subtitles or book stops them too.
+    let interrupted = CancellationToken::new();
+    let signals = signals::spawn_signal_handler(Arc::downgrade(&pool), interrupted.clone());
     let shown = CancellationToken::new();
     let progress = progress::spawn(Arc::clone(&pool), quiet, shown.clone());
     phase("ready to send");
@@ -182,7 +185,6 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     pool.finish().await;
     shown.cancel();
     let _ = progress.await;
-    signals.abort();
     let sync_error = match synced {
         Ok(Ok(summary)) => {
             tracing::info!(
@@ -225,34 +227,46 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         (Ok(()), None, None) => Outcome::Done,
     };
     // The playlist, subtitles and book file, from what is done; not after a signal, which
-    // asks the run to end now.
-    let outcome = if matches!(outcome, Outcome::Stopped(StopReason::Signal)) {
-        outcome
-    } else {
-        let settings = BookSettings {
-            meta: book_meta,
-            format: cfg.book.format,
-            gap_ms: cfg.book.chapter_gap_ms,
-            subtitles: cfg.book.subtitles,
-            pause_ms: u32::try_from(cfg.pause_ms).unwrap_or(u32::MAX),
-            cache: book::cache_dir(&cfg.db),
+    // asks the run to end now. Made on the blocking pool, so the signal handler keeps running
+    // and a signal stops them (`BookError::Cancelled`).
+    let (conn, outcome) =
+        if matches!(outcome, Outcome::Stopped(StopReason::Signal)) || interrupted.is_cancelled() {
+            (conn, Outcome::Stopped(StopReason::Signal))
+        } else {
+            let settings = BookSettings {
+                meta: book_meta,
+                format: cfg.book.format,
+                gap_ms: cfg.book.chapter_gap_ms,
+                subtitles: cfg.book.subtitles,
+                pause_ms: u32::try_from(cfg.pause_ms).unwrap_or(u32::MAX),
+                cache: book::cache_dir(&cfg.db),
+            };
+            let out = cfg.out.clone();
+            let cancel = interrupted.clone();
+            let (conn, finished) = tokio::task::spawn_blocking(move || {
+                let finished = book::finish(&conn, &out, &settings, &cancel);
+                (conn, finished)
+            })
+            .await
+            .map_err(|e| Error::after_send(format!("writing the book failed: {e}")))?;
+            let outcome = match finished {
+                Err(book::BookError::Cancelled) => Outcome::Stopped(StopReason::Signal),
+                Ok(finished) => {
+                    if let Some(why) = finished.book_waiting {
+                        tracing::warn!("{why}");
+                    }
+                    outcome
+                }
+                Err(e) => {
+                    tracing::error!("{e}");
+                    match outcome {
+                        Outcome::Done => Outcome::Stopped(StopReason::Book(e.to_string())),
+                        other => other,
+                    }
+                }
+            };
+            (conn, outcome)
         };
-        match book::finish(&conn, &cfg.out, &settings) {
-            Ok(finished) => {
-                if let Some(why) = finished.book_waiting {
-                    tracing::warn!("{why}");
-                }
-                outcome
-            }
-            Err(e) => {
-                tracing::error!("{e}");
-                match outcome {
-                    Outcome::Done => Outcome::Stopped(StopReason::Book(e.to_string())),
-                    other => other,
-                }
-            }
-        }
-    };
     let outcome_text = match &outcome {
         Outcome::Done => "done".to_string(),
         Outcome::SomeFailed(n) => format!("finished with {n} failed items"),
@@ -271,6 +285,7 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     }
     drop(conn);
     drop(lock);
+    signals.abort();
 
     let t = &report.totals;
     if !quiet {
