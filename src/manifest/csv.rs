@@ -316,7 +316,10 @@ mod tests {
     use crate::manifest::InputFormat;
 
     /// Reads `text` as a CSV manifest file, checked whole, as a run would.
-    fn items(text: &str, opts: &ManifestOptions) -> Result<Vec<Item>, ManifestError> {
+    fn items(
+        text: &str,
+        opts: &ManifestOptions,
+    ) -> Result<Vec<Item>, crate::manifest::ManifestError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.csv");
         std::fs::write(&path, text).unwrap();

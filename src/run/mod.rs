@@ -230,7 +230,7 @@ async fn work(ready: Ready, quiet: bool) -> Worked {
     let stopped = match (pool.stop_reason(), sync_error, worked) {
         (Some(reason), _, _) => Some(reason),
         (None, Some(e), _) => Some(StopReason::Storage(e)),
-        (None, None, Err(e)) => Some(StopReason::Storage(e.into())),
+        (None, None, Err(e)) => Some(StopReason::Storage(e)),
         (None, None, Ok(())) => None,
     };
     let stats = (
