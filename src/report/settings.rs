@@ -8,7 +8,7 @@ use crate::settings::Rpm;
 /// The settings a report (and `plan --json`) shows (never the key). With espeak, the API's
 /// settings (base URL, rpm, cpm) are null: they do not apply.
 pub fn settings_json(cfg: &Config) -> serde_json::Value {
-    let api = cfg.provider == ProviderKind::Openai;
+    let api = cfg.provider != ProviderKind::Espeak;
     serde_json::json!({
         "provider": cfg.provider,
         "base_url": api.then_some(&cfg.base_url),

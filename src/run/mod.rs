@@ -10,6 +10,7 @@ pub mod pacer;
 pub mod progress;
 mod quiet;
 mod signals;
+mod streak;
 mod sync;
 pub mod voice;
 pub mod workers;
@@ -24,8 +25,9 @@ use tokio_util::sync::CancellationToken;
 use crate::book::tags::RunTags;
 use crate::book::{self, BookFormat, BookSettings};
 use crate::config::Config;
-use crate::domain::{ItemState, io_reason};
+use crate::domain::{ItemState, ProviderKind, io_reason};
 use crate::error::{Error, Outcome, StopReason, StorageError};
+use crate::provider::realtime::Realtime;
 use crate::provider::{Provider, SpeechClient};
 use crate::queue::{self, QueueHandle, SyncSummary};
 use crate::{manifest, plan, report, store};
@@ -39,6 +41,21 @@ pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     let ready = prepare(cfg)?;
     let worked = work(ready, quiet).await;
     Ok(finish(worked, quiet))
+}
+
+/// The warning of a model OpenAI shuts down (SPEC section 10), when this run or plan uses one at
+/// api.openai.com: the date, the command that switches, and what switching costs.
+pub(crate) fn shutdown_notice(cfg: &Config, characters: usize) -> Option<String> {
+    if cfg.provider != ProviderKind::Openai {
+        return None;
+    }
+    plan::prices::shutdown_notice(
+        &cfg.voice.model,
+        &cfg.base_url,
+        &cfg.input,
+        characters,
+        plan::prices::today(),
+    )
 }
 
 /// A run ready to send: the manifest checked, the voice set up, the queue locked, opened and
@@ -61,7 +78,11 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
     let manifest = manifest::open(&cfg.input, &cfg.manifest).map_err(Error::input)?;
     let espeak = voice::load_espeak(&mut cfg, &manifest)?;
     let defaults = Arc::new(cfg.voice.clone());
-    let item_count = plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
+    let (item_count, characters) =
+        plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
+    if let Some(notice) = shutdown_notice(&cfg, characters) {
+        tracing::warn!("{notice}");
+    }
     if let Some(espeak) = &espeak {
         voice::check_espeak_items(&manifest, &cfg.input, &defaults, espeak)?;
     }
@@ -81,10 +102,17 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
     // The API's key is read before anything is written; espeak-ng needs none and no pacing.
     let (provider, paced): (Arc<dyn Provider>, bool) = match espeak {
         Some(espeak) => (Arc::new(espeak), false),
+        None if cfg.provider == ProviderKind::Realtime => {
+            let key = cfg.optional_api_key(&crate::config::env)?;
+            let realtime = Realtime::new(&cfg.base_url, &cfg.voice.model, key, cfg.timeout)
+                .map_err(|e| Error::input(format!("--base-url: {e}")))?;
+            (Arc::new(realtime), true)
+        }
         None => {
-            let key = cfg.api_key(&crate::config::env)?;
+            let key = cfg.optional_api_key(&crate::config::env)?;
             let client = SpeechClient::new(&cfg.base_url, key, cfg.timeout, cfg.concurrency)
-                .map_err(|e| Error::input(format!("cannot set up the HTTP client: {e}")))?;
+                .map_err(|e| Error::input(format!("cannot set up the HTTP client: {e}")))?
+                .with_shutdown_advice(plan::prices::switch_advice(&cfg.input, characters));
             (Arc::new(client), true)
         }
     };
@@ -124,23 +152,33 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
         .collect();
 
     let (handle, writer) = QueueHandle::spawn(conn).map_err(|e| Error::Other(e.into()))?;
-    let pool = Arc::new(Pool::new(
-        run_id,
-        handle,
-        provider,
-        cfg.out.clone(),
-        cfg.pieces.clone(),
-        if paced {
-            Pacer::new(cfg.rpm, cfg.cpm, &recent, after_crash)
-        } else {
-            Pacer::unpaced()
-        },
-        cfg.max_attempts,
-        cfg.max_cost,
-        Duration::from_millis(cfg.pause_ms),
-        CancellationToken::new(),
-        run_tags,
-    ));
+    let pool = Arc::new(
+        Pool::new(
+            run_id,
+            handle,
+            provider,
+            cfg.out.clone(),
+            cfg.pieces.clone(),
+            if paced {
+                Pacer::new(cfg.rpm, cfg.cpm, &recent, after_crash)
+            } else {
+                Pacer::unpaced()
+            },
+            cfg.max_attempts,
+            cfg.max_cost,
+            Duration::from_millis(cfg.pause_ms),
+            CancellationToken::new(),
+            run_tags,
+        )
+        .priced_at(&cfg.base_url),
+    );
+    if cfg.max_cost.is_some() && plan::cost_usd(&cfg.voice.model, &cfg.base_url, 1).is_none() {
+        tracing::warn!(
+            "no published price for `{}`: --max-cost counts it at ${} per million characters",
+            cfg.voice.model,
+            workers::UNPRICED_PER_MILLION_CHARS
+        );
+    }
     let book = BookSettings {
         meta: book_meta,
         format: cfg.book.format,
