@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::domain::AudioFormat;
-use crate::error::Error;
+use crate::error::{Error, StopReason};
 use crate::plan::prices::is_loopback;
 use crate::provider::SpeechError;
 use crate::provider::hints::MAX_HINT;
@@ -286,15 +286,16 @@ pub fn language_of(voice: &str) -> Option<&'static str> {
 
 /// Hears every done piece of a done item not heard yet (`-j` at a time), and records each
 /// score in the queue as it comes. Pieces over the threshold are kept with a warning here;
-/// `verify --fix` requests them again. Returns how many pieces were heard.
+/// `verify --fix` requests them again. Returns how many pieces were heard; a failure is a
+/// stop (transcriptions went out).
 pub async fn hear_done(
     conn: &rusqlite::Connection,
     hearing: &Hearing,
     pieces_dir: &Path,
     concurrency: usize,
     stop: &CancellationToken,
-) -> Result<usize, Error> {
-    let after_send = |e: queue::QueueError| Error::after_send(e);
+) -> Result<usize, StopReason> {
+    let after_send = |e: queue::QueueError| StopReason::Storage(e.into());
     let todo: Vec<_> = queue::unheard_pieces(conn)
         .map_err(after_send)?
         .into_iter()
@@ -324,7 +325,7 @@ pub async fn hear_done(
                 queue::record_heard(conn, &fingerprint, &heard.stored).map_err(after_send)?;
                 count += 1;
             }
-            Err(Unheard::Stop(msg)) => return Err(Error::after_send(msg)),
+            Err(Unheard::Stop(msg)) => return Err(StopReason::Refused(msg)),
             Err(Unheard::Skip(msg)) => {
                 tracing::warn!(piece = %fingerprint, "not heard back: {msg}");
             }
