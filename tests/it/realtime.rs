@@ -393,7 +393,9 @@ fn a_session_at_its_time_limit_is_replaced_before_the_next_piece() {
 #[test]
 fn max_cost_counts_the_billed_spend_and_stops_before_passing_it() {
     let ws = Workspace::new();
-    let text: String = (1..=12).map(|i| format!("Line number {i} to say.\n")).collect();
+    let text: String = (1..=12)
+        .map(|i| format!("Line number {i} to say.\n"))
+        .collect();
     ws.write("lines.txt", text);
     let api = RealtimeApi::start();
     let out = run_rt(&ws, &api, "lines.txt", &["-j", "1", "--max-cost", "0.002"]);
