@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::cli::VerifyArgs;
 use crate::config::{Config, env};
 use crate::error::{Error, Outcome, StopReason, StorageError};
-use crate::run::QueueLock;
+use crate::queue::QueueLock;
 use crate::run::hear::{self, Hearing};
 use crate::{queue, report};
 
