@@ -5,7 +5,7 @@
 mod adts_count;
 pub mod cover;
 pub mod ffmpeg;
-mod files;
+pub(crate) mod files;
 mod finish;
 pub mod layout;
 mod m4b;

@@ -32,6 +32,7 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
         Err(queue::QueueError::Missing(_)) => HashSet::new(),
         Err(e) => return Err(e.into()),
     };
+    let lexicon = cfg.manifest.lexicon.is_some();
     let stdout = std::io::stdout();
     let out = std::io::BufWriter::new(stdout.lock());
     let write_err = |e: std::io::Error| Error::Other(e.into());
@@ -42,12 +43,14 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
         )
     } else {
         // Books list their chapters' titles, so that `plan` shows what a listener will hear.
-        Render::table(out, manifest.metadata(), manifest.is_book()).map_err(write_err)?
+        Render::table(out, manifest.metadata(), manifest.is_book(), lexicon).map_err(write_err)?
     };
     let mut seen: HashSet<u128> = HashSet::new();
     let mut totals = PlanTotals::default();
     for (seq, item) in manifest.items().map_err(Error::input)?.enumerate() {
         let item = item.map_err(Error::input)?;
+        let replacements = lexicon.then_some(item.replacements);
+        totals.replacements += item.replacements;
         let item = plan::plan_item(seq, &item, &defaults, cfg.max_chars, cfg.pause_ms);
         let mut item_requests = 0;
         for p in &item.pieces {
@@ -69,6 +72,7 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
                 characters: item.characters,
                 pieces: item.pieces.len(),
                 requests: item_requests,
+                replacements,
             })
             .map_err(write_err)?;
     }
@@ -94,6 +98,9 @@ pub(super) struct PlanRow<'a> {
     /// Pieces of this item to send: not in the store, and not already counted for an
     /// earlier item with the same text and settings.
     pub requests: usize,
+    /// Words or phrases the lexicon replaced in the item (None without `--lexicon`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacements: Option<usize>,
 }
 
 /// What `plan` adds up.
@@ -105,6 +112,8 @@ pub(super) struct PlanTotals {
     /// The requests to send, their characters and their typical answer times.
     pub work: Workload,
     pub cost: f64,
+    /// Words or phrases the lexicon replaced, in all items.
+    pub replacements: usize,
 }
 
 impl PlanTotals {
@@ -133,10 +142,12 @@ fn pace(cfg: &Config) -> Pace {
 
 /// Where the plan goes: the table or the JSON document.
 enum Render<W: Write> {
-    /// The table; `titled` adds a TITLE column (books).
+    /// The table; `titled` adds a TITLE column (books), `lexicon` a LEXICON column (the
+    /// replacements in each item).
     Table {
         w: W,
         titled: bool,
+        lexicon: bool,
     },
     Json(PlanJsonWriter<W>),
 }
@@ -150,32 +161,38 @@ impl<W: Write> Render<W> {
         mut w: W,
         book: Option<&manifest::BookMetadata>,
         titled: bool,
+        lexicon: bool,
     ) -> std::io::Result<Self> {
         if let Some(book) = book {
             writeln!(w, "{}\n", render_book(book))?;
         }
         writeln!(
             w,
-            "{:<KEY_WIDTH$}  {:>6}  {:>9}  {:>8}  OUTPUT{}",
+            "{:<KEY_WIDTH$}  {:>6}  {:>9}  {:>8}  {}OUTPUT{}",
             "KEY",
             "PIECES",
             "CHARS",
             "REQUESTS",
+            if lexicon { "LEXICON  " } else { "" },
             if titled { "  TITLE" } else { "" }
         )?;
-        Ok(Render::Table { w, titled })
+        Ok(Render::Table { w, titled, lexicon })
     }
 
     fn item(&mut self, row: &PlanRow<'_>) -> std::io::Result<()> {
         match self {
-            Render::Table { w, titled } => {
+            Render::Table { w, titled, lexicon } => {
                 let title = match (row.title, *titled) {
                     (Some(title), true) => format!("  {title}"),
                     _ => String::new(),
                 };
+                let replaced = match (row.replacements, *lexicon) {
+                    (Some(n), true) => format!("{n:>7}  "),
+                    _ => String::new(),
+                };
                 writeln!(
                     w,
-                    "{:<KEY_WIDTH$}  {:>6}  {:>9}  {:>8}  {}{title}",
+                    "{:<KEY_WIDTH$}  {:>6}  {:>9}  {:>8}  {replaced}{}{title}",
                     row.key, row.pieces, row.characters, row.requests, row.output
                 )
             }
@@ -193,6 +210,9 @@ impl<W: Write> Render<W> {
             Render::Table { mut w, .. } => {
                 w.write_all(render_left_out(left_out).as_bytes())?;
                 w.write_all(render_plan_totals(cfg, totals).as_bytes())?;
+                if cfg.manifest.lexicon.is_some() {
+                    writeln!(w, "lexicon: {} replacements", totals.replacements)?;
+                }
                 w
             }
             Render::Json(json) => json.end(cfg, totals, left_out)?,

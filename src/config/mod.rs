@@ -179,6 +179,7 @@ struct JobFile {
     read_code: Option<bool>,
     keep_front_matter: Option<bool>,
     allow_insecure_http: Option<bool>,
+    lexicon: Option<PathBuf>,
 }
 
 impl JobFile {
@@ -207,6 +208,7 @@ impl JobFile {
         rebase(&mut job.db);
         rebase(&mut job.api_key_file);
         rebase(&mut job.cover);
+        rebase(&mut job.lexicon);
         Ok(job)
     }
 }
@@ -515,6 +517,12 @@ impl Config {
                 chapter_level,
                 read_code: args.read_code || job.read_code.unwrap_or(false),
                 keep_front_matter: args.keep_front_matter || job.keep_front_matter.unwrap_or(false),
+                lexicon: match args.lexicon.as_ref().or(job.lexicon.as_ref()) {
+                    Some(path) => Some(std::sync::Arc::new(
+                        crate::manifest::lexicon::Lexicon::load(path).map_err(ConfigError::new)?,
+                    )),
+                    None => None,
+                },
             },
             out,
             pieces: pieces_dir(&db),

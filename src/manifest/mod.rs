@@ -3,6 +3,7 @@
 
 pub(crate) mod csv;
 pub(crate) mod epub;
+pub(crate) mod lexicon;
 pub(crate) mod lines;
 pub mod markdown;
 mod speech;
@@ -32,6 +33,8 @@ pub(crate) struct ManifestOptions {
     pub read_code: bool,
     /// EPUB: keep the front and back matter that is left out by default.
     pub keep_front_matter: bool,
+    /// `--lexicon`: replacements applied to every item's spoken text.
+    pub lexicon: Option<std::sync::Arc<lexicon::Lexicon>>,
 }
 
 /// A manifest that cannot be read. The message names the file and, where there is one, the line.
@@ -184,6 +187,25 @@ impl Manifest {
 
     /// The items; `warn` shows the warnings about skipped rows (the check pass does).
     fn items_warning(
+        &self,
+        warn: bool,
+    ) -> Result<Box<dyn Iterator<Item = Result<Item, ManifestError>> + '_>, ManifestError> {
+        let items = self.items_as_written(warn)?;
+        let Some(lexicon) = self.opts.lexicon.as_ref().filter(|l| !l.is_empty()) else {
+            return Ok(items);
+        };
+        Ok(Box::new(items.map(move |item| {
+            item.map(|mut item| {
+                let (text, count) = lexicon.apply(&item.text);
+                item.text = normalize(&text);
+                item.replacements = count;
+                item
+            })
+        })))
+    }
+
+    /// The items before the lexicon.
+    fn items_as_written(
         &self,
         warn: bool,
     ) -> Result<Box<dyn Iterator<Item = Result<Item, ManifestError>> + '_>, ManifestError> {
@@ -344,6 +366,7 @@ fn epub_items(path: &Path, opts: &ManifestOptions) -> Result<(Vec<Item>, EpubInf
                 line: u64::try_from(position)
                     .unwrap_or(u64::MAX)
                     .saturating_add(1),
+                replacements: 0,
             }
         })
         .collect();
@@ -390,6 +413,7 @@ fn markdown_items(text: &str, opts: &ManifestOptions) -> (Vec<Item>, Vec<usize>)
                 output: stem,
                 has_extension: false,
                 line: ch.line as u64,
+                replacements: 0,
             })
         })
         .collect();
@@ -500,6 +524,7 @@ mod tests {
             chapter_level: None,
             read_code: false,
             keep_front_matter: false,
+            lexicon: None,
         }
     }
 

@@ -77,7 +77,7 @@ const FILL: f64 = 0.7;
 /// most `max` characters, else their sentences, else [`split`]'s pieces of a sentence.
 fn atoms(text: &str, max: usize) -> Vec<std::ops::Range<usize>> {
     let mut atoms = Vec::new();
-    let mut push_split = |atoms: &mut Vec<std::ops::Range<usize>>, offset: usize, part: &str| {
+    let push_split = |atoms: &mut Vec<std::ops::Range<usize>>, offset: usize, part: &str| {
         // `split`'s pieces are `part` in order with only whitespace between them.
         let mut cursor = 0;
         for piece in split(part, max) {

@@ -25,5 +25,6 @@ mod reliability;
 mod resume;
 mod shell;
 mod snapshots;
+mod text_command;
 mod throughput;
 mod token_limit;
