@@ -12,6 +12,7 @@
 #[allow(dead_code)] // the test suite's EPUB builder; the benchmark uses one generator of it
 mod epub;
 #[path = "../tests/it/support/packing.rs"]
+#[allow(dead_code)] // fields the test prints in its messages
 mod packing;
 #[path = "../tests/it/support/server.rs"]
 mod server;

@@ -43,7 +43,7 @@ pub(super) fn text(cfg: Config, args: &TextArgs) -> Result<Outcome, Error> {
         Some(dir) => write_dir(dir, &items),
         None => print(&items).map_err(anyhow::Error::from),
     }
-    .map_err(|e| Error::Other(e.into()))?;
+    .map_err(Error::Other)?;
     Ok(Outcome::Done)
 }
 
