@@ -219,7 +219,7 @@ mod tests {
         let (text, n) = l.apply("Dinah and Mr. Dinahs met Dinah. dinah stayed; Mr.X left.");
         assert_eq!(
             text,
-            "Dyna and Mister Dinahs met Dyna. dinah stayed; Mister X left."
+            "Dyna and Mister Dinahs met Dyna. dinah stayed; MisterX left."
         );
         assert_eq!(n, 4);
         // Not inside a word; a possessive is still the word.
