@@ -321,6 +321,7 @@ fn epub_items(path: &Path, opts: &ManifestOptions) -> Result<(Vec<Item>, EpubInf
     let bytes = std::fs::read(path).map_err(|e| ManifestError::new(path, io_reason(&e)))?;
     let options = epub::EpubOptions {
         keep_front_matter: opts.keep_front_matter,
+        read_code: opts.read_code,
     };
     let book = epub::read(&bytes, &options).map_err(|e| ManifestError::new(path, e.to_string()))?;
     let mut left_out = Vec::new();

@@ -20,6 +20,7 @@ mod outage;
 mod packing;
 mod queue_access;
 mod quiet;
+mod real_epubs;
 mod refusals;
 mod reliability;
 mod resume;
