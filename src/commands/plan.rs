@@ -51,8 +51,10 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
     };
     let mut seen: HashSet<u128> = HashSet::new();
     let mut totals = PlanTotals::default();
+    let mut voices = voice::ItemVoices::new(cfg, &manifest, espeak.as_ref());
     for (seq, item) in manifest.items().map_err(Error::input)?.enumerate() {
-        let item = item.map_err(Error::input)?;
+        let mut item = item.map_err(Error::input)?;
+        voices.apply(&mut item);
         let replacements = lexicon.then_some(item.replacements);
         totals.replacements += item.replacements;
         let item = plan::plan_item(seq, &item, &defaults, cfg.max_chars, cfg.pause_ms);
@@ -77,6 +79,7 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
                 pieces: item.pieces.len(),
                 requests: item_requests,
                 replacements,
+                voice: (cfg.provider == ProviderKind::Espeak).then_some(&item.settings.voice),
             })
             .map_err(write_err)?;
     }
@@ -105,6 +108,9 @@ pub(super) struct PlanRow<'a> {
     /// Words or phrases the lexicon replaced in the item (None without `--lexicon`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replacements: Option<usize>,
+    /// The voice the item is spoken in (with espeak, where it follows the item's language).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice: Option<&'a str>,
 }
 
 /// What `plan` adds up.
@@ -193,6 +199,10 @@ impl<W: Write> Render<W> {
                 let replaced = match (row.replacements, *lexicon) {
                     (Some(n), true) => format!("{n:>7}  "),
                     _ => String::new(),
+                };
+                let title = match row.voice {
+                    Some(voice) => format!("{title}  (voice {voice})"),
+                    None => title,
                 };
                 writeln!(
                     w,

@@ -3,6 +3,7 @@
 
 pub(crate) mod csv;
 pub(crate) mod epub;
+pub(crate) mod language;
 pub(crate) mod lexicon;
 pub(crate) mod lines;
 pub mod markdown;

@@ -56,9 +56,8 @@ pub fn pieces(text: &str, max_chars: usize) -> Vec<String> {
         } else {
             // Ends j (exclusive) whose piece start..j fits.
             let fits = (start + 1..n).take_while(|&j| len(start, j) <= max);
-            let strongest = |ends: &mut dyn Iterator<Item = usize>| {
-                ends.max_by_key(|&j| (strength[j - 1], std::cmp::Reverse(j)))
-            };
+            let strongest =
+                |ends: &mut dyn Iterator<Item = usize>| ends.max_by_key(|&j| (strength[j - 1], j));
             strongest(&mut fits.clone().filter(|&j| len(j, n) <= max))
                 .or_else(|| strongest(&mut fits.clone().filter(|&j| len(start, j) >= low)))
                 .or_else(|| fits.last())

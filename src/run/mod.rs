@@ -85,6 +85,7 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         book: Arc::clone(&book_meta),
         total: u32::try_from(item_count).unwrap_or(u32::MAX),
     });
+    let voices = voice::ItemVoices::new(&cfg, &manifest, espeak.as_ref());
     // The API's key is read before anything is written; espeak-ng needs none and no pacing.
     let (provider, paced): (Arc<dyn Provider>, bool) = match espeak {
         Some(espeak) => (Arc::new(espeak), false),
@@ -175,7 +176,7 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
 
     // The manifest goes into the queue a chunk at a time while the workers already send what
     // is in: the first request leaves long before a million-line manifest is synced.
-    let sync = sync::spawn_sync(Arc::clone(&pool), manifest, &cfg);
+    let sync = sync::spawn_sync(Arc::clone(&pool), manifest, &cfg, voices);
     let worked = pool.run(cfg.concurrency).await;
     let synced = sync.await;
     pool.finish().await;

@@ -21,6 +21,7 @@ pub(super) fn spawn_sync(
     pool: Arc<Pool>,
     manifest: manifest::Manifest,
     cfg: &Config,
+    mut voices: super::voice::ItemVoices,
 ) -> tokio::task::JoinHandle<Result<queue::SyncSummary, Error>> {
     let defaults = Arc::new(cfg.voice.clone());
     let (max_chars, pause_ms, out) = (cfg.max_chars, cfg.pause_ms, cfg.out.clone());
@@ -65,7 +66,8 @@ pub(super) fn spawn_sync(
             if pool.stop.is_cancelled() {
                 return Ok(summary);
             }
-            let item = item.map_err(Error::input)?;
+            let mut item = item.map_err(Error::input)?;
+            voices.apply(&mut item);
             chunk.push(plan::plan_item(seq, &item, &defaults, max_chars, pause_ms));
             if chunk.len() == SYNC_CHUNK {
                 flush(std::mem::take(&mut chunk), &mut summary)?;

@@ -14,6 +14,7 @@ mod failures;
 mod hostile;
 mod joins;
 mod json_output;
+mod language_voice;
 mod lines_manifest;
 mod markdown_manifest;
 mod outage;

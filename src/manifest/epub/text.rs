@@ -48,10 +48,11 @@ pub(super) struct Content {
     pub(super) segments: Vec<Segment>,
 }
 
-/// Elements that are not read, with everything in them.
-const HIDDEN: [&str; 17] = [
+/// Elements that are not read, with everything in them. `<label>` captions a form control,
+/// and SiSU books put each paragraph's number in one.
+const HIDDEN: [&str; 18] = [
     "script", "style", "template", "svg", "math", "img", "audio", "video", "object", "iframe",
-    "noscript", "canvas", "button", "select", "input", "textarea", "map",
+    "noscript", "canvas", "button", "select", "input", "textarea", "map", "label",
 ];
 
 /// Elements that start and end a paragraph.
