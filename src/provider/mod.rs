@@ -1,12 +1,14 @@
 //! The voices behind one trait: what a request is, how a failure is classed, the
 //! OpenAI-compatible HTTP client (`openai.rs`) with its retry and rate hints (`hints.rs`), and
-//! the offline `espeak-ng` (`espeak/`). The workers hand a [`Provider`] one request and a file
+//! the offline `espeak-ng` (`espeak/`) and Piper (`piper/`), and the encoders they share
+//! (`encode/`). The workers hand a [`Provider`] one request and a file
 //! to fill, and act on the error class it returns; nothing else in the run knows who speaks.
 
 pub mod encode;
 pub mod espeak;
 pub mod hints;
 pub mod openai;
+pub mod piper;
 
 use std::path::Path;
 use std::time::Duration;

@@ -86,7 +86,6 @@ pub fn read(bytes: &[u8]) -> Result<Samples, &'static str> {
     Err("no data chunk")
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
