@@ -118,11 +118,17 @@ pub struct JobArgs {
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
 
-    /// Who speaks: `openai` (any OpenAI-compatible API) or `espeak` (the espeak-ng program:
-    /// offline, free, no key; -j defaults to the number of cores, --rpm, --cpm and --model do
-    /// not apply) [default: openai]
+    /// Who speaks: `openai` (any OpenAI-compatible API), `espeak` (the espeak-ng program) or
+    /// `piper` (the piper program, a neural voice); the last two are offline, free, need no
+    /// key, -j defaults to the number of cores, and --rpm, --cpm and --model do not apply
+    /// [default: openai]
     #[arg(long, value_name = "P")]
     pub provider: Option<String>,
+
+    /// Where --provider piper finds voices by name (a voice is NAME.onnx with its
+    /// NAME.onnx.json) [default: $PIPER_VOICES, else the data folder's piper/voices]
+    #[arg(long, value_name = "DIR")]
+    pub piper_voices: Option<PathBuf>,
 
     /// Model [default: tts-1; not used with --provider espeak]
     #[arg(long, value_name = "M")]
@@ -131,7 +137,7 @@ pub struct JobArgs {
     /// Voice [default: alloy]. With --provider espeak: an espeak voice (en-us, en-gb, cmn,
     /// fr, ..., optionally +variant such as en-us+f3; `espeak-ng --voices` lists them), or
     /// an OpenAI voice name, which maps to an English voice; an EPUB's language picks the
-    /// default
+    /// default. With --provider piper: a voice's .onnx file, or its name in --piper-voices
     #[arg(long, value_name = "V")]
     pub voice: Option<String>,
 
@@ -147,7 +153,8 @@ pub struct JobArgs {
     #[arg(long, value_name = "TEXT")]
     pub instructions: Option<String>,
 
-    /// Requests in flight at once [default: 4; with --provider espeak, the number of cores]
+    /// Requests in flight at once [default: 4; with --provider espeak or piper, the number of
+    /// cores]
     #[arg(short = 'j', long, value_name = "N")]
     pub concurrency: Option<u32>,
 

@@ -74,18 +74,21 @@ impl FromStr for AudioFormat {
     }
 }
 
-/// Which voice speaks: an OpenAI-compatible API, or the offline `espeak-ng` program.
+/// Which voice speaks: an OpenAI-compatible API, or an offline program (`espeak-ng`, `piper`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     #[default]
     Openai,
     Espeak,
+    Piper,
 }
 
 /// The model name recorded for `--provider espeak` (in fingerprints, queue and report): the
 /// provider has no models, and its audio must never be taken for an API's.
 pub const ESPEAK_MODEL: &str = "espeak-ng";
+/// The model name recorded for `--provider piper`; its voice (the `.onnx` file) is the voice.
+pub const PIPER_MODEL: &str = "piper";
 
 impl ProviderKind {
     /// The name `--provider` takes.
@@ -93,7 +96,13 @@ impl ProviderKind {
         match self {
             ProviderKind::Openai => "openai",
             ProviderKind::Espeak => "espeak",
+            ProviderKind::Piper => "piper",
         }
+    }
+
+    /// Whether it runs on this machine: no key, no pacing, no cost, `-j` the cores.
+    pub fn is_local(self) -> bool {
+        matches!(self, ProviderKind::Espeak | ProviderKind::Piper)
     }
 }
 
@@ -105,7 +114,7 @@ impl fmt::Display for ProviderKind {
 
 /// The error of parsing an unknown provider name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown provider `{0}` (expected openai or espeak)")]
+#[error("unknown provider `{0}` (expected openai, espeak or piper)")]
 pub struct UnknownProvider(pub String);
 
 impl FromStr for ProviderKind {
@@ -115,6 +124,7 @@ impl FromStr for ProviderKind {
         match s.trim().to_ascii_lowercase().as_str() {
             "openai" => Ok(ProviderKind::Openai),
             "espeak" | "espeak-ng" => Ok(ProviderKind::Espeak),
+            "piper" => Ok(ProviderKind::Piper),
             _ => Err(UnknownProvider(s.to_string())),
         }
     }

@@ -18,11 +18,15 @@ use crate::{manifest, plan, queue};
 pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
     let manifest = manifest::open(&cfg.input, &cfg.manifest).map_err(Error::input)?;
     let espeak = voice::load_espeak(&mut cfg, &manifest)?;
+    let piper = voice::load_piper(&mut cfg, &manifest)?;
     let cfg = &cfg;
     let defaults = Arc::new(cfg.voice.clone());
     plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
     if let Some(espeak) = &espeak {
         voice::check_espeak_items(&manifest, &cfg.input, &defaults, espeak)?;
+    }
+    if let Some(piper) = &piper {
+        voice::check_piper_items(&manifest, &cfg.input, &defaults, piper)?;
     }
     let done: HashSet<u128> = match queue::open_read_only(&cfg.db) {
         Ok(conn) => queue::done_pieces(&conn)?
@@ -114,11 +118,11 @@ impl PlanTotals {
     }
 }
 
-/// The limits of a configuration, as the estimate takes them. espeak-ng keeps to no rate: only
-/// its `-j` processes at once hold it.
+/// The limits of a configuration, as the estimate takes them. espeak-ng and piper keep to no
+/// rate: only their `-j` processes at once hold them.
 fn pace(cfg: &Config) -> Pace {
     match cfg.provider {
-        ProviderKind::Espeak => Pace {
+        ProviderKind::Espeak | ProviderKind::Piper => Pace {
             rpm: u32::MAX,
             cpm: None,
             concurrency: cfg.concurrency,
@@ -245,9 +249,13 @@ fn render_left_out(left_out: &[manifest::LeftOut]) -> String {
 
 /// The closing lines of `plan`.
 fn render_plan_totals(cfg: &Config, t: &PlanTotals) -> String {
-    if cfg.provider == ProviderKind::Espeak {
+    if cfg.provider.is_local() {
+        let program = match cfg.provider {
+            ProviderKind::Piper => "piper",
+            _ => "espeak-ng",
+        };
         return format!(
-            "\n{} items, {} pieces, {} characters\n{} pieces to speak ({} characters; {} pieces already have audio or repeat)\nestimated cost: $0.00 (espeak-ng runs on this machine, {} at once; --model, --rpm and --cpm do not apply)\nestimated time: {}\nvoice: {}\nout: {}\n",
+            "\n{} items, {} pieces, {} characters\n{} pieces to speak ({} characters; {} pieces already have audio or repeat)\nestimated cost: $0.00 ({program} runs on this machine, {} at once; --model, --rpm and --cpm do not apply)\nestimated time: {}\nvoice: {}\nout: {}\n",
             t.items,
             t.pieces,
             t.chars,

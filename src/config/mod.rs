@@ -15,7 +15,9 @@ use crate::book::meta::BookFlags;
 use crate::book::subtitles::SubtitleFormat;
 use crate::cli::{InputFormatArg, JobArgs, QueueArgs};
 use crate::domain::AudioFormat;
-use crate::domain::{ESPEAK_MODEL, ProviderKind, VoiceSettings, check_speed, io_reason};
+use crate::domain::{
+    ESPEAK_MODEL, PIPER_MODEL, ProviderKind, VoiceSettings, check_speed, io_reason,
+};
 use crate::manifest::{InputFormat, ManifestOptions};
 pub use key::{ApiKey, KeySource};
 
@@ -88,6 +90,9 @@ pub struct Config {
     /// Who speaks. With espeak: no key, no pacing, no cost, and `voice.model` is
     /// [`ESPEAK_MODEL`].
     pub provider: ProviderKind,
+    /// `--piper-voices`: where `--provider piper` looks voice names up (before
+    /// `$PIPER_VOICES` and the platform's data folder).
+    pub piper_voices: Option<PathBuf>,
     pub voice: VoiceSettings,
     /// Whether `--voice` (or the job file's `voice`) was given: if not, espeak speaks an EPUB
     /// in the voice of the book's language.
@@ -152,6 +157,7 @@ struct JobFile {
     api_key_env: Option<String>,
     api_key_file: Option<PathBuf>,
     provider: Option<String>,
+    piper_voices: Option<PathBuf>,
     model: Option<String>,
     voice: Option<String>,
     audio_format: Option<String>,
@@ -412,12 +418,14 @@ impl Config {
             // espeak-ng has no models: recording its own name keeps its audio apart from any
             // API's in fingerprints, prices and the report.
             ProviderKind::Espeak => ESPEAK_MODEL.into(),
+            ProviderKind::Piper => PIPER_MODEL.into(),
         };
-        if provider == ProviderKind::Espeak && audio_format == AudioFormat::Aac {
-            return Err(ConfigError::new(
-                "--audio-format: aac is not available with --provider espeak (no freely licensed AAC encoder to build in); use mp3, opus, flac or wav",
-            ));
+        if provider.is_local() && audio_format == AudioFormat::Aac {
+            return Err(ConfigError::new(format!(
+                "--audio-format: aac is not available with --provider {provider} (no freely licensed AAC encoder to build in); use mp3, opus, flac or wav",
+            )));
         }
+        let piper_voices = args.piper_voices.clone().or(job.piper_voices);
         let voice = non_empty("--voice", args.voice.clone().or(job.voice))?;
         let voice_given = voice.is_some();
         let voice = voice.unwrap_or_else(|| "alloy".into());
@@ -427,10 +435,11 @@ impl Config {
             .or(job.instructions)
             .filter(|s| !s.trim().is_empty());
 
-        // espeak-ng is CPU work on this machine: one piece per core keeps every core busy.
+        // espeak-ng and piper are CPU work on this machine: one piece per core keeps every
+        // core busy.
         let default_concurrency = match provider {
             ProviderKind::Openai => 4,
-            ProviderKind::Espeak => std::thread::available_parallelism()
+            ProviderKind::Espeak | ProviderKind::Piper => std::thread::available_parallelism()
                 .map_or(1, |n| u32::try_from(n.get()).unwrap_or(256).min(256)),
         };
         let concurrency = in_range(
@@ -522,6 +531,7 @@ impl Config {
             base_url,
             key_source,
             provider,
+            piper_voices,
             voice: VoiceSettings {
                 model,
                 voice,

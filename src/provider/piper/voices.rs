@@ -113,10 +113,10 @@ pub fn resolve(voice: &str, dir: Option<&Path>) -> Result<Voice, VoiceError> {
     if path_like {
         candidates.push(PathBuf::from(voice));
     }
-    if let Some(dir) = dir {
-        if !Path::new(voice).is_absolute() {
-            candidates.push(dir.join(&file_name));
-        }
+    if let Some(dir) = dir
+        && !Path::new(voice).is_absolute()
+    {
+        candidates.push(dir.join(&file_name));
     }
     let mut found = candidates.iter().find(|c| c.is_file()).cloned();
     looked.extend(candidates.iter().map(|c| format!("`{}`", c.display())));
