@@ -130,7 +130,7 @@ pub struct JobArgs {
     #[arg(long, value_name = "DIR")]
     pub piper_voices: Option<PathBuf>,
 
-    /// Model [default: tts-1; not used with --provider espeak]
+    /// Model [default: tts-1; not used with --provider espeak or piper]
     #[arg(long, value_name = "M")]
     pub model: Option<String>,
 

@@ -97,9 +97,10 @@ impl Piper {
             Some(warm) => warm,
             None => Warm::start(&self.program, key).map_err(classify)?,
         };
-        let samples = tokio::time::timeout(self.timeout, warm.speak(text))
+        let allowed = allowance(self.timeout, text);
+        let samples = tokio::time::timeout(allowed, warm.speak(text))
             .await
-            .map_err(|_| classify(PiperError::TimedOut(self.timeout)))?
+            .map_err(|_| classify(PiperError::TimedOut(allowed)))?
             .map_err(classify)?;
         // Only a process that answered goes back: one that failed is dropped (and killed).
         self.give(warm);
@@ -126,6 +127,15 @@ impl Piper {
             idle.remove(0);
         }
     }
+}
+
+/// How long one piece may take: `--timeout`, plus 100 ms a character. A neural voice takes
+/// time in proportion to the text (a full 4,096-character piece is a minute or more on one
+/// loaded core), where `--timeout` was made for an answer's wait; piper speaks well over ten
+/// characters a second on any core it runs on, so a stuck process is still stopped.
+fn allowance(timeout: Duration, text: &str) -> Duration {
+    let characters = u64::try_from(text.chars().count()).unwrap_or(u64::MAX);
+    timeout.saturating_add(Duration::from_millis(characters.saturating_mul(100)))
 }
 
 /// The class of a failed utterance: a program that vanished stops the run; one that was
@@ -267,6 +277,16 @@ mod tests {
             .await
             .unwrap();
         assert!(encode::read_wav(&wav).unwrap().seconds() > 0.3);
+    }
+
+    #[test]
+    fn a_long_piece_is_allowed_time_in_proportion() {
+        let timeout = Duration::from_secs(120);
+        assert_eq!(allowance(timeout, ""), timeout);
+        assert_eq!(
+            allowance(timeout, &"é".repeat(4096)),
+            Duration::from_millis(120_000 + 409_600)
+        );
     }
 
     #[test]
