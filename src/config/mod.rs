@@ -213,6 +213,7 @@ impl JobFile {
         rebase(&mut job.db);
         rebase(&mut job.api_key_file);
         rebase(&mut job.cover);
+        rebase(&mut job.piper_voices);
         Ok(job)
     }
 }
