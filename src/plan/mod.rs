@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 pub mod chunk;
 pub mod estimate;
+pub mod prices;
 pub mod tokens;
 
 use crate::domain::{AudioFormat, ESPEAK_MODEL, PIPER_MODEL};
@@ -22,7 +23,9 @@ pub fn settings_of(item: &Item, defaults: &Arc<VoiceSettings>) -> Arc<VoiceSetti
     Arc::new(VoiceSettings {
         // A row's `model` means nothing to espeak-ng or piper, which have none.
         model: match &o.model {
-            Some(model) if !is_local_model(&defaults.model) => model.clone(),
+            Some(model) if defaults.model != ESPEAK_MODEL && defaults.model != PIPER_MODEL => {
+                model.clone()
+            }
             _ => defaults.model.clone(),
         },
         voice: o.voice.clone().unwrap_or_else(|| defaults.voice.clone()),
@@ -38,13 +41,15 @@ pub fn settings_of(item: &Item, defaults: &Arc<VoiceSettings>) -> Arc<VoiceSetti
 /// Checks the whole manifest in one streaming pass: every input error surfaces here, before
 /// anything is written or sent. Pieces of every format join, so any item can be planned: items
 /// are checked, not planned. Warns once if `--instructions` reach no item's model. Returns the
-/// number of items.
+/// number of items and their characters.
 pub fn check_manifest(
     manifest: &Manifest,
     defaults: &Arc<VoiceSettings>,
-) -> Result<usize, ManifestError> {
+) -> Result<(usize, usize), ManifestError> {
     let mut instructions_sent = false;
+    let mut characters = 0usize;
     let items = manifest.check(|item| {
+        characters = characters.saturating_add(chunk::char_count(&item.text));
         let settings = settings_of(item, defaults);
         instructions_sent |= settings.sent_instructions().is_some();
         Ok::<_, std::convert::Infallible>(output_of(item, &settings))
@@ -55,7 +60,7 @@ pub fn check_manifest(
             defaults.model
         );
     }
-    Ok(items)
+    Ok((items, characters))
 }
 
 /// Plans one item: its settings, pieces (under `max_chars` and the model's token limit) and
@@ -139,27 +144,10 @@ fn item_fingerprint(format: AudioFormat, pause_ms: u64, pieces: &[PlannedPiece])
     hex::encode(&h.finalize()[..16])
 }
 
-/// US dollars per million input characters of a model, from the providers' price lists
-/// (gpt-4o-mini-tts is priced per token; about $0.015 a minute comes to this). Unknown models
-/// (relays) are estimated at tts-1's price. espeak-ng and piper are free.
-pub fn price_per_million_chars(model: &str) -> f64 {
-    if is_local_model(model) {
-        0.0
-    } else if model.starts_with("tts-1-hd") {
-        30.0
-    } else {
-        15.0
-    }
-}
-
-/// Whether `model` is one of the programs that speak on this machine.
-fn is_local_model(model: &str) -> bool {
-    model == ESPEAK_MODEL || model == PIPER_MODEL
-}
-
-/// Estimated cost of sending `characters` to `model`.
-pub fn cost_usd(model: &str, characters: usize) -> f64 {
-    characters as f64 * price_per_million_chars(model) / 1_000_000.0
+/// Estimated cost of sending `characters` to `model` at `base_url`, from the one price table
+/// (`prices.rs`): `None` when the model's price is not known.
+pub fn cost_usd(model: &str, base_url: &str, characters: usize) -> Option<f64> {
+    prices::estimate_usd(model, base_url, characters)
 }
 
 #[cfg(test)]
