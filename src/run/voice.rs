@@ -75,11 +75,11 @@ pub fn check_piper_items(
 }
 
 /// Runs `check` on every item's settings, naming the line of the first it refuses.
-fn check_items(
+fn check_items<E: std::fmt::Display>(
     manifest: &Manifest,
     input: &Path,
     defaults: &Arc<VoiceSettings>,
-    check: impl Fn(&VoiceSettings) -> Result<(), String>,
+    check: impl Fn(&VoiceSettings) -> Result<(), E>,
 ) -> Result<(), Error> {
     for item in manifest.items().map_err(Error::input)? {
         let item = item.map_err(Error::input)?;

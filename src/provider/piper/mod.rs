@@ -24,6 +24,15 @@ use super::{Fetched, Provider, SpeechError, SpeechRequest, save_whole};
 use crate::domain::{AudioFormat, VoiceSettings};
 use process::{Key, Warm};
 
+/// Why piper cannot speak an item's settings: its format or its voice.
+#[derive(Debug, thiserror::Error)]
+pub enum Unspeakable {
+    #[error(transparent)]
+    Format(#[from] encode::EncodeError),
+    #[error(transparent)]
+    Voice(#[from] VoiceError),
+}
+
 /// The installed `piper`, the voices folder, and the warm processes between pieces.
 #[derive(Debug)]
 pub struct Piper {
@@ -67,13 +76,12 @@ impl Piper {
 
     /// Whether an item's settings can be spoken: its voice exists with its config and its
     /// format can be encoded. Checked for every item before a run starts.
-    pub fn check(&self, settings: &VoiceSettings) -> Result<(), String> {
+    pub fn check(&self, settings: &VoiceSettings) -> Result<(), Unspeakable> {
         if settings.format == AudioFormat::Aac {
-            return Err(encode::EncodeError::AacUnavailable.to_string());
+            return Err(encode::EncodeError::AacUnavailable.into());
         }
-        self.resolve(&settings.voice)
-            .map(drop)
-            .map_err(|e| e.to_string())
+        self.resolve(&settings.voice)?;
+        Ok(())
     }
 
     /// Speaks `text` and encodes it: the bytes of the whole file.
