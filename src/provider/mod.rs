@@ -10,6 +10,7 @@ pub mod hints;
 pub mod openai;
 pub mod piper;
 pub mod realtime;
+pub mod voice;
 
 use std::path::Path;
 use std::time::Duration;

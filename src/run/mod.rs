@@ -5,14 +5,12 @@
 //! returns an [`Error`]; after it, every failure is a [`StopReason`] by type.
 
 mod checks;
-mod lock;
 pub mod pacer;
 pub mod progress;
 mod quiet;
 mod signals;
 mod streak;
 mod sync;
-pub mod voice;
 pub mod workers;
 
 use std::sync::Arc;
@@ -28,10 +26,10 @@ use crate::config::Config;
 use crate::domain::{ItemState, ProviderKind, io_reason};
 use crate::error::{Error, Outcome, StopReason, StorageError};
 use crate::provider::realtime::Realtime;
+use crate::provider::voice::{self, shutdown_notice};
 use crate::provider::{Provider, SpeechClient};
-use crate::queue::{self, QueueHandle, SyncSummary};
+use crate::queue::{self, QueueHandle, QueueLock, SyncSummary};
 use crate::{manifest, plan, report, store};
-pub use lock::QueueLock;
 use pacer::Pacer;
 use workers::Pool;
 
@@ -39,23 +37,19 @@ use workers::Pool;
 pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     signals::ignore_file_size_signal();
     let ready = prepare(cfg)?;
-    let worked = work(ready, quiet).await;
-    Ok(finish(worked, quiet))
-}
-
-/// The warning of a model OpenAI shuts down (SPEC section 10), when this run or plan uses one at
-/// api.openai.com: the date, the command that switches, and what switching costs.
-pub(crate) fn shutdown_notice(cfg: &Config, characters: usize) -> Option<String> {
-    if cfg.provider != ProviderKind::Openai {
-        return None;
-    }
-    plan::prices::shutdown_notice(
-        &cfg.voice.model,
-        &cfg.base_url,
-        &cfg.input,
-        characters,
-        plan::prices::today(),
-    )
+    let (worked, signals) = work(ready, quiet).await;
+    // The end runs on the blocking pool, so that the signal handler, kept until the run ends,
+    // is heard while the playlist, subtitles and book are made.
+    let finished = tokio::task::spawn_blocking(move || finish(worked, quiet)).await;
+    signals.abort();
+    Ok(finished.unwrap_or_else(|e| {
+        let reason = StopReason::Storage(StorageError::Task {
+            what: "finishing the run",
+            source: Arc::new(e),
+        });
+        eprintln!("error: {reason}; run the same command again to resume");
+        Outcome::Stopped(reason)
+    }))
 }
 
 /// A run ready to send: the manifest checked, the voice set up, the queue locked, opened and
@@ -224,13 +218,16 @@ struct Worked {
     run_id: i64,
     writer: std::thread::JoinHandle<Connection>,
     book: BookSettings,
+    /// Fired by the first signal: the book phase watches it.
+    interrupted: CancellationToken,
     stopped: Option<StopReason>,
     /// Requests, retries and items written in this run.
     stats: (u64, u64, u64),
 }
 
 /// The workers send while the manifest is synced; every failure becomes a [`StopReason`].
-async fn work(ready: Ready, quiet: bool) -> Worked {
+/// Returns with the signal handler still running: it is kept until the run ends.
+async fn work(ready: Ready, quiet: bool) -> (Worked, tokio::task::JoinHandle<()>) {
     let Ready {
         cfg,
         manifest,
@@ -240,7 +237,10 @@ async fn work(ready: Ready, quiet: bool) -> Worked {
         writer,
         book,
     } = ready;
-    let signals = signals::spawn_signal_handler(Arc::clone(&pool));
+    // Fired by the first signal, which also stops the pool while it lives; the handler holds
+    // the pool weakly, so dropping the pool below still ends the queue's writer thread.
+    let interrupted = CancellationToken::new();
+    let signals = signals::spawn_signal_handler(Arc::downgrade(&pool), interrupted.clone());
     let shown = CancellationToken::new();
     let progress = progress::spawn(Arc::clone(&pool), quiet, shown.clone());
 
@@ -259,7 +259,6 @@ async fn work(ready: Ready, quiet: bool) -> Worked {
     pool.finish().await;
     shown.cancel();
     let _ = progress.await;
-    signals.abort();
     let sync_error = match synced {
         Ok(Ok(summary)) => {
             log_sync(&cfg.input, &summary);
@@ -284,15 +283,17 @@ async fn work(ready: Ready, quiet: bool) -> Worked {
     );
     // Dropping the last handle ends the writer thread, which gives the connection back.
     drop(pool);
-    Worked {
+    let worked = Worked {
         cfg,
         lock,
         run_id,
         writer,
         book,
+        interrupted,
         stopped,
         stats,
-    }
+    };
+    (worked, signals)
 }
 
 fn log_sync(input: &std::path::Path, summary: &SyncSummary) {
@@ -334,11 +335,17 @@ fn record(w: Worked, quiet: bool) -> Result<Outcome, StorageError> {
         None => Outcome::Done,
     };
     // The playlist, subtitles and book file, from what is done; not after a signal, which
-    // asks the run to end now.
-    let outcome = if matches!(outcome, Outcome::Stopped(StopReason::Signal)) {
-        outcome
+    // asks the run to end now. A signal while they are made stops them
+    // (`BookError::Cancelled`, their ffmpeg processes killed, no partial file).
+    let signalled = matches!(outcome, Outcome::Stopped(StopReason::Signal));
+    let outcome = if signalled || w.interrupted.is_cancelled() {
+        match outcome {
+            Outcome::Stopped(reason) => Outcome::Stopped(reason),
+            Outcome::Done | Outcome::SomeFailed(_) => Outcome::Stopped(StopReason::Signal),
+        }
     } else {
-        match book::finish(&conn, &cfg.out, &w.book) {
+        match book::finish(&conn, &cfg.out, &w.book, &w.interrupted) {
+            Err(book::BookError::Cancelled) => Outcome::Stopped(StopReason::Signal),
             Ok(finished) => {
                 if let Some(why) = finished.book_waiting {
                     tracing::warn!("{why}");

@@ -2,7 +2,7 @@
 //! `--provider espeak`, the program is found, its voices read, the default `--voice` turned
 //! into the espeak voice it names, and every item's voice and format checked against them;
 //! with `--provider piper`, the program is found and the voice files of the default voice and
-//! of every item's.
+//! of every item's; with OpenAI's API, the warning of a model that is shut down. `run` and `plan` both use it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +14,21 @@ use crate::manifest::Manifest;
 use crate::plan;
 use crate::provider::espeak::Espeak;
 use crate::provider::piper::{self, Piper};
+
+/// The warning of a model OpenAI shuts down (SPEC section 10), when this run or plan uses one at
+/// api.openai.com: the date, the command that switches, and what switching costs.
+pub(crate) fn shutdown_notice(cfg: &Config, characters: usize) -> Option<String> {
+    if cfg.provider != ProviderKind::Openai {
+        return None;
+    }
+    plan::prices::shutdown_notice(
+        &cfg.voice.model,
+        &cfg.base_url,
+        &cfg.input,
+        characters,
+        plan::prices::today(),
+    )
+}
 
 /// With `--provider espeak`: finds the program on `PATH`, reads its voices, and resolves the
 /// default voice in `cfg` (an OpenAI name becomes the English voice it maps to; with no
