@@ -6,6 +6,7 @@ use std::ffi::OsStr;
 use std::fmt::Display;
 use std::marker::PhantomData;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::error::ErrorKind;
@@ -45,6 +46,13 @@ pub enum Command {
     Report(ReportArgs),
     /// Put failed items back to pending, so that the next run tries them again.
     Retry(RetryArgs),
+    /// Print exactly the text each item sends, piece by piece, after every rule and the
+    /// lexicon. Sends nothing, writes nothing (but --dir), needs no key.
+    #[command(
+        after_help = "On stdout each item starts with a line `=== KEY: TITLE ===`; its pieces follow,
+separated by a line holding only `---`. With --dir, DIR/<key>.txt holds one item's pieces."
+    )]
+    Text(TextArgs),
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Install it where the shell looks:
   tts-batch completions bash > ~/.local/share/bash-completion/completions/tts-batch
@@ -264,6 +272,11 @@ pub struct JobArgs {
     /// Allow a plain http:// base URL to a host other than loopback (the key travels in clear)
     #[arg(long)]
     pub allow_insecure_http: bool,
+
+    /// Pronunciation lexicon (TOML): `[replace]` maps words or phrases, matched as whole words
+    /// as written, to what to say instead; `[replace_any_case]` does the same ignoring case
+    #[arg(long, value_name = "FILE")]
+    pub lexicon: Option<PathBuf>,
 }
 
 /// Options of `plan`.
@@ -275,6 +288,21 @@ pub struct PlanArgs {
     /// Print the plan as one JSON document (totals, settings, items) instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of `text`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TextArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+
+    /// Only these items (by key); repeat for several.
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+
+    /// Write one DIR/<key>.txt per item instead of printing.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Where a queue is: a manifest or job file (its default `--out`), or `--db` itself.
@@ -372,10 +400,7 @@ impl<T: Named + Send + Sync> TypedValueParser for NamedParser<T> {
         let flag = arg
             .and_then(clap::Arg::get_long)
             .map_or_else(String::new, |long| format!("--{long}: "));
-        value
-            .to_string_lossy()
-            .parse::<T>()
-            .map_err(|e| refused(cmd, format!("{flag}{e}")))
+        parse(cmd, value, &flag)
     }
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
@@ -400,14 +425,18 @@ impl TypedValueParser for RpmParser {
         _arg: Option<&clap::Arg>,
         value: &OsStr,
     ) -> Result<Rpm, clap::Error> {
-        value
-            .to_string_lossy()
-            .parse::<Rpm>()
-            .map_err(|e| refused(cmd, e))
+        parse(cmd, value, "")
     }
 }
 
-/// A value refused on the command line: one line, exit code 2 (clap's for usage errors).
-fn refused(cmd: &clap::Command, message: impl Display) -> clap::Error {
-    clap::Error::raw(ErrorKind::InvalidValue, format!("{message}\n")).with_cmd(cmd)
+/// A setting's value parsed by its own `FromStr`; a refused one is one line after `prefix`, exit
+/// code 2 (clap's for usage errors).
+fn parse<T: FromStr<Err: Display>>(
+    cmd: &clap::Command,
+    value: &OsStr,
+    prefix: &str,
+) -> Result<T, clap::Error> {
+    value.to_string_lossy().parse::<T>().map_err(|e| {
+        clap::Error::raw(ErrorKind::InvalidValue, format!("{prefix}{e}\n")).with_cmd(cmd)
+    })
 }

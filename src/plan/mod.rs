@@ -182,6 +182,7 @@ mod tests {
             output: key.into(),
             has_extension: false,
             line: 1,
+            replacements: 0,
         }
     }
 

@@ -57,6 +57,8 @@ pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
 struct Ready {
     cfg: Config,
     manifest: manifest::Manifest,
+    /// Each item's voice by its language (espeak).
+    voices: voice::ItemVoices,
     lock: QueueLock,
     run_id: i64,
     pool: Arc<Pool>,
@@ -97,6 +99,7 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
         book: Arc::clone(&book_meta),
         total: u32::try_from(item_count).unwrap_or(u32::MAX),
     });
+    let voices = voice::ItemVoices::new(&cfg, &manifest, espeak.as_ref());
     // The API's key is read before anything is written; espeak-ng and piper need none and no
     // pacing.
     let (provider, paced): (Arc<dyn Provider>, bool) = match (espeak, piper) {
@@ -191,6 +194,7 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
     Ok(Ready {
         cfg,
         manifest,
+        voices,
         lock,
         run_id,
         pool,
@@ -228,15 +232,7 @@ struct Worked {
 /// The workers send while the manifest is synced; every failure becomes a [`StopReason`].
 /// Returns with the signal handler still running: it is kept until the run ends.
 async fn work(ready: Ready, quiet: bool) -> (Worked, tokio::task::JoinHandle<()>) {
-    let Ready {
-        cfg,
-        manifest,
-        lock,
-        run_id,
-        pool,
-        writer,
-        book,
-    } = ready;
+    let (cfg, pool) = (ready.cfg, ready.pool);
     // Fired by the first signal, which also stops the pool while it lives; the handler holds
     // the pool weakly, so dropping the pool below still ends the queue's writer thread.
     let interrupted = CancellationToken::new();
@@ -249,10 +245,11 @@ async fn work(ready: Ready, quiet: bool) -> (Worked, tokio::task::JoinHandle<()>
     let defaults = Arc::new(cfg.voice.clone());
     let sync = sync::spawn_sync(
         Arc::clone(&pool),
-        manifest,
+        ready.manifest,
         defaults,
         cfg.max_chars,
         cfg.pause_ms,
+        ready.voices,
     );
     let worked = pool.run(cfg.concurrency).await;
     let synced = sync.await;
@@ -285,10 +282,10 @@ async fn work(ready: Ready, quiet: bool) -> (Worked, tokio::task::JoinHandle<()>
     drop(pool);
     let worked = Worked {
         cfg,
-        lock,
-        run_id,
-        writer,
-        book,
+        lock: ready.lock,
+        run_id: ready.run_id,
+        writer: ready.writer,
+        book: ready.book,
         interrupted,
         stopped,
         stats,

@@ -7,6 +7,7 @@
 pub mod decode;
 pub mod epub;
 pub mod outage;
+pub mod packing;
 pub mod piper;
 pub mod playback;
 pub mod probe;
