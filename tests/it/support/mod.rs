@@ -9,6 +9,7 @@ pub mod epub;
 pub mod hearing;
 pub mod outage;
 pub mod packing;
+pub mod piper;
 pub mod playback;
 pub mod probe;
 pub mod realtime;
