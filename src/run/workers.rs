@@ -226,6 +226,7 @@ impl Pool {
     pub async fn finish(&self) {
         self.finishing.close();
         self.finishing.wait().await;
+        self.provider.finish().await;
     }
 
     /// A chunk of the manifest is in the queue, with `pending` items to write.
