@@ -215,6 +215,32 @@ pub struct JobArgs {
     #[arg(long, value_name = "PATH")]
     pub cover: Option<PathBuf>,
 
+    /// Series the book belongs to [default: the EPUB's calibre or EPUB 3 series, the front
+    /// matter's `series`]
+    #[arg(long, value_name = "NAME")]
+    pub series: Option<String>,
+
+    /// The book's number in its series (2, 1.5) [default: the EPUB's or front matter's]
+    #[arg(long, value_name = "N")]
+    pub series_index: Option<String>,
+
+    /// Description of the book, or @FILE to read it from a file [default: the EPUB's
+    /// description, the front matter's `description`]
+    #[arg(long, value_name = "TEXT|@FILE")]
+    pub description: Option<String>,
+
+    /// Publisher [default: the EPUB's]
+    #[arg(long, value_name = "NAME")]
+    pub publisher: Option<String>,
+
+    /// Year of publication [default: the year of the EPUB's or front matter's date]
+    #[arg(long, value_name = "YYYY")]
+    pub year: Option<u32>,
+
+    /// Do not write cover.jpg|png, desc.txt, reader.txt and metadata.opf beside the audio
+    #[arg(long)]
+    pub no_sidecars: bool,
+
     /// Silence between chapters in the book file, in milliseconds [default: 2000]
     #[arg(long, value_name = "N")]
     pub chapter_gap_ms: Option<u32>,

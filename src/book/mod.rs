@@ -13,6 +13,8 @@ pub mod meta;
 mod mp3book;
 mod mp3scan;
 mod playlist;
+mod retag;
+pub mod sidecars;
 pub mod subtitles;
 pub mod tags;
 
@@ -72,6 +74,8 @@ pub struct BookSettings {
     pub pause_ms: u32,
     /// Where chapter encodings of the M4B book are kept: beside the queue (`tts-batch.book/`).
     pub cache: PathBuf,
+    /// Write the sidecar files (cover, `desc.txt`, `reader.txt`, `metadata.opf`).
+    pub sidecars: bool,
 }
 
 /// The folder of cached chapter encodings, beside the queue: `tts-batch.db` → `tts-batch.book/`.
@@ -97,6 +101,8 @@ pub enum BookError {
     Ffmpeg(#[from] ffmpeg::FfmpegError),
     #[error(transparent)]
     Queue(#[from] crate::queue::QueueError),
+    #[error(transparent)]
+    Tag(#[from] tags::TagError),
 }
 
 impl BookError {

@@ -288,6 +288,7 @@ mod tests {
             cover: Some(Arc::new(
                 Cover::from_bytes(crate::book::cover::tests::png()).unwrap(),
             )),
+            ..BookMeta::default()
         };
         let path = dir.path().join("a-book.mp3");
         let mut out = std::io::BufWriter::new(File::create(&path).unwrap());

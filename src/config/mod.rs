@@ -114,6 +114,8 @@ pub struct BookOptions {
     pub format: Option<BookFormat>,
     pub chapter_gap_ms: u32,
     pub subtitles: Option<SubtitleFormat>,
+    /// Write cover, `desc.txt`, `reader.txt` and `metadata.opf` beside the audio.
+    pub sidecars: bool,
 }
 
 /// The longest `--chapter-gap-ms`: a minute of silence is already more than any player needs.
@@ -173,6 +175,12 @@ struct JobFile {
     author: Option<String>,
     narrator: Option<String>,
     cover: Option<PathBuf>,
+    series: Option<String>,
+    series_index: Option<toml::Value>,
+    description: Option<String>,
+    publisher: Option<String>,
+    year: Option<u32>,
+    no_sidecars: Option<bool>,
     chapter_gap_ms: Option<u32>,
     subtitles: Option<String>,
     input_format: Option<InputFormatArg>,
@@ -207,6 +215,14 @@ impl JobFile {
         rebase(&mut job.db);
         rebase(&mut job.api_key_file);
         rebase(&mut job.cover);
+        if let Some(file) = job
+            .description
+            .as_mut()
+            .and_then(|d| d.strip_prefix('@').map(str::to_owned))
+            .filter(|f| Path::new(f).is_relative())
+        {
+            job.description = Some(format!("@{}", base.join(file).display()));
+        }
         Ok(job)
     }
 }
@@ -252,11 +268,68 @@ fn book_options(args: &JobArgs, job: &JobFile) -> Result<BookOptions, ConfigErro
                 args.narrator.clone().or_else(|| job.narrator.clone()),
             )?,
             cover,
+            series: non_empty(
+                "--series",
+                args.series.clone().or_else(|| job.series.clone()),
+            )?,
+            series_index: match args.series_index.clone().or_else(|| {
+                job.series_index.as_ref().map(|v| match v {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(n) => n.to_string(),
+                    toml::Value::Float(n) => n.to_string(),
+                    // Neither text nor number: refused below by name.
+                    other => other.type_str().to_owned(),
+                })
+            }) {
+                Some(index) => Some(
+                    crate::book::meta::series_index(&index)
+                        .ok_or_else(|| {
+                            ConfigError::new(format!(
+                                "--series-index: `{index}` is not a number of the book in its series (1, 2, 1.5)"
+                            ))
+                        })?,
+                ),
+                None => None,
+            },
+            description: match args.description.clone().or_else(|| job.description.clone()) {
+                Some(text) => Some(description(&text)?),
+                None => None,
+            },
+            publisher: non_empty(
+                "--publisher",
+                args.publisher.clone().or_else(|| job.publisher.clone()),
+            )?,
+            year: match args.year.or(job.year) {
+                Some(year) => Some(in_range("--year", year, 1, 9999)?),
+                None => None,
+            },
         },
         format,
         chapter_gap_ms,
         subtitles,
+        sidecars: !(args.no_sidecars || job.no_sidecars.unwrap_or(false)),
     })
+}
+
+/// `--description`: the text, or `@FILE` for a file's (UTF-8) text; trimmed, not empty.
+fn description(value: &str) -> Result<String, ConfigError> {
+    let text = match value.strip_prefix('@') {
+        Some(file) => {
+            let bytes = std::fs::read(file).map_err(|e| {
+                ConfigError::new(format!("--description: {file}: {}", io_reason(&e)))
+            })?;
+            String::from_utf8(bytes)
+                .map_err(|_| ConfigError::new(format!("--description: {file}: not UTF-8 text")))?
+        }
+        None => value.to_owned(),
+    };
+    let text = text.trim().replace("\r\n", "\n");
+    if text.is_empty() {
+        return Err(ConfigError::new(format!(
+            "--description: `{value}` is empty"
+        )));
+    }
+    Ok(text)
 }
 
 /// The file a path names, as we tell it by extension.

@@ -77,6 +77,8 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         // before anything is paid for.
         book::ffmpeg::find().map_err(|e| Error::input(e.to_string()))?;
     }
+    // Sidecar files are for audiobooks: a book manifest, or items joined into a book file.
+    let book_sidecars = cfg.book.sidecars && (manifest.is_book() || cfg.book.format.is_some());
     let book_meta = Arc::new(book::meta::resolve(
         &cfg.book.flags,
         &manifest.book_info(),
@@ -226,6 +228,7 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     };
     // The playlist, subtitles and book file, from what is done; not after a signal, which
     // asks the run to end now.
+    let mut retagged = 0;
     let outcome = if matches!(outcome, Outcome::Stopped(StopReason::Signal)) {
         outcome
     } else {
@@ -236,12 +239,14 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
             subtitles: cfg.book.subtitles,
             pause_ms: u32::try_from(cfg.pause_ms).unwrap_or(u32::MAX),
             cache: book::cache_dir(&cfg.db),
+            sidecars: book_sidecars,
         };
         match book::finish(&conn, &cfg.out, &settings) {
             Ok(finished) => {
                 if let Some(why) = finished.book_waiting {
                     tracing::warn!("{why}");
                 }
+                retagged = finished.retagged;
                 outcome
             }
             Err(e) => {
@@ -286,6 +291,12 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
             t.audio_seconds / 60.0,
             cfg.out.join("report.json").display()
         );
+        if retagged > 0 {
+            let files = if retagged == 1 { "file" } else { "files" };
+            eprintln!(
+                "retagged {retagged} {files} in place: only the tags changed (no request, audio unchanged)"
+            );
+        }
     }
     if t.warnings > 0 {
         let items = if t.warnings == 1 {

@@ -16,6 +16,7 @@ mod joins;
 mod json_output;
 mod lines_manifest;
 mod markdown_manifest;
+mod metadata;
 mod outage;
 mod queue_access;
 mod quiet;

@@ -30,6 +30,7 @@
 use pulldown_cmark::Options;
 use unicode_segmentation::UnicodeSegmentation;
 
+pub(crate) mod front_matter;
 mod reader;
 mod source;
 mod speech;
