@@ -226,7 +226,7 @@ pub struct JobArgs {
 
     /// Description of the book, or @FILE to read it from a file [default: the EPUB's
     /// description, the front matter's `description`]
-    #[arg(long, value_name = "TEXT|@FILE")]
+    #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
 
     /// Publisher [default: the EPUB's]

@@ -1,6 +1,6 @@
-//! Tags that follow the settings (SPEC §8): when only what the tags say has changed since a
-//! file was written (the title, author, narrator, series, description, cover, ...), the file
-//! is retagged where it is: copied beside itself, the copy's tags replaced, synced and renamed
+//! Tags that follow the settings (SPEC §8): when only the tag settings have changed since a
+//! file was written (the book's title, author, narrator, series, description, cover, ...), the
+//! file is retagged where it is: copied beside itself, the copy's tags replaced, synced and renamed
 //! over it. No request, no re-encoding: the audio bytes stay as they were. What each item
 //! file's tags were last written from is kept in the queue (`queue::set_item_tags`).
 
@@ -25,7 +25,7 @@ pub fn items(
     let mut retagged = 0;
     for item in done.iter().filter(|i| i.format != AudioFormat::Pcm) {
         let title = tags::item_title(item.title.as_deref(), &item.key);
-        let expected = run_tags.fingerprint(item.format, title, item.seq);
+        let expected = run_tags.fingerprint(item.format);
         if queue::item_tags_fingerprint(conn, &item.key)?.as_deref() == Some(expected.as_str()) {
             continue;
         }

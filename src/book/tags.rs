@@ -65,17 +65,15 @@ pub struct RunTags {
 }
 
 impl RunTags {
-    /// What the tags of the item at manifest position `seq`, titled `title`, are made of: if
-    /// this is unchanged since its file was tagged, so are its tags. PCM carries none.
-    pub fn fingerprint(&self, format: AudioFormat, title: &str, seq: i64) -> String {
-        let track = u32::try_from(seq.saturating_add(1)).unwrap_or(u32::MAX);
+    /// What the tag settings of an item file are: the book's fields and the kind of tag. The
+    /// item's own title and place (track n/N) are not in it: they change with the manifest,
+    /// not the settings, and an edit rewrites only the files it touches (SPEC §8); they are
+    /// written whenever the file is built or retagged.
+    pub fn fingerprint(&self, format: AudioFormat) -> String {
         let mut h = Sha256::new();
         for field in [
             "item tags v1",
             format.extension(),
-            title,
-            &track.to_string(),
-            &self.total.max(track).to_string(),
             &book_fingerprint(&self.book),
         ] {
             h.update((field.len() as u64).to_le_bytes());

@@ -581,10 +581,8 @@ impl Pool {
             Ok((bytes, seconds)) => {
                 let (key, fp) = (item.key.clone(), item.fingerprint.clone());
                 // What the file's tags are made of, so a later run retags it when they change.
-                let tags = (item.format != AudioFormat::Pcm).then(|| {
-                    let title = crate::book::tags::item_title(item.title.as_deref(), &item.key);
-                    self.tags.fingerprint(item.format, title, item.seq)
-                });
+                let tags =
+                    (item.format != AudioFormat::Pcm).then(|| self.tags.fingerprint(item.format));
                 if self
                     .queue
                     .call(move |c| {
