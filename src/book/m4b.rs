@@ -2,9 +2,10 @@
 //! program. Each chapter's audio is encoded to AAC once and kept in a cache folder beside the
 //! queue (`tts-batch.book/<item fingerprint>.aac`, raw ADTS), as is the gap's silence; the book
 //! is then those encodings streamed in order into one ffmpeg that only wraps them into MP4
-//! (`-c copy`) with the chapters and tags from an ffmetadata file and the cover. So a rebuild
-//! after one chapter changed encodes that chapter alone, and our own process holds a 64 KiB
-//! buffer whatever the book's length.
+//! (`-c copy`) with the chapters from an ffmetadata file; the tags and cover are then written
+//! into its `ilst` by `tags::write_mp4`, as a retag writes them. So a rebuild after one chapter
+//! changed encodes that chapter alone, and our own process holds a 64 KiB buffer whatever the
+//! book's length.
 //!
 //! Chapter marks count whole AAC frames (1024 samples) of the encodings actually joined, so each
 //! falls where its chapter's audio starts in the file (within the encoder's priming, 1024
@@ -16,10 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::adts_count as adts;
 use super::ffmpeg::{self, FfmpegError};
 use super::layout::{Layout, Span};
 use super::meta::BookMeta;
+use crate::audio::{self, AudioError};
+use crate::domain::AudioFormat;
 
 /// Every chapter is encoded to this (speech: mono, at the speech API's own rate).
 const SAMPLE_RATE: u32 = 24_000;
@@ -276,21 +278,19 @@ fn gap_encoding(
 }
 
 fn measure(path: &Path) -> Result<Cached, M4bError> {
-    let file = File::open(path).map_err(|source| M4bError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    match adts::count_frames(file) {
-        Ok(Some((frames, rate))) if rate == SAMPLE_RATE && frames > 0 => Ok(Cached {
-            path: path.to_path_buf(),
-            frames,
-        }),
-        Ok(_) => Err(M4bError::BadCache {
-            path: path.to_path_buf(),
-        }),
-        Err(source) => Err(M4bError::Io {
+    match audio::count_frames(AudioFormat::Aac, path) {
+        Ok(count) if count.sample_rate == SAMPLE_RATE && count.samples_per_frame == 1024 => {
+            Ok(Cached {
+                path: path.to_path_buf(),
+                frames: count.frames,
+            })
+        }
+        Err(AudioError::Read { source, .. }) => Err(M4bError::Io {
             path: path.to_path_buf(),
             source,
+        }),
+        Ok(_) | Err(_) => Err(M4bError::BadCache {
+            path: path.to_path_buf(),
         }),
     }
 }

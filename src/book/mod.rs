@@ -2,7 +2,6 @@
 //! file (`--book m4b|mp3`) with its chapter marks, `playlist.m3u8`, and subtitles
 //! (`--subtitles srt|vtt`). SPEC §8.
 
-mod adts_count;
 pub mod cover;
 pub mod ffmpeg;
 mod files;
@@ -11,7 +10,6 @@ pub mod layout;
 mod m4b;
 pub mod meta;
 mod mp3book;
-mod mp3scan;
 mod playlist;
 mod retag;
 pub mod sidecars;
