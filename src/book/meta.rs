@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::cover::Cover;
+use super::cover::{Cover, CoverError};
 use crate::manifest::BookInfo;
+use crate::settings::BookOptions;
 
 /// What the tags say about the whole book.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -87,31 +88,18 @@ pub struct TrackTags<'a> {
 /// Every file of an audiobook says this genre.
 pub const GENRE: &str = "Audiobook";
 
-/// The book settings given by flags or the job file.
-#[derive(Debug, Clone, Default)]
-pub struct BookFlags {
-    pub title: Option<String>,
-    pub author: Option<String>,
-    pub narrator: Option<String>,
-    /// `--cover`, already loaded and checked (a bad one is bad input).
-    pub cover: Option<Arc<Cover>>,
-    pub series: Option<String>,
-    /// Checked and normalised by [`series_index`].
-    pub series_index: Option<String>,
-    /// `--description`, read from its file when given as `@FILE`.
-    pub description: Option<String>,
-    pub publisher: Option<String>,
-    pub year: Option<u32>,
-}
-
 /// The one place the book's metadata defaults are resolved: a flag (or job-file key) wins, then
 /// what the manifest says (Markdown: its front matter, else the title heading before the first
 /// chapter; EPUB: its package metadata), then the manifest's file stem for the title. The
 /// series index from a flag goes with the series from wherever it comes; a series from a flag
 /// takes its index from the manifest only when the manifest names the same series. A manifest's own
 /// cover that is not a usable JPEG or PNG is left out with a warning (the user did not ask for
-/// it by name).
-pub fn resolve(flags: &BookFlags, manifest: &BookInfo, manifest_path: &Path) -> BookMeta {
+/// it by name); a `--cover` that is not is bad input, refused before anything is sent.
+pub fn resolve(
+    flags: &BookOptions,
+    manifest: &BookInfo,
+    manifest_path: &Path,
+) -> Result<BookMeta, CoverError> {
     let title = flags
         .title
         .clone()
@@ -126,7 +114,11 @@ pub fn resolve(flags: &BookFlags, manifest: &BookInfo, manifest_path: &Path) -> 
         .author
         .clone()
         .or_else(|| (!manifest.authors.is_empty()).then(|| manifest.authors.join(", ")));
-    let cover = flags.cover.clone().or_else(|| {
+    let cover = match &flags.cover {
+        Some(path) => Some(Arc::new(Cover::load(path)?)),
+        None => None,
+    };
+    let cover = cover.or_else(|| {
         let bytes = manifest.cover.clone()?;
         match Cover::from_bytes(bytes) {
             Ok(c) => Some(Arc::new(c)),
@@ -146,6 +138,11 @@ pub fn resolve(flags: &BookFlags, manifest: &BookInfo, manifest_path: &Path) -> 
         .clone()
         .or_else(|| (!about.narrators.is_empty()).then(|| about.narrators.join(", ")));
     let series_name = flags.series.clone().or_else(|| about.series.clone());
+    if series_name.is_none() && flags.series_index.is_some() {
+        tracing::warn!(
+            "--series-index is left out: the book names no series (give --series as well)"
+        );
+    }
     let series = series_name.map(|name| {
         let manifest_index = (about.series.as_deref() == Some(name.as_str()))
             .then(|| about.series_index.as_deref().and_then(series_index))
@@ -155,7 +152,7 @@ pub fn resolve(flags: &BookFlags, manifest: &BookInfo, manifest_path: &Path) -> 
             name,
         }
     });
-    BookMeta {
+    Ok(BookMeta {
         title: title.trim().to_owned(),
         author,
         narrator,
@@ -173,7 +170,7 @@ pub fn resolve(flags: &BookFlags, manifest: &BookInfo, manifest_path: &Path) -> 
         language: manifest.language.clone(),
         identifier: about.identifier.clone(),
         isbn: about.isbn.clone(),
-    }
+    })
 }
 
 #[cfg(test)]
