@@ -24,7 +24,7 @@ pub(super) fn settings(
     book: Option<&BookMetadata>,
     meta: Option<&crate::book::meta::BookMeta>,
 ) -> serde_json::Value {
-    let mut settings = crate::run::settings_json(cfg);
+    let mut settings = crate::report::settings_json(cfg);
     let (latency, per_char) = answer_figures(&cfg.voice.model);
     if let Some(map) = settings.as_object_mut() {
         map.insert("input".into(), cfg.input.display().to_string().into());

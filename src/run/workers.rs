@@ -14,7 +14,7 @@ use tokio_util::task::TaskTracker;
 use crate::audio;
 use crate::book::tags::RunTags;
 use crate::domain::AudioFormat;
-use crate::error::StopReason;
+use crate::error::{StopReason, StorageError};
 use crate::plan::{cost_usd, prices};
 use crate::provider::hints::MAX_HINT;
 use crate::provider::{Fetched, Provider, SpeechError, SpeechRequest};
@@ -177,7 +177,7 @@ impl Pool {
     }
 
     /// Runs the workers until no piece is left (and the sync is over) or the run stops.
-    pub async fn run(self: &Arc<Self>, workers: usize) -> Result<(), QueueError> {
+    pub async fn run(self: &Arc<Self>, workers: usize) -> Result<(), StorageError> {
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..workers {
             let pool = Arc::clone(self);
@@ -188,11 +188,15 @@ impl Pool {
             match joined {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
-                    self.stop_for(StopReason::Storage(e.to_string()));
+                    let e = StorageError::from(e);
+                    self.stop_for(StopReason::Storage(e.clone()));
                     first_error.get_or_insert(e);
                 }
                 Err(e) => {
-                    self.stop_for(StopReason::Storage(format!("a worker failed: {e}")));
+                    self.stop_for(StopReason::Storage(StorageError::Task {
+                        what: "a worker",
+                        source: Arc::new(e),
+                    }));
                 }
             }
         }
@@ -225,7 +229,7 @@ impl Pool {
         let pool = Arc::clone(self);
         self.finishing.spawn(async move {
             if let Err(e) = pool.build(item).await {
-                pool.stop_for(StopReason::Storage(e.to_string()));
+                pool.stop_for(StopReason::Storage(e.into()));
             }
         });
     }
@@ -381,7 +385,7 @@ impl Pool {
                     self.finishing.spawn(async move {
                         if let Err(e) = pool.record_piece(fp, bytes, seconds, warning, heard).await
                         {
-                            pool.stop_for(StopReason::Storage(e.to_string()));
+                            pool.stop_for(StopReason::Storage(e.into()));
                         }
                     });
                     return Ok(());
@@ -446,7 +450,7 @@ impl Pool {
                 }
                 SpeechError::Local(msg) => {
                     tracing::error!("{msg}");
-                    self.stop_for(StopReason::Storage(msg));
+                    self.stop_for(StopReason::Storage(StorageError::Disk(msg)));
                     return self.release(&fp).await;
                 }
                 SpeechError::Certificate(msg) => {
@@ -661,7 +665,7 @@ impl Pool {
             let title = crate::book::tags::item_title(job.title.as_deref(), &job.key).to_owned();
             let tag = |path: &std::path::Path| {
                 tags.write(job.format, path, &title, job.seq)
-                    .map_err(|e| e.to_string())
+                    .map_err(Into::into)
             };
             // Raw PCM has nowhere to hold a tag: its file stays a link to its one piece.
             let tagger: Option<store::Tagger<'_>> =
@@ -701,7 +705,7 @@ impl Pool {
             }
             Err(BuildError::Io(msg)) => {
                 tracing::error!("{msg}");
-                self.stop_for(StopReason::Storage(msg));
+                self.stop_for(StopReason::Storage(StorageError::Disk(msg)));
             }
         }
         Ok(())
