@@ -69,6 +69,9 @@ pub enum BookError {
     Queue(#[from] crate::queue::QueueError),
     #[error(transparent)]
     Tag(#[from] tags::TagError),
+    /// A signal stopped the run while its outputs were being written.
+    #[error("stopped by a signal")]
+    Cancelled,
 }
 
 impl BookError {
