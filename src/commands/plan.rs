@@ -41,6 +41,7 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
         Err(queue::QueueError::Missing(_)) => HashSet::new(),
         Err(e) => return Err(e.into()),
     };
+    let lexicon = cfg.manifest.lexicon.is_some();
     let stdout = std::io::stdout();
     let out = std::io::BufWriter::new(stdout.lock());
     let write_err = |e: std::io::Error| Error::Other(e.into());
@@ -62,13 +63,23 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
         )
     } else {
         // Books list their chapters' titles, so that `plan` shows what a listener will hear.
-        Render::table(out, manifest.metadata(), meta.as_ref(), manifest.is_book())
-            .map_err(write_err)?
+        Render::table(
+            out,
+            manifest.metadata(),
+            meta.as_ref(),
+            manifest.is_book(),
+            lexicon,
+        )
+        .map_err(write_err)?
     };
     let mut seen: HashSet<u128> = HashSet::new();
     let mut totals = PlanTotals::default();
+    let mut voices = voice::ItemVoices::new(cfg, &manifest, espeak.as_ref());
     for (seq, item) in manifest.items().map_err(Error::input)?.enumerate() {
-        let item = item.map_err(Error::input)?;
+        let mut item = item.map_err(Error::input)?;
+        voices.apply(&mut item);
+        let replacements = lexicon.then_some(item.replacements);
+        totals.replacements += item.replacements;
         let item = plan::plan_item(seq, &item, &defaults, cfg.max_chars, cfg.pause_ms);
         let mut item_requests = 0;
         for p in &item.pieces {
@@ -93,6 +104,8 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
                 characters: item.characters,
                 pieces: item.pieces.len(),
                 requests: item_requests,
+                replacements,
+                voice: (cfg.provider == ProviderKind::Espeak).then_some(&item.settings.voice),
             })
             .map_err(write_err)?;
     }
@@ -109,10 +122,12 @@ fn fingerprint_bits(hex: &str) -> Option<u128> {
 
 /// Where the plan goes: the table or the JSON document.
 enum Render<W: Write> {
-    /// The table; `titled` adds a TITLE column (books).
+    /// The table; `titled` adds a TITLE column (books), `lexicon` a LEXICON column (the
+    /// replacements in each item).
     Table {
         w: W,
         titled: bool,
+        lexicon: bool,
     },
     Json(PlanJsonWriter<W>),
 }
@@ -127,6 +142,7 @@ impl<W: Write> Render<W> {
         book: Option<&manifest::BookMetadata>,
         meta: Option<&BookMeta>,
         titled: bool,
+        lexicon: bool,
     ) -> std::io::Result<Self> {
         if let Some(book) = book {
             writeln!(w, "{}", render_book(book))?;
@@ -138,26 +154,35 @@ impl<W: Write> Render<W> {
         }
         writeln!(
             w,
-            "{:<KEY_WIDTH$}  {:>6}  {:>9}  {:>8}  OUTPUT{}",
+            "{:<KEY_WIDTH$}  {:>6}  {:>9}  {:>8}  {}OUTPUT{}",
             "KEY",
             "PIECES",
             "CHARS",
             "REQUESTS",
+            if lexicon { "LEXICON  " } else { "" },
             if titled { "  TITLE" } else { "" }
         )?;
-        Ok(Render::Table { w, titled })
+        Ok(Render::Table { w, titled, lexicon })
     }
 
     fn item(&mut self, row: &PlanRow<'_>) -> std::io::Result<()> {
         match self {
-            Render::Table { w, titled } => {
+            Render::Table { w, titled, lexicon } => {
                 let title = match (row.title, *titled) {
                     (Some(title), true) => format!("  {title}"),
                     _ => String::new(),
                 };
+                let replaced = match (row.replacements, *lexicon) {
+                    (Some(n), true) => format!("{n:>7}  "),
+                    _ => String::new(),
+                };
+                let title = match row.voice {
+                    Some(voice) => format!("{title}  (voice {voice})"),
+                    None => title,
+                };
                 writeln!(
                     w,
-                    "{:<KEY_WIDTH$}  {:>6}  {:>9}  {:>8}  {}{title}",
+                    "{:<KEY_WIDTH$}  {:>6}  {:>9}  {:>8}  {replaced}{}{title}",
                     row.key, row.pieces, row.characters, row.requests, row.output
                 )
             }
@@ -175,6 +200,9 @@ impl<W: Write> Render<W> {
             Render::Table { mut w, .. } => {
                 w.write_all(render_left_out(left_out).as_bytes())?;
                 w.write_all(render_plan_totals(cfg, totals).as_bytes())?;
+                if cfg.manifest.lexicon.is_some() {
+                    writeln!(w, "lexicon: {} replacements", totals.replacements)?;
+                }
                 w
             }
             Render::Json(json) => json.end(cfg, totals, left_out)?,

@@ -23,6 +23,7 @@ pub(super) fn spawn_sync(
     defaults: Arc<VoiceSettings>,
     max_chars: usize,
     pause_ms: u64,
+    mut voices: super::voice::ItemVoices,
 ) -> tokio::task::JoinHandle<Result<queue::SyncSummary, StorageError>> {
     let out = pool.out.clone();
     let blocking_pool = Arc::clone(&pool);
@@ -66,7 +67,8 @@ pub(super) fn spawn_sync(
             if pool.stop.is_cancelled() {
                 return Ok(summary);
             }
-            let item = item?;
+            let mut item = item?;
+            voices.apply(&mut item);
             chunk.push(plan::plan_item(seq, &item, &defaults, max_chars, pause_ms));
             if chunk.len() == SYNC_CHUNK {
                 flush(std::mem::take(&mut chunk), &mut summary)?;
