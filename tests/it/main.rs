@@ -22,6 +22,7 @@ mod markdown_manifest;
 mod metadata;
 mod outage;
 mod packing;
+mod piper;
 mod queue_access;
 mod quiet;
 mod real_epubs;
