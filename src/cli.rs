@@ -250,6 +250,33 @@ pub struct JobArgs {
     #[arg(long, value_name = "PATH")]
     pub cover: Option<PathBuf>,
 
+    /// Series the book belongs to [default: the EPUB's calibre or EPUB 3 series, the front
+    /// matter's `series`]
+    #[arg(long, value_name = "NAME")]
+    pub series: Option<String>,
+
+    /// The book's number in its series (2, 1.5) [default: the EPUB's or front matter's]
+    #[arg(long, value_name = "N")]
+    #[serde(deserialize_with = "text_or_number")]
+    pub series_index: Option<String>,
+
+    /// Description of the book, or @FILE to read it from a file [default: the EPUB's
+    /// description, the front matter's `description`]
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+
+    /// Publisher [default: the EPUB's]
+    #[arg(long, value_name = "NAME")]
+    pub publisher: Option<String>,
+
+    /// Year of publication [default: the year of the EPUB's or front matter's date]
+    #[arg(long, value_name = "YYYY")]
+    pub year: Option<u32>,
+
+    /// Do not write cover.jpg|png, desc.txt, reader.txt and metadata.opf beside the audio
+    #[arg(long)]
+    pub no_sidecars: bool,
+
     #[arg(long, value_name = "N", help = format!(
         "Silence between chapters in the book file, in milliseconds [default: \
          {DEFAULT_CHAPTER_GAP_MS}]"
@@ -325,6 +352,22 @@ pub struct VerifyArgs {
     /// Request again the pieces whose transcript is over --max-wer, and rewrite their items.
     #[arg(long)]
     pub fix: bool,
+}
+
+/// A job-file value that may be written as text or as a number (`series-index = 2`), as text.
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum TextOrNumber {
+        Text(String),
+        Integer(i64),
+        Float(f64),
+    }
+    Ok(Option::<TextOrNumber>::deserialize(d)?.map(|v| match v {
+        TextOrNumber::Text(s) => s,
+        TextOrNumber::Integer(n) => n.to_string(),
+        TextOrNumber::Float(n) => n.to_string(),
+    }))
 }
 
 /// Options of `plan`.

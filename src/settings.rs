@@ -291,8 +291,9 @@ impl<'de> serde::Deserialize<'de> for Rpm {
     }
 }
 
-/// `--book`, `--title`, `--author`, `--narrator`, `--cover`, `--chapter-gap-ms`, `--subtitles`
-/// as given (flags over the job file). The book stage reads the cover and resolves the defaults
+/// `--book`, `--title`, `--author`, `--narrator`, `--cover`, `--chapter-gap-ms`, `--subtitles`,
+/// `--series`, `--series-index`, `--description`, `--publisher`, `--year`, `--no-sidecars` as
+/// given (flags over the job file). The book stage reads the cover and resolves the defaults
 /// that depend on the manifest (`book::meta::resolve`).
 #[derive(Debug, Clone, Default)]
 pub struct BookOptions {
@@ -304,6 +305,16 @@ pub struct BookOptions {
     pub format: Option<BookFormat>,
     pub chapter_gap_ms: u32,
     pub subtitles: Option<SubtitleFormat>,
+    pub series: Option<String>,
+    /// A number of 0 or more, written plainly (`book::meta::series_index`).
+    pub series_index: Option<String>,
+    /// `--description`, read from its file when given as `@FILE`.
+    pub description: Option<String>,
+    pub publisher: Option<String>,
+    pub year: Option<u32>,
+    /// Write cover, `desc.txt`, `reader.txt` and `metadata.opf` beside the audio (not
+    /// `--no-sidecars`).
+    pub sidecars: bool,
 }
 
 // The defaults. `cli.rs` shows them in `--help` and `config` applies them: one constant each.

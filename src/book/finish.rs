@@ -16,7 +16,9 @@ use super::m4b;
 use super::meta::BookMeta;
 use super::mp3book;
 use super::playlist;
+use super::retag;
 use super::subtitles::{self, PieceTiming, SubtitleFormat};
+use super::tags::{self, RunTags};
 use super::{BookError, BookFormat, BookSettings};
 use crate::domain::AudioFormat;
 use crate::queue::{self, BookItemRow};
@@ -25,12 +27,21 @@ use crate::store::TempFile;
 
 /// The queue's name for the book file's fingerprint.
 const BOOK_OUTPUT: &str = "book";
+/// The queue's name for the sidecar files written last (their names, one a line).
+const SIDECARS_OUTPUT: &str = "sidecars";
+/// The queue's names for what the book file's tags were written from, and its file name.
+const BOOK_TAGS_OUTPUT: &str = "book-tags";
+const BOOK_FILE_OUTPUT: &str = "book-file";
 
 /// What the end of the run wrote.
 #[derive(Debug, Default)]
 pub struct Finished {
     pub playlist_written: bool,
     pub subtitles_written: usize,
+    /// Sidecar files written or removed.
+    pub sidecars_changed: usize,
+    /// Files whose tags were rewritten in place (item files and the book file).
+    pub retagged: usize,
     /// The book file, when it was (re)built in this run.
     pub book_built: Option<PathBuf>,
     /// Why the book was not built, when it was asked for and is not up to date.
@@ -72,6 +83,11 @@ fn finish_outputs(
     let items = queue::book_items(conn)?;
     let done: Vec<&BookItemRow> = items.iter().filter(|i| i.is_done()).collect();
     let mut finished = Finished::default();
+    let run_tags = RunTags {
+        book: std::sync::Arc::clone(&settings.meta),
+        total: u32::try_from(items.len()).unwrap_or(u32::MAX),
+    };
+    finished.retagged = retag::items(conn, out, &run_tags, &done)?;
     if items.len() > 1 {
         let path = out.join(super::PLAYLIST);
         finished.playlist_written = write_if_changed(&path, |w| {
@@ -85,6 +101,15 @@ fn finish_outputs(
             )
         })
         .map_err(|e| BookError::write(&path, e))?;
+    }
+    if settings.sidecars {
+        let before: Vec<String> = queue::output_fingerprint(conn, SIDECARS_OUTPUT)?
+            .map(|names| names.lines().map(str::to_owned).collect())
+            .unwrap_or_default();
+        let written = super::sidecars::write(out, &settings.meta, &before)
+            .map_err(|e| BookError::write(out, e))?;
+        finished.sidecars_changed = written.changed;
+        queue::set_output_fingerprint(conn, SIDECARS_OUTPUT, &written.names.join("\n"))?;
     }
     if let Some(format) = settings.subtitles {
         for item in &done {
@@ -112,17 +137,47 @@ fn finish_outputs(
     }
     let path = out.join(book_file_name(&settings.meta, book));
     let fingerprint = book_fingerprint(settings, book, &done);
-    let up_to_date = path.is_file()
-        && queue::output_fingerprint(conn, BOOK_OUTPUT)?.as_deref() == Some(fingerprint.as_str());
+    let tags_fingerprint = tags::book_fingerprint(&settings.meta);
+    let same_audio = path.is_file()
+        && queue::output_fingerprint(conn, BOOK_OUTPUT)?.as_deref() == Some(fingerprint.as_str())
+        && queue::output_fingerprint(conn, BOOK_FILE_OUTPUT)?.as_deref()
+            == path.file_name().and_then(|n| n.to_str());
     let subtitle_path = settings
         .subtitles
         .map(|f| (f, path.with_extension(f.extension())));
     // A missing book subtitle file is made by building again: cheap, the encodings are kept.
-    if up_to_date && subtitle_path.as_ref().is_none_or(|(_, p)| p.is_file()) {
+    if same_audio && subtitle_path.as_ref().is_none_or(|(_, p)| p.is_file()) {
+        if queue::output_fingerprint(conn, BOOK_TAGS_OUTPUT)?.as_deref()
+            != Some(tags_fingerprint.as_str())
+        {
+            // Only the tags changed: rewrite them in place, the audio as it is.
+            retag::file(&path, |temp| match book {
+                BookFormat::M4b => tags::write_mp4(temp, &settings.meta),
+                BookFormat::Mp3 => tags::retag_mp3_book(temp, &settings.meta),
+            })?;
+            queue::set_output_fingerprint(conn, BOOK_TAGS_OUTPUT, &tags_fingerprint)?;
+            finished.retagged += 1;
+        }
         return Ok(finished);
     }
+    let old_name = queue::output_fingerprint(conn, BOOK_FILE_OUTPUT)?;
     let layout = build(out, &path, book, settings, &done, cancel)?;
+    // A new title is a new file name: the book under the old one goes.
+    if let Some(old) = old_name.filter(|o| {
+        Some(o.as_str()) != path.file_name().and_then(|n| n.to_str())
+            && Path::new(o).file_name().and_then(|n| n.to_str()) == Some(o.as_str())
+    }) {
+        let old_path = out.join(&old);
+        let _ = std::fs::remove_file(&old_path);
+        if let Some((format, _)) = subtitle_path {
+            let _ = std::fs::remove_file(old_path.with_extension(format.extension()));
+        }
+    }
     queue::set_output_fingerprint(conn, BOOK_OUTPUT, &fingerprint)?;
+    queue::set_output_fingerprint(conn, BOOK_TAGS_OUTPUT, &tags_fingerprint)?;
+    if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+        queue::set_output_fingerprint(conn, BOOK_FILE_OUTPUT, name)?;
+    }
     finished.book_built = Some(path.clone());
     if let Some((format, sub_path)) = subtitle_path {
         write_if_changed(&sub_path, |w| {
@@ -264,22 +319,20 @@ pub fn subtitle_name(output: &str, format: SubtitleFormat) -> String {
         .into_owned()
 }
 
-/// What the book file is made of: if this is unchanged, so is the book.
+/// What the book file's audio and chapters are made of: if this is unchanged, so is the book
+/// but for its tags (see [`tags::book_fingerprint`]), which are rewritten in place.
 fn book_fingerprint(settings: &BookSettings, book: BookFormat, items: &[&BookItemRow]) -> String {
     let mut h = Sha256::new();
     let mut field = |bytes: &[u8]| {
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     };
-    field(b"book v1");
+    field(b"book v2");
     field(book.extension().as_bytes());
     field(&settings.gap_ms.to_le_bytes());
     field(settings.subtitles.map_or("", |s| s.extension()).as_bytes());
-    let meta = &settings.meta;
-    field(meta.title.as_bytes());
-    field(meta.author.as_deref().unwrap_or("").as_bytes());
-    field(meta.narrator.as_deref().unwrap_or("").as_bytes());
-    field(meta.cover.as_ref().map_or(&[][..], |c| &c.bytes));
+    // The MP3 book's table of contents is titled by the book.
+    field(settings.meta.title.as_bytes());
     for item in items {
         field(item.title().as_bytes());
         field(item.output.as_bytes());

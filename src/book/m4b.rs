@@ -2,9 +2,10 @@
 //! program. Each chapter's audio is encoded to AAC once and kept in a cache folder beside the
 //! queue (`tts-batch.book/<item fingerprint>.aac`, raw ADTS), as is the gap's silence; the book
 //! is then those encodings streamed in order into one ffmpeg that only wraps them into MP4
-//! (`-c copy`) with the chapters and tags from an ffmetadata file and the cover. So a rebuild
-//! after one chapter changed encodes that chapter alone, and our own process holds a 64 KiB
-//! buffer whatever the book's length.
+//! (`-c copy`) with the chapters from an ffmetadata file; the tags and cover are then written
+//! into its `ilst` by `tags::write_mp4`, as a retag writes them. So a rebuild after one chapter
+//! changed encodes that chapter alone, and our own process holds a 64 KiB buffer whatever the
+//! book's length.
 //!
 //! Chapter marks count whole AAC frames (1024 samples) of the encodings actually joined, so each
 //! falls where its chapter's audio starts in the file (within the encoder's priming, 1024
@@ -20,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ffmpeg::{self, FfmpegError};
 use super::layout::{Layout, Span};
-use super::meta::{BookMeta, GENRE};
+use super::meta::BookMeta;
 use crate::audio::{self, AudioError};
 use crate::domain::AudioFormat;
 
@@ -49,6 +50,8 @@ pub enum M4bError {
     BadCache { path: PathBuf },
     #[error("the book has no chapters")]
     Empty,
+    #[error(transparent)]
+    Tag(#[from] super::tags::TagError),
     #[error("stopped by a signal")]
     Cancelled,
 }
@@ -120,29 +123,14 @@ pub fn write(
     };
 
     let meta_path = cache.join(".book.ffmetadata.tts-tmp");
-    let metadata = ffmetadata(book, chapters, &samples, at);
+    let metadata = ffmetadata(chapters, &samples, at);
     std::fs::write(&meta_path, metadata).map_err(io_at(&meta_path))?;
-    let cover_path = book
-        .cover
-        .as_ref()
-        .map(|c| cache.join(format!(".cover.{}.tts-tmp", c.kind.extension())));
-    if let (Some(path), Some(cover)) = (&cover_path, &book.cover) {
-        std::fs::write(path, &cover.bytes).map_err(io_at(path))?;
-    }
-    let muxed = mux(
-        ffmpeg,
-        &cached,
-        gap.as_ref(),
-        &meta_path,
-        cover_path.as_deref(),
-        out,
-        cancel,
-    );
+    let muxed = mux(ffmpeg, &cached, gap.as_ref(), &meta_path, out, cancel);
     let _ = std::fs::remove_file(&meta_path);
-    if let Some(path) = &cover_path {
-        let _ = std::fs::remove_file(path);
-    }
     muxed?;
+    // The tags and cover go in after the mux, as a retag writes them: one writer of MP4 tags,
+    // and the series as freeform atoms, which ffmpeg's muxer cannot write.
+    super::tags::write_mp4(out, book).map_err(M4bError::Tag)?;
 
     let mut keep: Vec<&Path> = cached.iter().map(|c| c.path.as_path()).collect();
     if let Some(g) = &gap {
@@ -331,13 +319,12 @@ fn measure(path: &Path) -> Result<Cached, M4bError> {
 }
 
 /// Streams the encodings (gaps between) into one ffmpeg that wraps them into MP4 with the
-/// metadata and cover, copying the audio.
+/// chapter marks, copying the audio.
 fn mux(
     ffmpeg: &Path,
     cached: &[Cached],
     gap: Option<&Cached>,
     meta: &Path,
-    cover: Option<&Path>,
     out: &Path,
     cancel: &CancellationToken,
 ) -> Result<(), M4bError> {
@@ -348,20 +335,7 @@ fn mux(
     cmd.args(["-thread_queue_size", "65536", "-f", "aac", "-i", "pipe:0"]);
     cmd.args(["-f", "ffmetadata", "-i"]);
     cmd.arg(meta);
-    if let Some(cover) = cover {
-        cmd.arg("-i").arg(cover);
-    }
     cmd.args(["-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]);
-    if cover.is_some() {
-        cmd.args([
-            "-map",
-            "2:v",
-            "-c:v",
-            "copy",
-            "-disposition:v:0",
-            "attached_pic",
-        ]);
-    }
     cmd.args(["-c:a", "copy", "-movflags", "+faststart", "-f", "mp4"]);
     cmd.arg(out);
     cmd.stdin(Stdio::piped());
@@ -413,25 +387,10 @@ fn feed(
     Ok(())
 }
 
-/// The ffmetadata file: the book's tags, then a chapter per item in samples at 1/24000.
-fn ffmetadata(book: &BookMeta, chapters: &[Chapter], samples: &[(u64, u64)], total: u64) -> String {
+/// The ffmetadata file: a chapter per item in samples at 1/24000 (the tags are written after
+/// the mux, see [`super::tags::write_mp4`]).
+fn ffmetadata(chapters: &[Chapter], samples: &[(u64, u64)], total: u64) -> String {
     let mut m = String::from(";FFMETADATA1\n");
-    let mut tag = |key: &str, value: &str| {
-        m.push_str(key);
-        m.push('=');
-        m.push_str(&escape(value));
-        m.push('\n');
-    };
-    tag("title", &book.title);
-    tag("album", &book.title);
-    if let Some(a) = &book.author {
-        tag("artist", a);
-        tag("album_artist", a);
-    }
-    if let Some(n) = &book.narrator {
-        tag("composer", n);
-    }
-    tag("genre", GENRE);
     for (i, (chapter, &(start, _))) in chapters.iter().zip(samples).enumerate() {
         // A mark runs to the next one, so the marks cover the book, gaps included.
         let end = samples.get(i + 1).map_or(total, |next| next.0);
@@ -470,10 +429,7 @@ fn prune(cache: &Path, keep: &[&Path]) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::book::cover::Cover;
     use crate::book::probe;
 
     fn chapters(dir: &Path, lengths: &[u64], tag: &str) -> Vec<Chapter> {
@@ -498,14 +454,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ffmpeg = ffmpeg::find().unwrap();
         let cache = dir.path().join("tts-batch.book");
-        let book = BookMeta {
-            title: "A Book".into(),
-            author: Some("Someone".into()),
-            narrator: Some("Alloy".into()),
-            cover: Some(Arc::new(
-                Cover::from_bytes(crate::book::cover::tests::jpeg()).unwrap(),
-            )),
-        };
+        let book = crate::book::meta::tests::full_book();
         let mut list = chapters(dir.path(), &[1500, 4000, 800], "x");
         let out = dir.path().join("a-book.m4b");
         let never = CancellationToken::new();
@@ -530,20 +479,14 @@ mod tests {
             (starts[1] - 3.5).abs() < 0.2 && (starts[2] - 9.5).abs() < 0.3,
             "{starts:?}"
         );
-        for (k, v) in [
-            ("title", "A Book"),
-            ("album", "A Book"),
-            ("artist", "Someone"),
-            ("composer", "Alloy"),
-            ("genre", "Audiobook"),
-        ] {
-            assert_eq!(
-                info.tags.get(k).map(String::as_str),
-                Some(v),
-                "{k}: {:?}",
-                info.tags
-            );
-        }
+        assert_eq!(
+            info.tags.get("title").map(String::as_str),
+            Some(book.title.as_str())
+        );
+        // (The format's tags: the streams' own `language` is the audio's, `und`.)
+        let format = probe::format_tags(&out);
+        crate::book::meta::tests::assert_full_tags(&format, "m4b");
+        assert_eq!(format.get("media_type").map(String::as_str), Some("2"));
         assert!(info.has_cover);
         assert!(
             (info.duration - built.layout.seconds).abs() < 0.05,

@@ -11,6 +11,8 @@ mod m4b;
 pub mod meta;
 mod mp3book;
 mod playlist;
+mod retag;
+pub mod sidecars;
 pub mod subtitles;
 pub mod tags;
 
@@ -38,6 +40,8 @@ pub struct BookSettings {
     pub pause_ms: u32,
     /// Where chapter encodings of the M4B book are kept: beside the queue (`tts-batch.book/`).
     pub cache: PathBuf,
+    /// Write the sidecar files (cover, `desc.txt`, `reader.txt`, `metadata.opf`).
+    pub sidecars: bool,
 }
 
 /// The folder of cached chapter encodings, beside the queue: `tts-batch.db` → `tts-batch.book/`.
@@ -63,6 +67,8 @@ pub enum BookError {
     Ffmpeg(#[from] ffmpeg::FfmpegError),
     #[error(transparent)]
     Queue(#[from] crate::queue::QueueError),
+    #[error(transparent)]
+    Tag(#[from] tags::TagError),
     /// A signal stopped the run while its outputs were being written.
     #[error("stopped by a signal")]
     Cancelled,

@@ -177,6 +177,7 @@ mod tests {
             cover: Some(Arc::new(
                 Cover::from_bytes(crate::book::cover::tests::png()).unwrap(),
             )),
+            ..BookMeta::default()
         };
         let path = dir.path().join("a-book.mp3");
         let mut out = std::fs::File::create(&path).unwrap();

@@ -1,23 +1,43 @@
-//! Tags on item files: title, album, artist, composer (narrator), track n/N, genre and cover,
-//! written into the temporary file before it gets its final name (never in place on a final
-//! file), in the container's own kind of tag:
+//! Tags on item files and the book file: title, album, artist and album artist (author),
+//! composer (narrator), track n/N, genre, description, series, publisher, date, language, ISBN
+//! and cover, written into a temporary file before it gets its final name (never in place on a
+//! final file), in the container's own kind of tag:
 //!
 //! | format | tag |
 //! | --- | --- |
 //! | mp3 | ID3v2.4 at the start (`id3`) |
 //! | aac (ADTS) | ID3v2.4 at the start: ADTS has no tag of its own, and ffmpeg, VLC, Apple and Android players skip a leading ID3v2 tag in raw AAC as they do in MP3 |
 //! | wav | ID3v2.4 in an `id3 ` chunk after the data (read by ffmpeg and most players; LIST/INFO cannot hold a cover or a composer) |
-//! | flac, opus | Vorbis comments, cover as METADATA_BLOCK_PICTURE (`lofty`) |
+//! | flac, opus | Vorbis comments, cover as a picture block (FLAC) or METADATA_BLOCK_PICTURE (Opus) (`lofty`) |
+//! | m4b | MP4 `ilst` atoms (`lofty`), the series as iTunes freeform atoms |
 //! | pcm | none: raw samples have nowhere to put a tag |
+//!
+//! Each field goes where Audiobookshelf's scanner finds it through ffprobe (its `prober.js`):
+//!
+//! | field | ID3v2.4 | Vorbis | MP4 | ffprobe key |
+//! | --- | --- | --- | --- | --- |
+//! | book title | TALB | ALBUM | ©alb | album |
+//! | author | TPE1, TPE2 | ARTIST, ALBUMARTIST | ©ART, aART | artist, album_artist |
+//! | narrator | TCOM | COMPOSER | ©wrt | composer |
+//! | description | COMM | DESCRIPTION, COMMENT | desc, ©cmt | description / comment |
+//! | series | TXXX:series, TIT1 `Name #N` | SERIES, SERIES-PART, GROUPING | ----:series, ----:series-part, ©grp | series, series-part, grouping |
+//! | publisher | TPUB | PUBLISHER | ----:publisher | publisher |
+//! | year | TDRC | DATE | ©day | date |
+//! | language | TLAN | LANGUAGE | ----:language | language |
+//! | ISBN | TXXX:isbn | ISBN | ----:isbn | isbn |
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use id3::TagLike;
 use lofty::config::WriteOptions;
+use lofty::mp4::{Atom, AtomData, AtomIdent, DataType, Ilst};
+use lofty::ogg::OggPictureStorage;
+use lofty::ogg::tag::VorbisComments;
 use lofty::picture::{MimeType, Picture, PictureType};
-use lofty::prelude::{Accessor, ItemKey, TagExt};
-use lofty::tag::{Tag, TagType};
+use lofty::prelude::TagExt;
+
+use sha2::{Digest, Sha256};
 
 use super::cover::{Cover, CoverKind};
 use super::meta::{BookMeta, GENRE, TrackTags};
@@ -30,7 +50,7 @@ pub enum TagError {
     #[error("tagging {}: {source}", path.display())]
     Id3 { path: PathBuf, source: id3::Error },
     #[error("tagging {}: {source}", path.display())]
-    Vorbis {
+    Lofty {
         path: PathBuf,
         source: lofty::error::FileEncodingError,
     },
@@ -45,6 +65,23 @@ pub struct RunTags {
 }
 
 impl RunTags {
+    /// What the tag settings of an item file are: the book's fields and the kind of tag. The
+    /// item's own title and place (track n/N) are not in it: they change with the manifest,
+    /// not the settings, and an edit rewrites only the files it touches (SPEC §8); they are
+    /// written whenever the file is built or retagged.
+    pub fn fingerprint(&self, format: AudioFormat) -> String {
+        let mut h = Sha256::new();
+        for field in [
+            "item tags v1",
+            format.extension(),
+            &book_fingerprint(&self.book),
+        ] {
+            h.update((field.len() as u64).to_le_bytes());
+            h.update(field.as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+
     /// Writes the tags of the item at manifest position `seq` (from 0), titled `title` (its key
     /// when it has none), into its temporary file at `path`.
     pub fn write(
@@ -65,6 +102,44 @@ impl RunTags {
     }
 }
 
+/// What the book's fields are: if this is unchanged, so is every tag that describes the book.
+pub fn book_fingerprint(book: &BookMeta) -> String {
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    let text = |o: &Option<String>| o.clone().unwrap_or_default();
+    field(b"book tags v1");
+    field(book.title.as_bytes());
+    for value in [
+        text(&book.author),
+        text(&book.narrator),
+        text(&book.description),
+        book.series
+            .as_ref()
+            .map_or(String::new(), |s| s.name.clone()),
+        book.series
+            .as_ref()
+            .and_then(|s| s.index.clone())
+            .unwrap_or_default(),
+        text(&book.publisher),
+        text(&book.date),
+        text(&book.language),
+        text(&book.identifier),
+        text(&book.isbn),
+    ] {
+        field(value.as_bytes());
+    }
+    field(book.cover.as_ref().map_or(&[][..], |c| &c.bytes));
+    hex::encode(h.finalize())
+}
+
+/// The title an item's file is tagged with: its own, else its key.
+pub fn item_title<'a>(title: Option<&'a str>, key: &'a str) -> &'a str {
+    title.filter(|t| !t.trim().is_empty()).unwrap_or(key)
+}
+
 /// Writes `tags` into the audio file at `path` (a temporary file). PCM gets nothing.
 pub fn write(format: AudioFormat, path: &Path, tags: &TrackTags<'_>) -> Result<(), TagError> {
     match format {
@@ -76,7 +151,7 @@ pub fn write(format: AudioFormat, path: &Path, tags: &TrackTags<'_>) -> Result<(
             }),
         AudioFormat::Flac | AudioFormat::Opus => vorbis_tag(tags)
             .save_to_path(path, WriteOptions::default())
-            .map_err(|source| TagError::Vorbis {
+            .map_err(|source| TagError::Lofty {
                 path: path.to_path_buf(),
                 source,
             }),
@@ -93,8 +168,9 @@ pub fn id3_tag(tags: &TrackTags<'_>) -> id3::Tag {
     tag
 }
 
-/// The ID3v2.4 frames that describe the book: album, artists, genre, cover.
-pub fn id3_book_tag(book: &super::meta::BookMeta) -> id3::Tag {
+/// The ID3v2.4 frames that describe the book: album, artists, genre, description, series,
+/// publisher, year, language, ISBN, cover.
+pub fn id3_book_tag(book: &BookMeta) -> id3::Tag {
     let mut tag = id3::Tag::new();
     tag.set_album(&book.title);
     if let Some(author) = &book.author {
@@ -105,6 +181,38 @@ pub fn id3_book_tag(book: &super::meta::BookMeta) -> id3::Tag {
         tag.set_text("TCOM", narrator);
     }
     tag.set_genre(GENRE);
+    let extended = |tag: &mut id3::Tag, description: &str, value: &str| {
+        tag.add_frame(id3::frame::ExtendedText {
+            description: description.to_owned(),
+            value: value.to_owned(),
+        });
+    };
+    if let Some(description) = &book.description {
+        tag.add_frame(id3::frame::Comment {
+            lang: "eng".to_owned(),
+            description: String::new(),
+            text: description.clone(),
+        });
+    }
+    if let Some(series) = &book.series {
+        tag.set_text("TIT1", series.grouping());
+        extended(&mut tag, "series", &series.name);
+        if let Some(index) = &series.index {
+            extended(&mut tag, "series-part", index);
+        }
+    }
+    if let Some(publisher) = &book.publisher {
+        tag.set_text("TPUB", publisher);
+    }
+    if let Some(year) = book.year() {
+        tag.set_text("TDRC", year);
+    }
+    if let Some(language) = &book.language {
+        tag.set_text("TLAN", language);
+    }
+    if let Some(isbn) = &book.isbn {
+        extended(&mut tag, "isbn", isbn);
+    }
     if let Some(cover) = &book.cover {
         tag.add_frame(id3::frame::Picture {
             mime_type: cover.kind.mime().to_owned(),
@@ -116,25 +224,159 @@ pub fn id3_book_tag(book: &super::meta::BookMeta) -> id3::Tag {
     tag
 }
 
-fn vorbis_tag(tags: &TrackTags<'_>) -> Tag {
+fn vorbis_tag(tags: &TrackTags<'_>) -> VorbisComments {
     let book = tags.book;
-    let mut tag = Tag::new(TagType::VorbisComments);
-    tag.set_title(tags.title.to_owned());
-    tag.set_album(book.title.clone());
+    let mut tag = VorbisComments::new();
+    let mut put = |key: &str, value: &str| tag.push(key.to_owned(), value.to_owned());
+    put("TITLE", tags.title);
+    put("ALBUM", &book.title);
     if let Some(author) = &book.author {
-        tag.set_artist(author.clone());
-        tag.insert_text(ItemKey::AlbumArtist, author.clone());
+        put("ARTIST", author);
+        put("ALBUMARTIST", author);
     }
     if let Some(narrator) = &book.narrator {
-        tag.insert_text(ItemKey::Composer, narrator.clone());
+        put("COMPOSER", narrator);
     }
-    tag.set_track(tags.track);
-    tag.set_track_total(tags.total);
-    tag.set_genre(GENRE.to_owned());
+    put("TRACKNUMBER", &tags.track.to_string());
+    put("TRACKTOTAL", &tags.total.to_string());
+    put("GENRE", GENRE);
+    if let Some(description) = &book.description {
+        put("DESCRIPTION", description);
+        put("COMMENT", description);
+    }
+    if let Some(series) = &book.series {
+        put("SERIES", &series.name);
+        if let Some(index) = &series.index {
+            put("SERIES-PART", index);
+        }
+        put("GROUPING", &series.grouping());
+    }
+    if let Some(publisher) = &book.publisher {
+        put("PUBLISHER", publisher);
+    }
+    if let Some(year) = book.year() {
+        put("DATE", year);
+    }
+    if let Some(language) = &book.language {
+        put("LANGUAGE", language);
+    }
+    if let Some(isbn) = &book.isbn {
+        put("ISBN", isbn);
+    }
     if let Some(cover) = &book.cover {
-        tag.push_picture(lofty_picture(cover));
+        // A picture lofty cannot describe (it checked the bytes already) is left out.
+        let _ = tag.insert_picture(lofty_picture(cover), None);
     }
     tag
+}
+
+/// The MP4 `ilst` of the book file: the book's fields, titled by the book, marked as an
+/// audiobook (`stik` 2), with the series as iTunes freeform atoms that ffprobe reports by name.
+fn mp4_tag(book: &BookMeta) -> Ilst {
+    let mut ilst = Ilst::new();
+    let mut text = |ident: &[u8; 4], value: &str| {
+        ilst.insert(Atom::new(
+            AtomIdent::Fourcc(*ident),
+            AtomData::UTF8(value.to_owned()),
+        ));
+    };
+    text(b"\xa9nam", &book.title);
+    text(b"\xa9alb", &book.title);
+    if let Some(author) = &book.author {
+        text(b"\xa9ART", author);
+        text(b"aART", author);
+    }
+    if let Some(narrator) = &book.narrator {
+        text(b"\xa9wrt", narrator);
+    }
+    text(b"\xa9gen", GENRE);
+    if let Some(description) = &book.description {
+        text(b"desc", description);
+        text(b"\xa9cmt", description);
+    }
+    if let Some(series) = &book.series {
+        text(b"\xa9grp", &series.grouping());
+    }
+    if let Some(year) = book.year() {
+        text(b"\xa9day", year);
+    }
+    let mut freeform = |name: &str, value: &str| {
+        ilst.insert(Atom::new(
+            AtomIdent::Freeform {
+                mean: "com.apple.iTunes".into(),
+                name: name.to_owned().into(),
+            },
+            AtomData::UTF8(value.to_owned()),
+        ));
+    };
+    if let Some(series) = &book.series {
+        freeform("series", &series.name);
+        if let Some(index) = &series.index {
+            freeform("series-part", index);
+        }
+    }
+    if let Some(publisher) = &book.publisher {
+        freeform("publisher", publisher);
+    }
+    if let Some(language) = &book.language {
+        freeform("language", language);
+    }
+    if let Some(isbn) = &book.isbn {
+        freeform("isbn", isbn);
+    }
+    // One byte, as iTunes writes it and ffmpeg reads it (lofty writes `SignedInteger` as four).
+    ilst.insert(Atom::new(
+        AtomIdent::Fourcc(*b"stik"),
+        AtomData::Unknown {
+            code: DataType::BeSignedInteger,
+            data: vec![2],
+        },
+    ));
+    if let Some(cover) = &book.cover {
+        ilst.insert_picture(lofty_picture(cover));
+    }
+    ilst
+}
+
+/// Writes the book's tags into the MP3 book at `path` (a temporary copy of it) in place of
+/// its old ones, keeping its chapter frames (CHAP) and retitling its table of contents (CTOC).
+pub fn retag_mp3_book(path: &Path, book: &BookMeta) -> Result<(), TagError> {
+    let id3_err = |source| TagError::Id3 {
+        path: path.to_path_buf(),
+        source,
+    };
+    let old = id3::Tag::read_from_path(path).map_err(id3_err)?;
+    let mut tag = id3_book_tag(book);
+    tag.add_frame(id3::Frame::text("TIT2", book.title.clone()));
+    for frame in old.frames() {
+        match frame.content() {
+            id3::Content::Chapter(_) => {
+                tag.add_frame(frame.clone());
+            }
+            id3::Content::TableOfContents(toc) => {
+                let mut toc = toc.clone();
+                toc.frames = vec![id3::Frame::text("TIT2", book.title.clone())];
+                tag.add_frame(id3::Frame::with_content(
+                    "CTOC",
+                    id3::Content::TableOfContents(toc),
+                ));
+            }
+            _ => {}
+        }
+    }
+    tag.write_to_path(path, id3::Version::Id3v24)
+        .map_err(id3_err)
+}
+
+/// Writes the book's tags into the MP4 file at `path` (a temporary file), in place of any
+/// it has; the audio and the chapters are left as they are.
+pub fn write_mp4(path: &Path, book: &BookMeta) -> Result<(), TagError> {
+    mp4_tag(book)
+        .save_to_path(path, WriteOptions::default())
+        .map_err(|source| TagError::Lofty {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn lofty_picture(cover: &Cover) -> Picture {
@@ -150,21 +392,12 @@ fn lofty_picture(cover: &Cover) -> Picture {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::book::meta::BookMeta;
     use crate::book::probe;
 
     fn book() -> BookMeta {
-        BookMeta {
-            title: "Alice’s Adventures in Wonderland".into(),
-            author: Some("Lewis Carroll".into()),
-            narrator: Some("Alloy".into()),
-            cover: Some(Arc::new(
-                Cover::from_bytes(crate::book::cover::tests::jpeg()).unwrap(),
-            )),
-        }
+        crate::book::meta::tests::full_book()
     }
 
     #[test]
@@ -205,11 +438,7 @@ mod tests {
                 Some("Lewis Carroll"),
                 "{name}"
             );
-            assert_eq!(
-                t.get("composer").map(String::as_str),
-                Some("Alloy"),
-                "{name}"
-            );
+            crate::book::meta::tests::assert_full_tags(t, name);
             assert_eq!(
                 t.get("genre").map(String::as_str),
                 Some("Audiobook"),

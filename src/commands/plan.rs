@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::plan_json::PlanJsonWriter;
 use super::plan_rows::{PlanRow, PlanTotals};
+use crate::book::meta::BookMeta;
 use crate::config::Config;
 use crate::domain::ProviderKind;
 use crate::error::{Error, Outcome};
@@ -48,14 +49,32 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
     let stdout = std::io::stdout();
     let out = std::io::BufWriter::new(stdout.lock());
     let write_err = |e: std::io::Error| Error::Other(e.into());
+    // What the tags and sidecar files will say, flags over the manifest's own metadata.
+    let meta = match manifest.is_book() || cfg.book.format.is_some() {
+        true => Some(
+            crate::book::meta::resolve(&cfg.book, &manifest.book_info(), &cfg.input)
+                .map_err(Error::input)?,
+        ),
+        false => None,
+    };
     let mut render = if json {
         Render::Json(
-            PlanJsonWriter::begin(out, &super::plan_json::settings(cfg, manifest.metadata()))
-                .map_err(write_err)?,
+            PlanJsonWriter::begin(
+                out,
+                &super::plan_json::settings(cfg, manifest.metadata(), meta.as_ref()),
+            )
+            .map_err(write_err)?,
         )
     } else {
         // Books list their chapters' titles, so that `plan` shows what a listener will hear.
-        Render::table(out, manifest.metadata(), manifest.is_book(), lexicon).map_err(write_err)?
+        Render::table(
+            out,
+            manifest.metadata(),
+            meta.as_ref(),
+            manifest.is_book(),
+            lexicon,
+        )
+        .map_err(write_err)?
     };
     let mut seen: HashSet<u128> = HashSet::new();
     let mut totals = PlanTotals::default();
@@ -134,11 +153,17 @@ impl<W: Write> Render<W> {
     fn table(
         mut w: W,
         book: Option<&manifest::BookMetadata>,
+        meta: Option<&BookMeta>,
         titled: bool,
         lexicon: bool,
     ) -> std::io::Result<Self> {
         if let Some(book) = book {
-            writeln!(w, "{}\n", render_book(book))?;
+            writeln!(w, "{}", render_book(book))?;
+        }
+        let details = meta.map(render_meta).unwrap_or_default();
+        w.write_all(details.as_bytes())?;
+        if book.is_some() || !details.is_empty() {
+            writeln!(w)?;
         }
         writeln!(
             w,
@@ -218,6 +243,40 @@ fn render_book(book: &manifest::BookMetadata) -> String {
         None => details.push("no cover".to_owned()),
     }
     format!("{line} ({})", details.join("; "))
+}
+
+/// The book's fields beyond title, author and cover, as the tags and sidecar files will carry
+/// them (flags over the manifest's), a line each; nothing for fields that are not set.
+fn render_meta(meta: &BookMeta) -> String {
+    let mut lines = String::new();
+    let mut line = |name: &str, value: &str| lines.push_str(&format!("  {name}: {value}\n"));
+    if let Some(narrator) = &meta.narrator {
+        line("narrator", narrator);
+    }
+    if let Some(series) = &meta.series {
+        line("series", &series.grouping());
+    }
+    if let Some(publisher) = &meta.publisher {
+        line("publisher", publisher);
+    }
+    if let Some(date) = &meta.date {
+        line("date", date);
+    }
+    if let Some(isbn) = &meta.isbn {
+        line("isbn", isbn);
+    }
+    if let Some(description) = &meta.description {
+        const SHOWN: usize = 72;
+        let flat = description.split_whitespace().collect::<Vec<_>>().join(" ");
+        let chars = flat.chars().count();
+        let shown: String = flat.chars().take(SHOWN).collect();
+        let more = if chars > SHOWN { "…" } else { "" };
+        line(
+            "description",
+            &format!("{shown}{more} ({chars} characters)"),
+        );
+    }
+    lines
 }
 
 /// The chapters of a book that are not read, and why.

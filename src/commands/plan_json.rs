@@ -19,7 +19,11 @@ use crate::plan::estimate::answer_figures;
 /// The `settings` member: what the report's settings show (never the key), with the input,
 /// the output folder, and the price and answer time the estimates assume for the default
 /// model.
-pub(super) fn settings(cfg: &Config, book: Option<&BookMetadata>) -> serde_json::Value {
+pub(super) fn settings(
+    cfg: &Config,
+    book: Option<&BookMetadata>,
+    meta: Option<&crate::book::meta::BookMeta>,
+) -> serde_json::Value {
     let mut settings = crate::report::settings_json(cfg);
     let (latency, per_char) = answer_figures(&cfg.voice.model);
     if let Some(map) = settings.as_object_mut() {
@@ -47,6 +51,26 @@ pub(super) fn settings(cfg: &Config, book: Option<&BookMetadata>) -> serde_json:
             "assumed_answer_seconds".into(),
             serde_json::json!({ "latency": latency, "per_character": per_char }),
         );
+        // What the tags and sidecar files will say.
+        if let Some(meta) = meta {
+            map.insert(
+                "tags".into(),
+                serde_json::json!({
+                    "title": meta.title,
+                    "author": meta.author,
+                    "narrator": meta.narrator,
+                    "series": meta.series.as_ref().map(|s| s.name.clone()),
+                    "series_index": meta.series.as_ref().and_then(|s| s.index.clone()),
+                    "description": meta.description,
+                    "publisher": meta.publisher,
+                    "date": meta.date,
+                    "language": meta.language,
+                    "identifier": meta.identifier,
+                    "isbn": meta.isbn,
+                    "cover": meta.cover.as_ref().map(|c| c.kind.mime()),
+                }),
+            );
+        }
         // An EPUB's own description: the defaults of the book's tags.
         if let Some(book) = book {
             map.insert(

@@ -90,8 +90,8 @@ pub struct VerifyOptions {
 pub const DEFAULT_VERIFY_MODEL: &str = "gpt-4o-mini-transcribe";
 
 /// Reads a job file: the options under their long names, `input` naming the manifest.
-/// `input`, `out`, `db`, `api-key-file`, `cover`, `lexicon` and `piper-voices` become relative
-/// to the job file's folder.
+/// `input`, `out`, `db`, `api-key-file`, `cover`, `lexicon`, `piper-voices` and a `description`
+/// given as `@FILE` become relative to the job file's folder.
 fn load_job(path: &Path) -> Result<JobArgs, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(format!("{}: {}", path.display(), io_reason(&e))))?;
@@ -125,6 +125,15 @@ fn load_job(path: &Path) -> Result<JobArgs, ConfigError> {
         &mut job.lexicon,
     ] {
         p.as_mut().map(rebase);
+    }
+    // `description = "@blurb.txt"` names a file beside the job file, as paths do.
+    if let Some(file) = job
+        .description
+        .as_deref()
+        .and_then(|d| d.strip_prefix('@'))
+        .filter(|f| Path::new(f).is_relative())
+    {
+        job.description = Some(format!("@{}", base.join(file).display()));
     }
     Ok(job)
 }
@@ -168,7 +177,47 @@ fn book_options(o: &JobArgs) -> Result<BookOptions, ConfigError> {
             MAX_CHAPTER_GAP_MS,
         )?,
         subtitles: o.subtitles,
+        series: non_empty("--series", o.series.clone())?,
+        series_index: match &o.series_index {
+            Some(index) => Some(crate::book::meta::series_index(index).ok_or_else(|| {
+                ConfigError::new(format!(
+                    "--series-index: `{index}` is not a number of the book in its series (1, 2, 1.5)"
+                ))
+            })?),
+            None => None,
+        },
+        description: match &o.description {
+            Some(text) => Some(description(text)?),
+            None => None,
+        },
+        publisher: non_empty("--publisher", o.publisher.clone())?,
+        year: match o.year {
+            Some(year) => Some(in_range("--year", year, 1, 9999)?),
+            None => None,
+        },
+        sidecars: !o.no_sidecars,
     })
+}
+
+/// `--description`: the text, or `@FILE` for a file's (UTF-8) text; trimmed, not empty.
+fn description(value: &str) -> Result<String, ConfigError> {
+    let text = match value.strip_prefix('@') {
+        Some(file) => {
+            let bytes = std::fs::read(file).map_err(|e| {
+                ConfigError::new(format!("--description: {file}: {}", io_reason(&e)))
+            })?;
+            String::from_utf8(bytes)
+                .map_err(|_| ConfigError::new(format!("--description: {file}: not UTF-8 text")))?
+        }
+        None => value.to_owned(),
+    };
+    let text = text.trim().replace("\r\n", "\n");
+    if text.is_empty() {
+        return Err(ConfigError::new(format!(
+            "--description: `{value}` is empty"
+        )));
+    }
+    Ok(text)
 }
 
 /// The file a path names, as we tell it by extension.

@@ -63,16 +63,25 @@ pub(crate) struct Manifest {
     epub: Option<EpubInfo>,
     /// A Markdown book's own title: the heading above its first chapter.
     markdown_title: Option<String>,
+    /// A Markdown book's front matter, its cover read.
+    front_matter: Option<FrontMatterRead>,
 }
 
-/// What a manifest says about the book as a whole, for the tags and the book file: a Markdown
-/// book's title heading (above its first chapter); an EPUB's title, authors and cover.
+/// A Markdown book's front matter and the bytes of the cover it names.
+type FrontMatterRead = (markdown::front_matter::FrontMatter, Option<Vec<u8>>);
+
+/// What a manifest says about the book as a whole, for the tags, the sidecar files and the book
+/// file: a Markdown book's front matter and title heading (above its first chapter); an EPUB's
+/// package metadata.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BookInfo {
     pub title: Option<String>,
     pub authors: Vec<String>,
     /// The cover picture's bytes, not yet checked.
     pub cover: Option<Vec<u8>>,
+    pub language: Option<String>,
+    /// Description, series, publisher, date, identifiers, narrators.
+    pub about: epub::About,
 }
 
 /// What an EPUB manifest knows beyond its items.
@@ -103,6 +112,7 @@ pub(crate) fn open(path: &Path, opts: &ManifestOptions) -> Result<Manifest, Mani
         heading_only: Vec::new(),
         epub: None,
         markdown_title: None,
+        front_matter: None,
     };
     match opts.format {
         InputFormat::Epub => {
@@ -131,6 +141,7 @@ pub(crate) fn open(path: &Path, opts: &ManifestOptions) -> Result<Manifest, Mani
             );
             manifest.chapters = chapters;
             manifest.heading_only = heading_only;
+            manifest.front_matter = front_matter(path, &manifest.text)?;
         }
         InputFormat::Lines | InputFormat::Csv => manifest.text = read_text(path)?,
     }
@@ -163,10 +174,29 @@ impl Manifest {
                 title: epub.metadata.title.clone(),
                 authors: epub.metadata.authors.clone(),
                 cover: epub.metadata.cover.as_ref().map(|c| c.bytes.clone()),
+                language: epub.metadata.language.clone(),
+                about: epub.metadata.about.clone(),
             },
-            None => BookInfo {
-                title: self.markdown_title.clone(),
-                ..BookInfo::default()
+            None => match &self.front_matter {
+                Some((front, cover)) => BookInfo {
+                    title: front.title.clone().or_else(|| self.markdown_title.clone()),
+                    authors: front.authors.clone(),
+                    cover: cover.clone(),
+                    language: front.language.clone(),
+                    about: epub::About {
+                        description: front.description.clone(),
+                        series: front.series.clone(),
+                        series_index: front.series_index.clone(),
+                        publisher: front.publisher.clone(),
+                        date: front.date.clone(),
+                        narrators: front.narrators.clone(),
+                        ..epub::About::default()
+                    },
+                },
+                None => BookInfo {
+                    title: self.markdown_title.clone(),
+                    ..BookInfo::default()
+                },
             },
         }
     }
@@ -276,6 +306,35 @@ pub(crate) fn load(path: &Path, opts: &ManifestOptions) -> Result<Vec<Item>, Man
 }
 
 /// Reads a manifest as UTF-8 text (a leading BOM dropped), naming the line of invalid bytes.
+/// A Markdown book's front matter, and the bytes of the cover it names (relative to the book):
+/// a cover that cannot be read is bad input, as a missing `--cover` is.
+fn front_matter(path: &Path, text: &str) -> Result<Option<FrontMatterRead>, ManifestError> {
+    let Some(front) =
+        markdown::front_matter::read(text).map_err(|e| ManifestError::new(path, e))?
+    else {
+        return Ok(None);
+    };
+    let cover = match &front.cover {
+        Some(name) => {
+            let file = path.parent().unwrap_or(Path::new("")).join(name);
+            let bytes = std::fs::read(&file).map_err(|e| {
+                ManifestError::new(
+                    path,
+                    format!(
+                        "line {}: cover {}: {}",
+                        front.cover_line,
+                        file.display(),
+                        io_reason(&e)
+                    ),
+                )
+            })?;
+            Some(bytes)
+        }
+        None => None,
+    };
+    Ok(Some((front, cover)))
+}
+
 fn read_text(path: &Path) -> Result<String, ManifestError> {
     if path.is_dir() {
         return Err(ManifestError::new(path, "is a directory, not a manifest"));

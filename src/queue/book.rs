@@ -11,6 +11,8 @@ use crate::domain::{AudioFormat, ItemState};
 #[derive(Debug, Clone, PartialEq)]
 pub struct BookItemRow {
     pub key: String,
+    /// Position in the manifest, from 0.
+    pub seq: i64,
     pub title: Option<String>,
     pub output: String,
     pub format: AudioFormat,
@@ -48,7 +50,7 @@ impl BookItemRow {
 /// The manifest's items (not the removed ones) in manifest order.
 pub fn book_items(conn: &Connection) -> Result<Vec<BookItemRow>, QueueError> {
     let mut stmt = conn.prepare(
-        "SELECT key, title, output, format, status, audio_seconds, built_fingerprint
+        "SELECT key, title, output, format, status, audio_seconds, built_fingerprint, seq
          FROM items WHERE status != 'removed' ORDER BY seq, key",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -60,6 +62,7 @@ pub fn book_items(conn: &Connection) -> Result<Vec<BookItemRow>, QueueError> {
             status: r.get(4)?,
             audio_seconds: r.get(5)?,
             built_fingerprint: r.get(6)?,
+            seq: r.get(7)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -78,6 +81,33 @@ pub fn item_piece_timings(
     )?;
     let rows = stmt.query_map([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The `outputs` name under which an item file's tags fingerprint is kept: what its tags were
+/// last written from (kept there, not in `items`, so no migration was needed).
+fn item_tags_output(key: &str) -> String {
+    format!("tags:{key}")
+}
+
+/// What the tags of item `key`'s file were last written from; None if unknown (a file written
+/// before tags were tracked).
+pub fn item_tags_fingerprint(conn: &Connection, key: &str) -> Result<Option<String>, QueueError> {
+    output_fingerprint(conn, &item_tags_output(key))
+}
+
+/// Records that item `key`'s file now carries the tags of `fingerprint`, and its size.
+pub fn set_item_tags(
+    conn: &Connection,
+    key: &str,
+    fingerprint: &str,
+    bytes: Option<u64>,
+) -> Result<(), QueueError> {
+    set_output_fingerprint(conn, &item_tags_output(key), fingerprint)?;
+    if let Some(bytes) = bytes {
+        conn.prepare_cached("UPDATE items SET bytes = ?2 WHERE key = ?1")?
+            .execute(params![key, i64::try_from(bytes).unwrap_or(i64::MAX)])?;
+    }
+    Ok(())
 }
 
 /// The fingerprint of the output `name` (`book`) when it was last written.

@@ -95,6 +95,8 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
         // before anything is paid for.
         book::ffmpeg::find().map_err(|e| Error::input(e.to_string()))?;
     }
+    // Sidecar files are for audiobooks: a book manifest, or items joined into a book file.
+    let book_sidecars = cfg.book.sidecars && (manifest.is_book() || cfg.book.format.is_some());
     let book_meta = Arc::new(
         book::meta::resolve(&cfg.book, &manifest.book_info(), &cfg.input).map_err(Error::input)?,
     );
@@ -197,6 +199,7 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
         subtitles: cfg.book.subtitles,
         pause_ms: u32::try_from(cfg.pause_ms).unwrap_or(u32::MAX),
         cache: book::cache_dir(&cfg.db),
+        sidecars: book_sidecars,
     };
     phase("ready to send");
     Ok(Ready {
@@ -362,6 +365,7 @@ fn record(w: Worked, quiet: bool) -> Result<Outcome, StorageError> {
         None => Outcome::Done,
     };
     // The playlist, subtitles and book file, from what is done; not after a signal, which
+    let mut retagged = 0;
     // asks the run to end now. A signal while they are made stops them
     // (`BookError::Cancelled`, their ffmpeg processes killed, no partial file).
     let signalled = matches!(outcome, Outcome::Stopped(StopReason::Signal));
@@ -377,6 +381,7 @@ fn record(w: Worked, quiet: bool) -> Result<Outcome, StorageError> {
                 if let Some(why) = finished.book_waiting {
                     tracing::warn!("{why}");
                 }
+                retagged = finished.retagged;
                 outcome
             }
             Err(e) => {
@@ -421,6 +426,12 @@ fn record(w: Worked, quiet: bool) -> Result<Outcome, StorageError> {
             t.audio_seconds / 60.0,
             cfg.out.join("report.json").display()
         );
+        if retagged > 0 {
+            let files = if retagged == 1 { "file" } else { "files" };
+            eprintln!(
+                "retagged {retagged} {files} in place: only the tags changed (no request, audio unchanged)"
+            );
+        }
     }
     if let Some(hearing) = &w.hearing
         && !misheard.is_empty()

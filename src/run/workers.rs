@@ -747,7 +747,7 @@ impl Pool {
         let pause = self.pause;
         let tags = Arc::clone(&self.tags);
         let built = tokio::task::spawn_blocking(move || {
-            let title = job.title.clone().unwrap_or_else(|| job.key.clone());
+            let title = crate::book::tags::item_title(job.title.as_deref(), &job.key).to_owned();
             let tag = |path: &std::path::Path| {
                 tags.write(job.format, path, &title, job.seq)
                     .map_err(Into::into)
@@ -762,9 +762,18 @@ impl Pool {
         match built {
             Ok((bytes, seconds)) => {
                 let (key, fp) = (item.key.clone(), item.fingerprint.clone());
+                // What the file's tags are made of, so a later run retags it when they change.
+                let tags =
+                    (item.format != AudioFormat::Pcm).then(|| self.tags.fingerprint(item.format));
                 if self
                     .queue
-                    .call(move |c| queue::complete_item(c, &key, &fp, bytes, seconds))
+                    .call(move |c| {
+                        let done = queue::complete_item(c, &key, &fp, bytes, seconds)?;
+                        if let (true, Some(tags)) = (done, tags) {
+                            queue::set_item_tags(c, &key, &tags, None)?;
+                        }
+                        Ok(done)
+                    })
                     .await?
                 {
                     self.stats.items_done.fetch_add(1, Ordering::Relaxed);

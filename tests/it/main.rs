@@ -19,6 +19,7 @@ mod language_voice;
 mod lines_manifest;
 mod local_servers;
 mod markdown_manifest;
+mod metadata;
 mod outage;
 mod packing;
 mod piper;

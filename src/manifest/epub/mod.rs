@@ -59,7 +59,11 @@ pub struct BookMetadata {
     /// `dc:language`, as written (`en-GB`).
     pub language: Option<String>,
     pub cover: Option<Cover>,
+    /// Description, series, publisher, date, identifiers, narrators.
+    pub about: About,
 }
+
+pub use package::About;
 
 /// The cover image.
 #[derive(Clone, PartialEq, Eq)]
@@ -346,6 +350,7 @@ fn metadata(archive: &mut Archive<'_>, package: &Package) -> Result<BookMetadata
         authors: package.authors.clone(),
         language: package.language.clone(),
         cover,
+        about: package.about.clone(),
     })
 }
 

@@ -32,6 +32,7 @@
 
 use pulldown_cmark::Options;
 
+pub(crate) mod front_matter;
 mod reader;
 mod source;
 

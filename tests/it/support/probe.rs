@@ -81,6 +81,42 @@ pub fn probe(path: &Path) -> Info {
     }
 }
 
+/// The container's own tags (ffprobe's format tags), keys lowercased: what Audiobookshelf
+/// reads first.
+pub fn format_tags(path: &Path) -> HashMap<String, String> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "format_tags", "-of", "json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffprobe {}", path.display());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["format"]["tags"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.to_lowercase(), v.as_str().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+/// A hash of the audio packets as ffmpeg demuxes them (`-c copy`): the same whatever tags the
+/// file carries, and different if one byte of the audio changed.
+pub fn audio_hash(path: &Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-map", "0:a", "-c", "copy", "-f", "md5", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// Seconds of audio ffmpeg decodes from the file (as 24 kHz mono samples).
 pub fn decoded_seconds(path: &Path) -> f64 {
     samples(path).len() as f64 / 24000.0
