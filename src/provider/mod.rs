@@ -70,8 +70,9 @@ pub struct Fetched {
 
 /// A voice the workers send pieces to.
 pub trait Provider: Send + Sync {
-    /// Speaks one request into `dest` (created or truncated), flushed and synced, and says
-    /// how many bytes it wrote. Failures come classified: retry later, fail the item, stop
+    /// Speaks one request into `dest` (created or truncated and written whole; no need to
+    /// sync it: the workers make it durable with the store's group sync, `store::GroupSync`,
+    /// before the queue records it), and says how many bytes it wrote. Failures come classified: retry later, fail the item, stop
     /// the run, or a local disk error.
     fn fetch<'a>(
         &'a self,

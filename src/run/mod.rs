@@ -124,6 +124,10 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         ))
     })?;
 
+    let durable = store::GroupSync::start(&[&pieces_dir, &cfg.out]).map_err(|e| {
+        Error::input(format!("cannot start syncing files to disk: {}", io_reason(&e)))
+    })?;
+
     // What a killed run left: its claims and its temporary files.
     let released = queue::release_dead_claims(&conn)?;
     let swept = store::sweep_temps(&cfg.out) + store::sweep_temps(&pieces_dir);
@@ -158,6 +162,7 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         provider,
         cfg.out.clone(),
         pieces_dir,
+        durable,
         if paced {
             Pacer::new(cfg.rpm, cfg.cpm, &recent, after_crash)
         } else {

@@ -1,7 +1,7 @@
 //! The sync task: the manifest into the queue a chunk at a time, while the workers already send.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::workers::Pool;
@@ -49,7 +49,8 @@ pub(super) fn spawn_sync(
             if adoptable.is_empty() {
                 return Ok(());
             }
-            let (adopted, damaged, waiting) = check_stored(&adoptable, &pool.pieces_dir);
+            let (adopted, damaged, waiting) =
+                check_stored(&adoptable, &pool.pieces_dir, &pool.durable)?;
             let (ready, part) = pool.queue.call_blocking(move |c| {
                 let mut part = queue::SyncSummary::default();
                 let ready = queue::adopt_pieces(c, run, &adopted, &damaged, &waiting, &mut part)?;
@@ -106,12 +107,15 @@ fn file_facts(chunk: &[PlannedItem], out: &Path, pieces_dir: &Path) -> Vec<queue
 }
 
 /// Checks stored audio that a run which died left unrecorded: whole audio is adopted, damaged
-/// audio removed (it is requested again). Returns the adopted pieces, the damaged ones and the
-/// items that wait for them.
+/// audio removed (it is requested again). The dead run renamed what it stored but may not have
+/// synced it: the adopted pieces are synced (one batch) before the queue records them. Returns
+/// the adopted pieces, the damaged ones and the items that wait for them.
 fn check_stored(
     adoptable: &[queue::Adoptable],
     pieces_dir: &Path,
-) -> (Vec<queue::Adopted>, Vec<String>, Vec<String>) {
+    durable: &store::GroupSync,
+) -> Result<(Vec<queue::Adopted>, Vec<String>, Vec<String>), Error> {
+    let mut adopted_paths = Vec::new();
     let mut adopted = Vec::new();
     let mut damaged = Vec::new();
     let mut seen = HashSet::new();
@@ -128,6 +132,7 @@ fn check_stored(
             Ok(seconds) => {
                 let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
                 adopted.push((a.fingerprint.clone(), bytes, seconds));
+                adopted_paths.push(path);
             }
             Err(e) => {
                 tracing::warn!(
@@ -139,5 +144,8 @@ fn check_stored(
             }
         }
     }
-    (adopted, damaged, waiting)
+    durable
+        .sync_blocking(adopted_paths.iter().map(PathBuf::as_path))
+        .map_err(|e| Error::after_send(format!("{}: {e}", pieces_dir.display())))?;
+    Ok((adopted, damaged, waiting))
 }

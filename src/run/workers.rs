@@ -21,7 +21,7 @@ use crate::provider::{Provider, RateHints, SpeechError, SpeechRequest};
 use crate::queue::{self, Claim, QueueError, QueueHandle, ReadyItem};
 use crate::run::checks::{self, Calibration, Decision, TextShape};
 use crate::run::pacer::Pacer;
-use crate::store::{self, BuildError, TempFile};
+use crate::store::{self, BuildError, GroupSync, TempFile};
 
 /// The outage rule: the run stops (exit 3, resumable) once the API has given no answer at all
 /// (connection refused or reset, DNS failure) for this long, and at least [`OUTAGE_ATTEMPTS`]
@@ -62,6 +62,8 @@ pub struct Pool {
     pub provider: Arc<dyn Provider>,
     pub out: PathBuf,
     pub pieces_dir: PathBuf,
+    /// Makes pieces and item files durable a batch at a time, before the queue records them.
+    pub durable: GroupSync,
     pub pacer: Pacer,
     pub max_attempts: u32,
     pub max_cost: Option<f64>,
@@ -110,6 +112,7 @@ impl Pool {
         provider: Arc<dyn Provider>,
         out: PathBuf,
         pieces_dir: PathBuf,
+        durable: GroupSync,
         pacer: Pacer,
         max_attempts: u32,
         max_cost: Option<f64>,
@@ -124,6 +127,7 @@ impl Pool {
             provider,
             out,
             pieces_dir,
+            durable,
             pacer,
             max_attempts,
             max_cost,
@@ -320,8 +324,12 @@ impl Pool {
                             tracing::info!(piece = %fp, attempt, "asking again: {why}");
                             doubted = Some(seconds);
                             // Not kept: a stop before the next answer asks again next run
-                            // rather than adopting doubted audio.
-                            let _ = std::fs::remove_file(&final_path);
+                            // rather than adopting doubted audio. Off the async workers.
+                            let doubted_path = final_path.clone();
+                            let _ = tokio::task::spawn_blocking(move || {
+                                std::fs::remove_file(doubted_path)
+                            })
+                            .await;
                             continue;
                         }
                         Decision::AskAgain(why) | Decision::KeepWithWarning(why) => {
@@ -331,9 +339,9 @@ impl Pool {
                     };
                     // Recording and joining run beside the requests: the worker goes on to its
                     // next piece at once.
-                    let pool = Arc::clone(self);
+                    let (pool, format) = (Arc::clone(self), claim.format);
                     self.finishing.spawn(async move {
-                        if let Err(e) = pool.record_piece(fp, bytes, seconds, warning).await {
+                        if let Err(e) = pool.record_piece(fp, format, bytes, seconds, warning).await {
                             pool.stop_for(StopReason::Storage(e.to_string()));
                         }
                     });
@@ -441,7 +449,8 @@ impl Pool {
         (s.unanswered >= OUTAGE_ATTEMPTS && silent >= self.outage_spell).then_some(silent)
     }
 
-    /// Sends the request, checks the whole response is audio, and moves it to its final name.
+    /// Sends the request, checks the whole response is audio, and moves it to its final name
+    /// (not yet synced: [`Pool::record_piece`] waits for the group sync before recording it).
     async fn fetch_piece(
         &self,
         request: &SpeechRequest<'_>,
@@ -449,15 +458,31 @@ impl Pool {
     ) -> Result<(u64, f64, RateHints), SpeechError> {
         let local =
             |e: std::io::Error| SpeechError::Local(format!("{}: {e}", final_path.display()));
-        let temp = TempFile::beside(final_path).map_err(local)?;
-        let fetched = self.provider.fetch(request, temp.path()).await?;
+        // The piece store was made at the start of the run: no folder to create here.
+        let temp = TempFile::in_existing_folder(final_path);
+        let fetched = match self.provider.fetch(request, temp.path()).await {
+            Ok(fetched) => fetched,
+            Err(e) => {
+                // Removing what a failed answer left is a file call: off the async workers.
+                let _ = tokio::task::spawn_blocking(move || drop(temp)).await;
+                return Err(e);
+            }
+        };
         store::failpoint("piece-after-temp-write");
         let format = request.response_format;
-        let check_path = temp.path().to_path_buf();
-        let measured = tokio::task::spawn_blocking(move || audio::validate(format, &check_path))
-            .await
-            .map_err(|e| SpeechError::Local(format!("checking audio: {e}")))?;
-        let seconds = match measured {
+        let dest = final_path.to_path_buf();
+        // One trip to the blocking pool: the audio checked and measured in one pass, then
+        // renamed into the store (or, not whole, removed there).
+        let saved = tokio::task::spawn_blocking(move || {
+            let measured = audio::validate(format, temp.path());
+            if measured.is_ok() {
+                temp.rename_to(&dest).map_err(audio::AudioError::Io)?;
+            }
+            measured
+        })
+        .await
+        .map_err(|e| SpeechError::Local(format!("checking audio: {e}")))?;
+        let seconds = match saved {
             Ok(seconds) => seconds,
             Err(audio::AudioError::Io(e) | audio::AudioError::Read { source: e, .. }) => {
                 return Err(local(e));
@@ -470,11 +495,6 @@ impl Pool {
                 });
             }
         };
-        let final_path = final_path.to_path_buf();
-        tokio::task::spawn_blocking(move || temp.persist(&final_path))
-            .await
-            .map_err(|e| SpeechError::Local(format!("saving audio: {e}")))?
-            .map_err(local)?;
         store::failpoint("piece-after-rename");
         Ok((fetched.bytes, seconds, fetched.hints))
     }
@@ -499,11 +519,19 @@ impl Pool {
     async fn record_piece(
         &self,
         fp: String,
+        format: AudioFormat,
         bytes: u64,
         seconds: f64,
         warning: Option<String>,
     ) -> Result<(), QueueError> {
         let run = self.run;
+        // The piece is on disk before the queue calls it stored; the sync is shared with
+        // every piece renamed meanwhile.
+        let path = store::piece_path(&self.pieces_dir, &fp, format);
+        if let Err(e) = self.durable.sync(&path).await {
+            self.stop_for(StopReason::Storage(format!("{}: {e}", path.display())));
+            return Ok(());
+        }
         let ready = self
             .queue
             .call(move |c| queue::complete_piece(c, run, &fp, bytes, seconds, warning.as_deref()))
@@ -564,6 +592,7 @@ impl Pool {
         let job = item.clone();
         let pause = self.pause;
         let tags = Arc::clone(&self.tags);
+        let durable = self.durable.clone();
         let built = tokio::task::spawn_blocking(move || {
             let title = job.title.clone().unwrap_or_else(|| job.key.clone());
             let tag = |path: &std::path::Path| {
@@ -573,7 +602,7 @@ impl Pool {
             // Raw PCM has nowhere to hold a tag: its file stays a link to its one piece.
             let tagger: Option<store::Tagger<'_>> =
                 (job.format != AudioFormat::Pcm).then_some(&tag);
-            store::build_item(&out, &pieces_dir, &job, pause, tagger)
+            store::build_item(&out, &pieces_dir, &job, pause, tagger, &durable)
         })
         .await
         .unwrap_or_else(|e| Err(BuildError::Io(format!("writing {}: {e}", item.output))));

@@ -122,7 +122,8 @@ impl Provider for Espeak {
             let local = |e: std::io::Error| SpeechError::Local(format!("{}: {e}", dest.display()));
             let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
             file.write_all(&bytes).await.map_err(local)?;
-            file.sync_all().await.map_err(local)?;
+            // tokio finishes a write in the background: flushing waits for it.
+            file.flush().await.map_err(local)?;
             Ok(Fetched {
                 bytes: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
                 hints: RateHints::default(),
