@@ -1,5 +1,5 @@
 //! What MP3 and ADTS files share: a run of self-delimiting frames between tags, walked
-//! strictly back to back, and measured with symphonia.
+//! strictly back to back; validated and measured in that one walk, or measured with symphonia.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -134,6 +134,9 @@ pub(super) fn walk(
     Ok(())
 }
 
+/// Walks every frame and counts its samples in the same pass: the answer is read once. The
+/// count is symphonia's (what `measure` gives): every audio frame, and for mp3 not a first
+/// frame that is a Xing/Info or VBRI tag (`mp3::is_tag_frame` mirrors symphonia's test).
 pub(super) fn validate(
     format: AudioFormat,
     path: &Path,
@@ -141,8 +144,19 @@ pub(super) fn validate(
     len: u64,
 ) -> Result<f64, AudioError> {
     let region = audio_region(format, path, &mut file, len)?;
-    walk(format, path, &mut file, region, |_, _, _| Ok(()))?;
-    Ok(count_with_symphonia(Demuxer::for_frames(format), path, file, region)?.seconds())
+    let (mut samples, mut rate) = (0u64, 0u32);
+    walk(format, path, &mut file, region, |index, info, frame| {
+        let tag = format == AudioFormat::Mp3 && index == 0 && mp3::is_tag_frame(frame, info);
+        if !tag {
+            samples = samples.saturating_add(info.samples);
+            rate = info.sample_rate;
+        }
+        Ok(())
+    })?;
+    if rate == 0 {
+        return Ok(0.0);
+    }
+    Ok(samples as f64 / f64::from(rate))
 }
 
 pub(super) fn measure(

@@ -339,9 +339,9 @@ impl Pool {
                     };
                     // Recording and joining run beside the requests: the worker goes on to its
                     // next piece at once.
-                    let (pool, format) = (Arc::clone(self), claim.format);
+                    let pool = Arc::clone(self);
                     self.finishing.spawn(async move {
-                        if let Err(e) = pool.record_piece(fp, format, bytes, seconds, warning).await {
+                        if let Err(e) = pool.record_piece(fp, final_path, bytes, seconds, warning).await {
                             pool.stop_for(StopReason::Storage(e.to_string()));
                         }
                     });
@@ -519,7 +519,7 @@ impl Pool {
     async fn record_piece(
         &self,
         fp: String,
-        format: AudioFormat,
+        path: PathBuf,
         bytes: u64,
         seconds: f64,
         warning: Option<String>,
@@ -527,7 +527,6 @@ impl Pool {
         let run = self.run;
         // The piece is on disk before the queue calls it stored; the sync is shared with
         // every piece renamed meanwhile.
-        let path = store::piece_path(&self.pieces_dir, &fp, format);
         if let Err(e) = self.durable.sync(&path).await {
             self.stop_for(StopReason::Storage(format!("{}: {e}", path.display())));
             return Ok(());
