@@ -3,7 +3,7 @@
 //!
 //! The library exists for the binary (and the demo example): its API is [`main`] and the
 //! [`cli`] types, plus the text functions the integration tests check directly ([`chunk`],
-//! `manifest::markdown`). Everything else is crate-private, so the compiler finds dead code.
+//! `manifest::markdown`, and [`verify::score`], the word error rate). Everything else is crate-private, so the compiler finds dead code.
 
 #![forbid(unsafe_code)]
 
@@ -22,6 +22,7 @@ pub(crate) mod queue;
 pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod store;
+pub mod verify;
 
 pub use commands::main;
 /// Text normalisation and splitting, where the integration tests reach them.

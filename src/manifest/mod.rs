@@ -5,6 +5,7 @@ pub(crate) mod csv;
 pub(crate) mod epub;
 pub(crate) mod lines;
 pub mod markdown;
+mod speech;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

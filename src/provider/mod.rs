@@ -3,6 +3,7 @@
 //! the offline `espeak-ng` (`espeak/`). The workers hand a [`Provider`] one request and a file
 //! to fill, and act on the error class it returns; nothing else in the run knows who speaks.
 
+pub mod encode;
 pub mod espeak;
 pub mod hints;
 pub mod openai;

@@ -1,18 +1,19 @@
 //! A content document (XHTML) as speech text, cut where the table of contents points into it.
 //!
-//! The rules are the Markdown reader's: no markup is read; links by their text; images by
-//! nothing; block elements (paragraphs, headings, list items, quotes, ...) are separated by a
-//! paragraph break `"\n\n"`, `<br>` by a line break; a table is read row by row, cells joined
-//! by `", "` and each row ended by `"."`; whitespace runs are one space (except in `<pre>`).
+//! The rules are the Markdown reader's, and the words are written by the same writer
+//! (`manifest/speech.rs`: whitespace, URLs, underscores, invisible characters, table cells):
+//! no markup is read; links by their text; images by nothing; block elements (paragraphs,
+//! headings, list items, quotes, ...) are separated by a paragraph break `"\n\n"`, `<br>` by a
+//! line break; a table is read row by row; `<pre>` is code, its line breaks kept.
 //! Not read at all: the `<head>`, scripts, styles, SVG and MathML, footnote and endnote
 //! bodies inside a chapter, noteref marks (`epub:type="noteref"`, `role="doc-noteref"`, and
 //! links inside `<sup>`, which is how books without semantics mark them), page-break markers
-//! (`epub:type="pagebreak"`, `role="doc-pagebreak"`), soft hyphens (U+00AD) and word joiners
-//! (U+2060, U+FEFF). The parts of an `<hgroup>` ("I", "Down the Rabbit-Hole") are one
+//! (`epub:type="pagebreak"`, `role="doc-pagebreak"`). The parts of an `<hgroup>` ("I", "Down the Rabbit-Hole") are one
 //! heading, joined by ". ", or written as the table of contents writes the title when it has
 //! the same words.
 
 use super::markup::{self, Event, Tag};
+use crate::manifest::speech::{Gap, Speech, TextKind};
 
 /// Where the table of contents cuts a document: an element id, and the entry's title.
 #[derive(Debug, Clone)]
@@ -237,8 +238,14 @@ impl<'c> Reader<'c> {
 
     fn event(&mut self, event: Event<'_>) {
         match event {
-            Event::Open(tag) => self.open(tag),
-            Event::Close => self.close(),
+            Event::Open(tag) => {
+                self.speech.end_word();
+                self.open(tag);
+            }
+            Event::Close => {
+                self.speech.end_word();
+                self.close();
+            }
             Event::Text(text) => {
                 if self.frames.last().is_some_and(|f| f.kind == Kind::DocTitle) {
                     let title = self.content.title.get_or_insert_with(String::new);
@@ -252,7 +259,12 @@ impl<'c> Reader<'c> {
 
     fn say(&mut self, text: &str) {
         let was_empty = self.at_top();
-        let words = self.speech.push(text, self.pre > 0);
+        let kind = if self.pre > 0 {
+            TextKind::Code
+        } else {
+            TextKind::Prose
+        };
+        let words = self.speech.push(text, kind);
         if words == 0 {
             return;
         }
@@ -409,8 +421,7 @@ impl<'c> Reader<'c> {
     /// Takes back what was written since `mark` (a note mark), if it is in this segment.
     fn rollback(&mut self, mark: Mark) {
         if mark.segment == self.segment_no && mark.len <= self.speech.text.len() {
-            self.speech.text.truncate(mark.len);
-            self.speech.gap = mark.gap;
+            self.speech.rewind(mark.len, mark.gap);
         }
     }
 
@@ -431,8 +442,8 @@ impl<'c> Reader<'c> {
             let title = self.current_title();
             if !title.is_empty() && same_words(title, &heading) {
                 let title = title.to_owned();
-                self.speech.text.truncate(frame.mark.len);
-                self.speech.push(&title, false);
+                self.speech.rewind(frame.mark.len, frame.mark.gap);
+                self.speech.push(&title, TextKind::Prose);
                 self.current.heading = Some(title);
                 return;
             }
@@ -454,100 +465,6 @@ pub(super) fn same_words(a: &str, b: &str) -> bool {
             .collect::<String>()
     };
     letters(a) == letters(b)
-}
-
-/// Whitespace owed between the last word written and the next one; a stronger gap wins.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-enum Gap {
-    #[default]
-    None,
-    Space,
-    /// Between table cells: ", " (or a space after punctuation).
-    Clause,
-    /// Between the parts of a heading group: ". " (or a space after punctuation).
-    Part,
-    Line,
-    Paragraph,
-}
-
-/// Speech text being written. Whitespace is never written directly: it becomes a pending
-/// [`Gap`], written only when a word follows, so removed markup leaves no doubled spaces or
-/// empty paragraphs and the text never starts or ends in whitespace.
-#[derive(Debug, Default)]
-struct Speech {
-    text: String,
-    gap: Gap,
-}
-
-/// Characters that are never read: soft hyphen, word joiner, zero-width no-break space.
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{ad}' | '\u{2060}' | '\u{feff}')
-}
-
-impl Speech {
-    fn gap(&mut self, gap: Gap) {
-        self.gap = self.gap.max(gap);
-    }
-
-    /// Writes `text`, collapsing whitespace (keeping line breaks in `pre`); returns the number
-    /// of words written.
-    fn push(&mut self, text: &str, pre: bool) -> usize {
-        let mut words = 0;
-        let mut word = String::new();
-        for c in text.chars().filter(|&c| !is_invisible(c)) {
-            if c.is_whitespace() {
-                if !word.is_empty() {
-                    self.push_word(&word);
-                    word.clear();
-                    words += 1;
-                }
-                self.gap(if pre && c == '\n' {
-                    Gap::Line
-                } else {
-                    Gap::Space
-                });
-            } else {
-                word.push(c);
-            }
-        }
-        if !word.is_empty() {
-            self.push_word(&word);
-            words += 1;
-        }
-        words
-    }
-
-    fn push_word(&mut self, word: &str) {
-        let gap = std::mem::take(&mut self.gap);
-        if !self.text.is_empty() {
-            let separator = match gap {
-                Gap::None => "",
-                Gap::Space => " ",
-                Gap::Clause | Gap::Part if ends_with_punctuation(&self.text) => " ",
-                Gap::Clause => ", ",
-                Gap::Part => ". ",
-                Gap::Line => "\n",
-                Gap::Paragraph => "\n\n",
-            };
-            self.text.push_str(separator);
-        }
-        self.text.push_str(word);
-    }
-
-    /// Ends a table row that started at `row_start`: a period if the row said something that
-    /// does not already end in punctuation, then a line break.
-    fn end_row(&mut self, row_start: usize) {
-        if self.text.len() > row_start && !ends_with_punctuation(&self.text) {
-            self.text.push('.');
-        }
-        self.gap(Gap::Line);
-    }
-}
-
-fn ends_with_punctuation(text: &str) -> bool {
-    text.ends_with([
-        '.', ',', ';', ':', '!', '?', '…', '。', '，', '、', '；', '：', '！', '？',
-    ])
 }
 
 #[cfg(test)]
@@ -588,6 +505,16 @@ mod tests {
             "<div role=\"doc-pagebreak\" aria-label=\"5\">5</div>"
         );
         assert_eq!(speak(body), "It was a dark night, soft and still—th.");
+    }
+
+    #[test]
+    fn words_are_written_by_the_shared_writer() {
+        assert_eq!(
+            speak(
+                "<p>See <a href=\"https://x.org\">https://www.x.org/a_b</a>'s page, _Un_<i>important</i> and hello_world.</p><pre>read_line()\n  next</pre>"
+            ),
+            "See x.org's page, Unimportant and hello world.\n\nread_line()\nnext"
+        );
     }
 
     #[test]

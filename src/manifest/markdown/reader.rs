@@ -7,7 +7,7 @@ use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
 
 use super::parser_options;
 use super::source::{LineCounter, prepare};
-use super::speech::{Gap, Speech, TextKind};
+use crate::manifest::speech::{Gap, Speech, TextKind};
 
 /// The whole document as speech text, with the place of every top-level heading in it.
 #[derive(Debug)]
@@ -267,8 +267,8 @@ impl<'s> Reader<'s> {
     }
 
     pub(super) fn say(&mut self, text: &str, kind: TextKind) {
-        let wrote = self.speech.push(text, kind);
-        if wrote && matches!(self.heading, HeadingState::Outside) {
+        let words = self.speech.push(text, kind);
+        if words > 0 && matches!(self.heading, HeadingState::Outside) {
             self.prose = true;
         }
     }

@@ -3,7 +3,6 @@
 //! the same [`Provider`] trait as the API client and answers with the same error classes, so
 //! the queue, retries, pieces, joins, audio checks, report and resume are the API's.
 
-pub mod encode;
 pub mod program;
 pub mod voices;
 
@@ -17,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 pub use program::{EspeakError, INSTALL_HINT};
 pub use voices::{VoiceError, VoiceList};
 
+use super::encode;
 use super::{Fetched, Provider, RateHints, SpeechError, SpeechRequest};
 use crate::domain::{AudioFormat, VoiceSettings};
 
@@ -158,5 +158,32 @@ mod tests {
             stderr: "no message".into(),
         };
         assert!(matches!(classify(killed), SpeechError::Retryable { .. }));
+    }
+
+    #[tokio::test]
+    async fn every_format_decodes_to_espeaks_length() {
+        let program = program::locate(std::env::var_os("PATH")).unwrap();
+        let text = "Alice was beginning to get very tired of sitting by her sister on the bank, \
+                    and of having nothing to do.";
+        let pcm = program::synthesize(&program, text, "en-us", 175, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        // espeak's own WAV, measured the same way.
+        let own = dir.path().join("own.wav");
+        let status = std::process::Command::new(&program)
+            .args(["-v", "en-us", "-w"])
+            .arg(&own)
+            .arg(text)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let expected = encode::decoded_seconds(&own, false);
+        assert!(
+            (expected - pcm.seconds()).abs() < 0.001,
+            "{expected} vs {}",
+            pcm.seconds()
+        );
+        encode::assert_every_format_decodes_to(&pcm, expected);
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-use super::encode::Samples;
+use crate::provider::encode::Samples;
 
 /// The program's name on `PATH`.
 pub const PROGRAM: &str = "espeak-ng";

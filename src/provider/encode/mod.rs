@@ -1,8 +1,10 @@
 //! Encoding synthesized samples into each `--audio-format`, in-process, one file per
-//! container: WAV and raw PCM here, MP3 with LAME (`mp3.rs`), FLAC (`flac.rs`), Ogg Opus
-//! (`opus.rs`), and the resampler to the API's 24 kHz (`resample.rs`). AAC has no lean,
-//! freely licensed encoder crate (fdk-aac's licence is not a free one, the others bind
-//! ffmpeg's libraries): it is refused with a clear error rather than run through a program.
+//! container, for every voice that hands over PCM (espeak-ng, Piper, the Realtime API) at
+//! whatever rate it speaks: WAV and raw PCM here, MP3 with LAME (`mp3.rs`), FLAC (`flac.rs`),
+//! Ogg Opus (`opus.rs`), and the resampler (`resample.rs`) to the API's 24 kHz for `pcm` and
+//! Opus, and to a rate LAME knows for MP3. AAC has no lean, freely licensed encoder crate
+//! (fdk-aac's licence is not a free one, the others bind ffmpeg's libraries): it is refused
+//! with a clear error rather than run through a program.
 
 mod flac;
 mod mp3;
@@ -16,10 +18,11 @@ pub use resample::resample;
 /// The rate of raw `pcm` (the API's: 24 kHz 16-bit mono little-endian), and of Opus here.
 pub const API_RATE: u32 = 24_000;
 
-/// Mono 16-bit samples and their rate: what espeak-ng synthesizes, before encoding.
+/// Mono 16-bit samples and their rate: what a local voice synthesizes, before encoding.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Samples {
-    /// Samples per second (22050 for espeak-ng's own voices).
+    /// Samples per second (22,050 for espeak-ng's voices; 16,000 or 22,050 for Piper's; 24,000
+    /// for the Realtime API's).
     pub rate: u32,
     /// The samples, in order.
     pub samples: Vec<i16>,
@@ -38,8 +41,8 @@ impl Samples {
 pub enum EncodeError {
     /// A format this provider cannot write.
     #[error(
-        "aac is not available with --provider espeak (no freely licensed AAC encoder to build in); \
-use --audio-format mp3, opus, flac or wav"
+        "aac is not available with the in-process encoders (no freely licensed AAC encoder to \
+build in); use --audio-format mp3, opus, flac or wav"
     )]
     AacUnavailable,
     /// The sample rate does not fit the encoder.
@@ -70,7 +73,7 @@ pub fn encode(pcm: &Samples, format: AudioFormat) -> Result<Vec<u8>, EncodeError
         AudioFormat::Pcm => Ok(raw_le(&resample(pcm, API_RATE).samples)),
         AudioFormat::Mp3 => mp3::encode(pcm),
         AudioFormat::Flac => flac::encode(pcm),
-        AudioFormat::Opus => opus::encode(&resample(pcm, API_RATE)),
+        AudioFormat::Opus => opus::encode(pcm),
         AudioFormat::Aac => Err(EncodeError::AacUnavailable),
     }
 }
@@ -121,95 +124,77 @@ fn tone(rate: u32, seconds: f64) -> Samples {
     Samples { rate, samples }
 }
 
+/// `ffmpeg`'s idea of a file's length: decoded to the last sample, at 48 kHz. Raw `pcm` is
+/// read as the API's 24 kHz.
+#[cfg(test)]
+pub(crate) fn decoded_seconds(path: &std::path::Path, raw_pcm: bool) -> f64 {
+    let mut command = std::process::Command::new("ffmpeg");
+    command.args(["-v", "error", "-nostdin"]);
+    if raw_pcm {
+        command.args(["-f", "s16le", "-ar", "24000", "-ac", "1"]);
+    }
+    let output = command
+        .arg("-i")
+        .arg(path)
+        .args(["-f", "s16le", "-ac", "1", "-ar", "48000", "-"])
+        .output()
+        .expect("ffmpeg is installed");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout.len() as f64 / 2.0 / 48_000.0
+}
+
+/// Writes `pcm` in every format the encoders have, and checks that each passes the run's
+/// audio check and decodes to `expected` seconds: within one frame of its format, plus the
+/// 48 kHz rounding of the measurement.
+#[cfg(test)]
+pub(crate) fn assert_every_format_decodes_to(pcm: &Samples, expected: f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let mp3_frame = 576.0 / f64::from(mp3::rate_for(pcm.rate));
+    for (format, ext, frame) in [
+        (AudioFormat::Wav, "wav", 0.0),
+        (AudioFormat::Pcm, "pcm", 1.0 / 24_000.0),
+        (AudioFormat::Mp3, "mp3", mp3_frame),
+        (AudioFormat::Flac, "flac", 0.0),
+        (AudioFormat::Opus, "opus", 0.020),
+    ] {
+        let path = dir.path().join(format!("out.{ext}"));
+        std::fs::write(&path, encode(pcm, format).unwrap()).unwrap();
+        let checked = crate::audio::validate(format, &path);
+        assert!(checked.is_ok(), "{ext} at {} Hz: {checked:?}", pcm.rate);
+        let got = decoded_seconds(&path, format == AudioFormat::Pcm);
+        let tolerance = frame + 2.0 / 48_000.0;
+        assert!(
+            (got - expected).abs() <= tolerance,
+            "{ext} at {} Hz: {got} vs {expected}",
+            pcm.rate
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-    use std::process::Command;
-    use std::time::Duration;
 
     #[test]
     fn aac_is_refused_with_alternatives() {
         let error = encode(&tone(22_050, 0.1), AudioFormat::Aac)
             .unwrap_err()
             .to_string();
-        assert!(
-            error.starts_with("aac is not available with --provider espeak"),
-            "{error}"
-        );
+        assert!(error.starts_with("aac is not available"), "{error}");
         assert!(error.contains("mp3"), "{error}");
     }
 
-    /// ffprobe's idea of a file's length: decoded to the last sample.
-    fn decoded_seconds(path: &Path, raw_pcm: bool) -> f64 {
-        let mut command = Command::new("ffmpeg");
-        command.args(["-v", "error", "-nostdin"]);
-        if raw_pcm {
-            command.args(["-f", "s16le", "-ar", "24000", "-ac", "1"]);
-        }
-        let output = command
-            .arg("-i")
-            .arg(path)
-            .args(["-f", "s16le", "-ac", "1", "-ar", "48000", "-"])
-            .output()
-            .expect("ffmpeg is installed");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output.stdout.len() as f64 / 2.0 / 48_000.0
-    }
-
-    #[tokio::test]
-    async fn every_format_decodes_to_espeaks_length() {
-        let program = super::super::program::locate(std::env::var_os("PATH")).unwrap();
-        let text = "Alice was beginning to get very tired of sitting by her sister on the bank, \
-                    and of having nothing to do.";
-        let pcm = super::super::program::synthesize(
-            &program,
-            text,
-            "en-us",
-            175,
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        // espeak's own WAV, measured the same way.
-        let own = dir.path().join("own.wav");
-        let status = Command::new(&program)
-            .args(["-v", "en-us", "-w"])
-            .arg(&own)
-            .arg(text)
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let expected = decoded_seconds(&own, false);
-        assert!(
-            (expected - pcm.seconds()).abs() < 0.001,
-            "{expected} vs {}",
-            pcm.seconds()
-        );
-        for (format, ext, frame) in [
-            (AudioFormat::Wav, "wav", 0.0),
-            (AudioFormat::Pcm, "pcm", 1.0 / 24_000.0),
-            (AudioFormat::Mp3, "mp3", 576.0 / 22_050.0),
-            (AudioFormat::Flac, "flac", 0.0),
-            (AudioFormat::Opus, "opus", 0.020),
-        ] {
-            let path = dir.path().join(format!("out.{ext}"));
-            std::fs::write(&path, encode(&pcm, format).unwrap()).unwrap();
-            // The run's own check accepts it as whole audio of its format.
-            let checked = crate::audio::validate(format, &path);
-            assert!(checked.is_ok(), "{ext}: {checked:?}");
-            let got = decoded_seconds(&path, format == AudioFormat::Pcm);
-            // Within one frame, plus the 48 kHz rounding of the measurement.
-            let tolerance = frame + 2.0 / 48_000.0;
-            assert!(
-                (got - expected).abs() <= tolerance,
-                "{ext}: {got} vs {expected}"
-            );
+    /// espeak-ng's and Piper's 22,050 Hz, Piper's 16,000 Hz, the Realtime API's 24,000 Hz, and
+    /// rates MP3 does not have (44,100 and 48,000 it has; 11,000 and 96,000 it does not).
+    #[test]
+    fn every_rate_encodes_to_its_length_in_every_format() {
+        for rate in [22_050, 16_000, 24_000, 44_100, 11_000, 96_000] {
+            let pcm = tone(rate, 1.3);
+            assert_every_format_decodes_to(&pcm, pcm.seconds());
         }
     }
 }

@@ -2,15 +2,34 @@
 //! source of this program being open, a user can relink it), with the LAME tag that states the
 //! true length.
 
-use super::{EncodeError, Samples, encoder_error};
+use super::{EncodeError, Samples, encoder_error, resample};
 
-/// MP3 at the samples' own rate (22050 Hz: MPEG-2 Layer III), constant 64 kbit/s mono. LAME
-/// leaves room for its tag in the first frame; once flushed, the real tag (frame count,
-/// encoder delay and padding) is written there, so players and `ffmpeg` decode exactly the
-/// synthesized length.
-pub fn encode(pcm: &Samples) -> Result<Vec<u8>, EncodeError> {
+/// The rates MP3 has (MPEG-1, 2 and 2.5 Layer III), lowest first.
+const MP3_RATES: [u32; 9] = [
+    8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000,
+];
+
+/// The rate an MP3 of `rate` samples is written at: the same when MP3 has it (22,050 and
+/// 16,000 for the local voices, 24,000 for the API's), else the next one up, else 48 kHz.
+pub fn rate_for(rate: u32) -> u32 {
+    MP3_RATES.into_iter().find(|r| *r >= rate).unwrap_or(48_000)
+}
+
+/// MP3 at the samples' own rate where MP3 has it (22050 Hz: MPEG-2 Layer III), else resampled
+/// to the next rate up; constant 64 kbit/s mono. LAME leaves room for its tag in the first
+/// frame; once flushed, the real tag (frame count, encoder delay and padding) is written
+/// there, so players and `ffmpeg` decode exactly the synthesized length.
+pub fn encode(source: &Samples) -> Result<Vec<u8>, EncodeError> {
     use mp3lame_encoder::{Bitrate, Builder, FlushGap, Mode, MonoPcm, Quality};
     let fail = encoder_error("mp3");
+    let resampled;
+    let pcm = match rate_for(source.rate) {
+        rate if rate == source.rate => source,
+        rate => {
+            resampled = resample(source, rate);
+            &resampled
+        }
+    };
     let mut builder = Builder::new().ok_or_else(|| fail("out of memory".into()))?;
     builder
         .set_num_channels(1)

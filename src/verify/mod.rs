@@ -1,0 +1,19 @@
+//! Hearing pieces back (SPEC §11): the normalisation a text and its transcript share, and the
+//! word error rate between them, which the realtime provider's verbatim check uses too.
+//!
+//! The API is [`score`]: `score(expected_text, transcript)` gives a [`Score`] with the rate
+//! (`wer`, a character error rate where the text is mostly CJK or another unspaced script),
+//! the errors and the expected words, so scores of several pieces add up word-weighted
+//! ([`Score::sum`]).
+
+mod normalise;
+mod numbers;
+mod rate;
+
+pub use normalise::{Token, tokens, words};
+pub use rate::{Score, Unit, score, score_tokens};
+
+/// The default `--max-wer`: a transcript whose rate passes this does not match its text.
+/// Measured (README, "Verification"): honest espeak speech through Whisper base is rarely over
+/// it, a piece missing a fifth of its words always is.
+pub const DEFAULT_MAX_WER: f64 = 0.15;
