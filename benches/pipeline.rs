@@ -291,7 +291,11 @@ fn python_loop(ws: &Workspace) -> Option<(String, String)> {
         .args(["-c", "import requests"])
         .status()
         .ok()?;
-    let library = if library.success() { "requests" } else { "urllib" };
+    let library = if library.success() {
+        "requests"
+    } else {
+        "urllib"
+    };
     ws.write(
         "plain_loop.py",
         format!(

@@ -125,7 +125,10 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     })?;
 
     let durable = store::GroupSync::start(&[&pieces_dir, &cfg.out]).map_err(|e| {
-        Error::input(format!("cannot start syncing files to disk: {}", io_reason(&e)))
+        Error::input(format!(
+            "cannot start syncing files to disk: {}",
+            io_reason(&e)
+        ))
     })?;
 
     // What a killed run left: its claims and its temporary files.

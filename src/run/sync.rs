@@ -106,6 +106,10 @@ fn file_facts(chunk: &[PlannedItem], out: &Path, pieces_dir: &Path) -> Vec<queue
         .collect()
 }
 
+/// What the store holds for adoptable pieces: the adopted pieces, the damaged ones, and the
+/// items that wait for them.
+type Stored = (Vec<queue::Adopted>, Vec<String>, Vec<String>);
+
 /// Checks stored audio that a run which died left unrecorded: whole audio is adopted, damaged
 /// audio removed (it is requested again). The dead run renamed what it stored but may not have
 /// synced it: the adopted pieces are synced (one batch) before the queue records them. Returns
@@ -114,7 +118,7 @@ fn check_stored(
     adoptable: &[queue::Adoptable],
     pieces_dir: &Path,
     durable: &store::GroupSync,
-) -> Result<(Vec<queue::Adopted>, Vec<String>, Vec<String>), Error> {
+) -> Result<Stored, Error> {
     let mut adopted_paths = Vec::new();
     let mut adopted = Vec::new();
     let mut damaged = Vec::new();

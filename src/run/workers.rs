@@ -341,7 +341,10 @@ impl Pool {
                     // next piece at once.
                     let pool = Arc::clone(self);
                     self.finishing.spawn(async move {
-                        if let Err(e) = pool.record_piece(fp, final_path, bytes, seconds, warning).await {
+                        if let Err(e) = pool
+                            .record_piece(fp, final_path, bytes, seconds, warning)
+                            .await
+                        {
                             pool.stop_for(StopReason::Storage(e.to_string()));
                         }
                     });
