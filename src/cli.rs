@@ -1,9 +1,17 @@
 //! The command line, as clap types. Their doc comments are the `--help` text; nothing here
 //! validates beyond types (that is `config.rs`), so a job file and a flag are checked alike.
 
+use std::ffi::OsStr;
+use std::fmt::Display;
+use std::marker::PhantomData;
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::error::ErrorKind;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use crate::settings::*;
 
 /// Turn a manifest of text (lines, CSV rows, Markdown or EPUB chapters) into audio files through an
 /// OpenAI-compatible text-to-speech API, as a resumable, rate-limited batch job.
@@ -64,7 +72,7 @@ pub struct LogArgs {
     /// Log format on stderr.
     #[arg(
         long,
-        value_enum,
+        value_parser = NamedParser::<LogFormat>::new(),
         global = true,
         value_name = "FORMAT",
         display_order = 1002
@@ -72,27 +80,12 @@ pub struct LogArgs {
     pub log_format: Option<LogFormat>,
 }
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-/// A manifest's kind, when its extension does not tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum InputFormatArg {
-    Lines,
-    Csv,
-    Markdown,
-    Epub,
-}
-
-/// The options of `run` and `plan`. A job file may set each of them under the same long name;
-/// flags given here win over the job file.
-#[derive(Debug, Args, Clone, Default)]
+/// The options of `run` and `plan`, and the job file's keys: one schema. A job file may set
+/// each option under its long name (`input` names the manifest there); flags given here win
+/// over the job file. A new option is one field here; its default is a constant in
+/// `settings.rs`, and `config` checks it.
+#[derive(Debug, Args, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct JobArgs {
     /// A manifest (.txt, .csv, .md, .markdown, .epub) or a job file (.toml).
     #[arg(value_name = "INPUT")]
@@ -106,86 +99,103 @@ pub struct JobArgs {
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
 
-    /// API root [default: $OPENAI_BASE_URL, else https://api.openai.com/v1]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", help = format!(
+        "API root [default: $OPENAI_BASE_URL, else {DEFAULT_BASE_URL}]"
+    ))]
     pub base_url: Option<String>,
 
-    /// Environment variable that holds the API key [default: OPENAI_API_KEY]
-    #[arg(long, value_name = "NAME", conflicts_with = "api_key_file")]
+    #[arg(long, value_name = "NAME", conflicts_with = "api_key_file", help = format!(
+        "Environment variable that holds the API key [default: {DEFAULT_KEY_ENV}]"
+    ))]
     pub api_key_env: Option<String>,
 
     /// File that holds the API key (its first line)
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
 
-    /// Who speaks: `openai` (any OpenAI-compatible API) or `espeak` (the espeak-ng program:
-    /// offline, free, no key; -j defaults to the number of cores, --rpm, --cpm and --model do
-    /// not apply) [default: openai]
-    #[arg(long, value_name = "P")]
-    pub provider: Option<String>,
+    #[arg(long, value_name = "P", value_parser = NamedParser::<ProviderKind>::new(), help = format!(
+        "Who speaks: `openai` (any OpenAI-compatible API) or `espeak` (the espeak-ng program: \
+         offline, free, no key; -j defaults to the number of cores, --rpm, --cpm and --model do \
+         not apply) [default: {DEFAULT_PROVIDER}]"
+    ))]
+    pub provider: Option<ProviderKind>,
 
-    /// Model [default: tts-1; not used with --provider espeak]
-    #[arg(long, value_name = "M")]
+    #[arg(long, value_name = "M", help = format!(
+        "Model [default: {DEFAULT_MODEL}; not used with --provider espeak]"
+    ))]
     pub model: Option<String>,
 
-    /// Voice [default: alloy]. With --provider espeak: an espeak voice (en-us, en-gb, cmn,
-    /// fr, ..., optionally +variant such as en-us+f3; `espeak-ng --voices` lists them), or
-    /// an OpenAI voice name, which maps to an English voice; an EPUB's language picks the
-    /// default
-    #[arg(long, value_name = "V")]
+    #[arg(long, value_name = "V", help = format!(
+        "Voice [default: {DEFAULT_VOICE}]. With --provider espeak: an espeak voice (en-us, \
+         en-gb, cmn, fr, ..., optionally +variant such as en-us+f3; `espeak-ng --voices` lists \
+         them), or an OpenAI voice name, which maps to an English voice; an EPUB's language \
+         picks the default"
+    ))]
     pub voice: Option<String>,
 
-    /// Audio format: mp3, opus, aac, flac, wav or pcm [default: mp3]
-    #[arg(long, value_name = "F")]
-    pub audio_format: Option<String>,
+    #[arg(long, value_name = "F", value_parser = NamedParser::<AudioFormat>::new(), help = format!(
+        "Audio format [default: {DEFAULT_AUDIO_FORMAT}]"
+    ))]
+    pub audio_format: Option<AudioFormat>,
 
-    /// Speed, 0.25 to 4.0 [default: 1.0]
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", help = format!(
+        "Speed, 0.25 to 4.0 [default: {DEFAULT_SPEED:.1}]"
+    ))]
     pub speed: Option<f64>,
 
     /// Voice direction (sent to gpt-4o-mini-tts models only)
     #[arg(long, value_name = "TEXT")]
     pub instructions: Option<String>,
 
-    /// Requests in flight at once [default: 4; with --provider espeak, the number of cores]
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", help = format!(
+        "Requests in flight at once [default: {DEFAULT_CONCURRENCY}; with --provider espeak, \
+         the number of cores]"
+    ))]
     pub concurrency: Option<u32>,
 
-    /// Requests per minute, shared by all workers, or `auto` to follow the limit the server
-    /// advertises [default: 50]
-    #[arg(long, value_name = "N|auto")]
-    pub rpm: Option<String>,
+    #[arg(long, value_name = "N|auto", value_parser = RpmParser, help = format!(
+        "Requests per minute, shared by all workers, or `auto` to follow the limit the server \
+         advertises [default: {DEFAULT_RPM}]"
+    ))]
+    pub rpm: Option<Rpm>,
 
     /// Input characters per minute, shared by all workers [default: no limit]
     #[arg(long, value_name = "N")]
     pub cpm: Option<u32>,
 
-    /// Attempts per request before the item fails [default: 6]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help = format!(
+        "Attempts per request before the item fails [default: {DEFAULT_MAX_ATTEMPTS}]"
+    ))]
     pub max_attempts: Option<u32>,
 
-    /// Seconds allowed for one request, body included [default: 120]
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", help = format!(
+        "Seconds allowed for one request, body included [default: {DEFAULT_TIMEOUT_SECS}]"
+    ))]
     pub timeout: Option<u64>,
 
-    /// Longest text in one request; longer items are split [default: 4096]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help = format!(
+        "Longest text in one request; longer items are split [default: {API_MAX_CHARS}]"
+    ))]
     pub max_chars: Option<u32>,
 
-    /// Milliseconds of silence between the pieces of an item (0 to 60000) [default: 0]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help = format!(
+        "Milliseconds of silence between the pieces of an item (0 to {MAX_PAUSE_MS}) \
+         [default: {DEFAULT_PAUSE_MS}]"
+    ))]
     pub pause_ms: Option<u32>,
 
     /// Markdown heading level that starts a chapter [default: auto]
     #[arg(long, value_name = "N")]
     pub chapter_level: Option<u8>,
 
-    /// CSV column that holds the text [default: text]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help = format!(
+        "CSV column that holds the text [default: {DEFAULT_TEXT_COLUMN}]"
+    ))]
     pub text_column: Option<String>,
 
-    /// CSV column that holds the item key [default: id]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help = format!(
+        "CSV column that holds the item key [default: {DEFAULT_ID_COLUMN}]"
+    ))]
     pub id_column: Option<String>,
 
     /// Stop before the estimated spend of this run would pass this many US dollars
@@ -194,8 +204,8 @@ pub struct JobArgs {
 
     /// Also write the whole book as one file with chapter marks: m4b (AAC, made with ffmpeg) or
     /// mp3 [default: none]
-    #[arg(long, value_name = "FORMAT")]
-    pub book: Option<String>,
+    #[arg(long, value_name = "FORMAT", value_parser = NamedParser::<BookFormat>::new())]
+    pub book: Option<BookFormat>,
 
     /// Book title: the album of every file and the book file's name [default: the EPUB's
     /// title, the Markdown title heading, else the manifest's file name]
@@ -215,17 +225,19 @@ pub struct JobArgs {
     #[arg(long, value_name = "PATH")]
     pub cover: Option<PathBuf>,
 
-    /// Silence between chapters in the book file, in milliseconds [default: 2000]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help = format!(
+        "Silence between chapters in the book file, in milliseconds [default: \
+         {DEFAULT_CHAPTER_GAP_MS}]"
+    ))]
     pub chapter_gap_ms: Option<u32>,
 
     /// Write a subtitle file beside each audio file and the book file: srt or vtt
-    #[arg(long, value_name = "FORMAT")]
-    pub subtitles: Option<String>,
+    #[arg(long, value_name = "FORMAT", value_parser = NamedParser::<SubtitleFormat>::new())]
+    pub subtitles: Option<SubtitleFormat>,
 
     /// Treat INPUT as this kind of manifest, whatever its extension
-    #[arg(long, value_enum, value_name = "KIND")]
-    pub input_format: Option<InputFormatArg>,
+    #[arg(long, value_name = "KIND", value_parser = NamedParser::<InputFormat>::new())]
+    pub input_format: Option<InputFormat>,
 
     /// Read fenced and indented code blocks of Markdown aloud instead of skipping them
     #[arg(long)]
@@ -315,4 +327,74 @@ pub struct CompletionsArgs {
     /// The shell to print the script for.
     #[arg(value_enum, value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+/// The parser of a [`Named`] setting: its names go to `--help`, the manual and the shell
+/// completions; a word that names nothing is refused with the setting's own message, after the
+/// flag's name.
+#[derive(Clone, Copy, Debug)]
+pub struct NamedParser<T>(PhantomData<T>);
+
+impl<T> NamedParser<T> {
+    pub const fn new() -> Self {
+        NamedParser(PhantomData)
+    }
+}
+
+impl<T> Default for NamedParser<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Named + Send + Sync> TypedValueParser for NamedParser<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<T, clap::Error> {
+        let flag = arg
+            .and_then(clap::Arg::get_long)
+            .map_or_else(String::new, |long| format!("--{long}: "));
+        value
+            .to_string_lossy()
+            .parse::<T>()
+            .map_err(|e| refused(cmd, format!("{flag}{e}")))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            T::ALL
+                .iter()
+                .map(|value| PossibleValue::new(value.as_str())),
+        ))
+    }
+}
+
+/// The parser of `--rpm`: its errors name the flag already.
+#[derive(Clone, Copy, Debug)]
+pub struct RpmParser;
+
+impl TypedValueParser for RpmParser {
+    type Value = Rpm;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<Rpm, clap::Error> {
+        value
+            .to_string_lossy()
+            .parse::<Rpm>()
+            .map_err(|e| refused(cmd, e))
+    }
+}
+
+/// A value refused on the command line: one line, exit code 2 (clap's for usage errors).
+fn refused(cmd: &clap::Command, message: impl Display) -> clap::Error {
+    clap::Error::raw(ErrorKind::InvalidValue, format!("{message}\n")).with_cmd(cmd)
 }

@@ -7,118 +7,13 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// A `response_format` of the speech API.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AudioFormat {
-    Mp3,
-    Opus,
-    Aac,
-    Flac,
-    Wav,
-    /// Raw 24 kHz, 16-bit, mono, little-endian samples with no header.
-    Pcm,
-}
-
-impl AudioFormat {
-    /// Every format, in the order the API documents them.
-    pub const ALL: [AudioFormat; 6] = [
-        AudioFormat::Mp3,
-        AudioFormat::Opus,
-        AudioFormat::Aac,
-        AudioFormat::Flac,
-        AudioFormat::Wav,
-        AudioFormat::Pcm,
-    ];
-
-    /// The name the API and our flags use (`mp3`, `opus`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AudioFormat::Mp3 => "mp3",
-            AudioFormat::Opus => "opus",
-            AudioFormat::Aac => "aac",
-            AudioFormat::Flac => "flac",
-            AudioFormat::Wav => "wav",
-            AudioFormat::Pcm => "pcm",
-        }
-    }
-
-    /// The file extension of an audio file in this format (no dot).
-    pub fn extension(self) -> &'static str {
-        self.as_str()
-    }
-}
-
-impl fmt::Display for AudioFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The error of parsing an unknown format name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown audio format `{0}` (expected one of mp3, opus, aac, flac, wav, pcm)")]
-pub struct UnknownFormat(pub String);
-
-impl FromStr for AudioFormat {
-    type Err = UnknownFormat;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let lower = s.trim().to_ascii_lowercase();
-        AudioFormat::ALL
-            .into_iter()
-            .find(|f| f.as_str() == lower)
-            .ok_or_else(|| UnknownFormat(s.to_string()))
-    }
-}
-
-/// Which voice speaks: an OpenAI-compatible API, or the offline `espeak-ng` program.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderKind {
-    #[default]
-    Openai,
-    Espeak,
-}
+pub use crate::settings::{AudioFormat, ProviderKind};
 
 /// The model name recorded for `--provider espeak` (in fingerprints, queue and report): the
 /// provider has no models, and its audio must never be taken for an API's.
 pub const ESPEAK_MODEL: &str = "espeak-ng";
-
-impl ProviderKind {
-    /// The name `--provider` takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Openai => "openai",
-            ProviderKind::Espeak => "espeak",
-        }
-    }
-}
-
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The error of parsing an unknown provider name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown provider `{0}` (expected openai or espeak)")]
-pub struct UnknownProvider(pub String);
-
-impl FromStr for ProviderKind {
-    type Err = UnknownProvider;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "openai" => Ok(ProviderKind::Openai),
-            "espeak" | "espeak-ng" => Ok(ProviderKind::Espeak),
-            _ => Err(UnknownProvider(s.to_string())),
-        }
-    }
-}
 
 /// Everything that changes the audio of a piece besides its text.
 #[derive(Debug, Clone, PartialEq)]

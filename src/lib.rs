@@ -21,6 +21,7 @@ pub(crate) mod provider;
 pub(crate) mod queue;
 pub(crate) mod report;
 pub(crate) mod run;
+pub mod settings;
 pub(crate) mod store;
 pub mod verify;
 

@@ -8,7 +8,8 @@ use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
-use crate::cli::{LogArgs, LogFormat};
+use crate::cli::LogArgs;
+use crate::settings::LogFormat;
 
 /// Installs the global subscriber. Safe to call once per process.
 pub fn init(args: &LogArgs) {

@@ -227,13 +227,13 @@ pub fn build_item(
         Some(done) => done,
         None => {
             let mut file = File::create(temp.path()).map_err(io_err)?;
-            let joined =
-                audio::join(item.format, &paths, pause, &mut file).map_err(|e| match e {
-                    audio::AudioError::Io(io) | audio::AudioError::Read { source: io, .. } => {
-                        io_err(io)
-                    }
-                    other => BuildError::Audio(other.to_string()),
-                })?;
+            let joined = audio::join(item.format, &paths, pause, audio::Ends::Gapless, &mut file)
+                .map_err(|e| match e {
+                audio::AudioError::Io(io) | audio::AudioError::Read { source: io, .. } => {
+                    io_err(io)
+                }
+                other => BuildError::Audio(other.to_string()),
+            })?;
             // The join counts what it writes: the file's measured length.
             (joined.bytes, joined.seconds)
         }

@@ -2,18 +2,24 @@
 //! file header, so a joined file is the frames back to back and states no length of its own:
 //! players count the frames.
 
-use std::io::{Cursor, Seek, Write};
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::frames::{self, FrameInfo};
 use super::tags;
-use super::{
-    AudioError, BitWriter, Output, Timeline, file_len, frames_in, mismatch, no_silence, open,
-};
+use super::{AudioError, BitWriter, Output, Timeline, file_len, mismatch, no_silence, open};
 use crate::domain::AudioFormat;
 
 pub(super) const HEADER_LEN: usize = 7;
+
+/// ADTS frames as `frames` walks them: every frame is audio.
+pub(super) const FRAMES: frames::Container = frames::Container {
+    format: AudioFormat::Aac,
+    header_len: HEADER_LEN,
+    parse: parse_header,
+    is_tag_frame: |_, _| false,
+};
 
 /// AAC sample rates by ADTS sampling_frequency_index.
 const RATES: [u32; 13] = [
@@ -132,7 +138,7 @@ fn first_frame(path: &Path) -> Result<FrameInfo, AudioError> {
     let region = tags::audio_region(format, path, &mut file, len)?;
     let mut first = None;
     // The error is only a way out of the walk once the first frame is seen.
-    let walked = frames::walk(format, path, &mut file, region, |_, info, _| {
+    let walked = frames::walk(&FRAMES, path, &mut file, region, |_, info, _| {
         first = Some(*info);
         Err(AudioError::CannotJoin { format, count: 0 })
     });
@@ -177,7 +183,7 @@ pub(super) fn join<W: Write + Seek>(
         let mut file = open(piece)?;
         let len = file_len(&file, piece)?;
         let region = tags::audio_region(format, piece, &mut file, len)?;
-        frames::walk(format, piece, &mut file, region, |_, info, frame| {
+        frames::walk(&FRAMES, piece, &mut file, region, |_, info, frame| {
             if !stream.same_stream(info) {
                 return Err(mismatch(format, piece, stream.describe(), info.describe()));
             }
@@ -186,17 +192,4 @@ pub(super) fn join<W: Write + Seek>(
         })?;
     }
     Ok(timeline)
-}
-
-pub(super) fn silence_file(like: &Path, duration: Duration) -> Result<Vec<u8>, AudioError> {
-    let stream = first_frame(like)?;
-    let frame = silent_frame(&stream, like)?;
-    let frames = frames_in(duration, stream.sample_rate, FRAME_SAMPLES);
-    let mut bytes = Vec::new();
-    let mut out = Output::new(Cursor::new(&mut bytes));
-    for _ in 0..frames {
-        out.put(&frame)?;
-    }
-    out.finish()?;
-    Ok(bytes)
 }

@@ -10,15 +10,13 @@
 //! so the join is lossless and exact without decoding.
 
 use std::fs::File;
-use std::io::{Cursor, Seek, Write};
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::measure::{self, Demuxer};
 use super::tags::Region;
-use super::{
-    AudioError, BitWriter, Output, Timeline, damaged, file_len, frames_in, mismatch, open, read_at,
-};
+use super::{AudioError, BitWriter, Output, Timeline, damaged, file_len, mismatch, open, read_at};
 use crate::domain::AudioFormat;
 
 /// The stream properties in STREAMINFO that every piece of a join must share.
@@ -174,6 +172,7 @@ pub(super) fn validate(path: &Path, mut file: File, len: u64) -> Result<f64, Aud
     Ok(counted.seconds())
 }
 
+#[cfg(test)] // see `audio::measure`
 pub(super) fn measure(path: &Path, file: File, len: u64) -> Result<f64, AudioError> {
     let region = Region { start: 0, end: len };
     Ok(measure::count_with_symphonia(Demuxer::Flac, path, file, region)?.seconds())
@@ -359,30 +358,6 @@ pub(super) fn join<W: Write + Seek>(
         Some(writer) => writer.finish(out),
         None => Err(AudioError::CannotJoin { format, count: 0 }),
     }
-}
-
-pub(super) fn silence_file(like: &Path, duration: Duration) -> Result<Vec<u8>, AudioError> {
-    let mut file = open(like)?;
-    let len = file_len(&file, like)?;
-    let (stream, _) = read_streaminfo(like, &mut file, len)?;
-    let mut codes = None;
-    let region = Region { start: 0, end: len };
-    // Only the first frame is wanted; the error is a way out of the demuxer's loop.
-    let _ = measure::demux_with_symphonia(Demuxer::Flac, like, file, region, |frame, _| {
-        codes = HeaderCodes::of(frame);
-        Err(AudioError::CannotJoin {
-            format: AudioFormat::Flac,
-            count: 0,
-        })
-    });
-    let mut bytes = Vec::new();
-    let mut out = Output::new(Cursor::new(&mut bytes));
-    let mut writer = StreamWriter::start(stream, &mut out)?;
-    writer.codes = codes;
-    writer.silence(frames_in(duration, stream.sample_rate, 1), &mut out)?;
-    writer.finish(&mut out)?;
-    out.finish()?;
-    Ok(bytes)
 }
 
 /// `frame` (a whole FLAC frame, sync code to CRC-16) with its header numbering it by its first

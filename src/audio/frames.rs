@@ -1,14 +1,27 @@
 //! What MP3 and ADTS files share: a run of self-delimiting frames between tags, walked
-//! strictly back to back; validated and measured in that one walk, or measured with symphonia.
+//! strictly back to back, counted (the answers' check and length, in that one walk), and
+//! measured with symphonia (tests). The container files describe their frames to it
+//! ([`Container`]: `mp3::FRAMES`, `adts::FRAMES`); it imports neither.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
+#[cfg(test)]
 use super::measure::{Demuxer, count_with_symphonia};
 use super::tags::{Region, audio_region};
-use super::{AudioError, COPY_BUFFER, adts, damaged, mp3, read_error, read_full};
+use super::{AudioError, COPY_BUFFER, FrameCount, damaged, read_error, read_full};
 use crate::domain::AudioFormat;
+
+/// How a container's frames are read: what `walk` needs to know of MP3 or ADTS.
+pub(super) struct Container {
+    pub format: AudioFormat,
+    /// Bytes of a frame header.
+    pub header_len: usize,
+    pub parse: fn(&[u8]) -> Result<FrameInfo, &'static str>,
+    /// A first frame that holds metadata, not audio (MP3's Xing/Info/VBRI frame).
+    pub is_tag_frame: fn(&[u8], &FrameInfo) -> bool,
+}
 
 /// What a frame header says, as far as walking, joining and comparing streams goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,23 +73,21 @@ impl FrameInfo {
 /// padded) and ADTS frame lengths are 13-bit.
 const MAX_FRAME: usize = 8192;
 
-/// A frame header parser: `mp3::parse_header` or `adts::parse_header`.
-type ParseHeader = fn(&[u8]) -> Result<FrameInfo, &'static str>;
-
 /// Walks the frames of `region` strictly back to back, handing each whole frame to `on_frame`
 /// with its index and header, and checking every frame is of the same stream as the first.
 pub(super) fn walk(
-    format: AudioFormat,
+    container: &Container,
     path: &Path,
     file: &mut File,
     region: Region,
     mut on_frame: impl FnMut(usize, &FrameInfo, &[u8]) -> Result<(), AudioError>,
 ) -> Result<(), AudioError> {
-    let (header_len, parse): (usize, ParseHeader) = if format == AudioFormat::Mp3 {
-        (mp3::HEADER_LEN, mp3::parse_header)
-    } else {
-        (adts::HEADER_LEN, adts::parse_header)
-    };
+    let Container {
+        format,
+        header_len,
+        parse,
+        ..
+    } = *container;
     file.seek(SeekFrom::Start(region.start))
         .map_err(read_error(path))?;
     let mut reader = BufReader::with_capacity(COPY_BUFFER, file.take(region.end - region.start));
@@ -134,37 +145,57 @@ pub(super) fn walk(
     Ok(())
 }
 
-/// Walks every frame and counts its samples in the same pass: the answer is read once. The
-/// count is symphonia's (what `measure` gives): every audio frame, and for mp3 not a first
-/// frame that is a Xing/Info or VBRI tag (`mp3::is_tag_frame` mirrors symphonia's test).
+/// Checks every frame and counts them in the same walk ([`count`]): an answer is read once.
+/// The length is symphonia's (what `measure` gives): every audio frame, and for mp3 not a
+/// first frame that is a Xing/Info or VBRI tag (`mp3::is_tag_frame` mirrors symphonia's test).
 pub(super) fn validate(
-    format: AudioFormat,
+    container: &Container,
     path: &Path,
-    mut file: File,
+    file: File,
     len: u64,
 ) -> Result<f64, AudioError> {
-    let region = audio_region(format, path, &mut file, len)?;
-    let (mut samples, mut rate) = (0u64, 0u32);
-    walk(format, path, &mut file, region, |index, info, frame| {
-        let tag = format == AudioFormat::Mp3 && index == 0 && mp3::is_tag_frame(frame, info);
-        if !tag {
-            samples = samples.saturating_add(info.samples);
-            rate = info.sample_rate;
-        }
-        Ok(())
-    })?;
-    if rate == 0 {
-        return Ok(0.0);
-    }
-    Ok(samples as f64 / f64::from(rate))
+    let counted = count(container, path, file, len)?;
+    let samples = counted.frames.saturating_mul(counted.samples_per_frame);
+    Ok(samples as f64 / f64::from(counted.sample_rate.max(1)))
 }
 
+#[cfg(test)] // the tests measure joins with symphonia, apart from the joins' own count
 pub(super) fn measure(
-    format: AudioFormat,
+    container: &Container,
     path: &Path,
     mut file: File,
     len: u64,
 ) -> Result<f64, AudioError> {
+    let format = container.format;
     let region = audio_region(format, path, &mut file, len)?;
     Ok(count_with_symphonia(Demuxer::for_frames(format), path, file, region)?.seconds())
+}
+
+/// Counts the audio frames of a whole file, checking them as `walk` does; a leading tag frame
+/// is not audio and is not counted.
+pub(super) fn count(
+    container: &Container,
+    path: &Path,
+    mut file: File,
+    len: u64,
+) -> Result<FrameCount, AudioError> {
+    let format = container.format;
+    let region = audio_region(format, path, &mut file, len)?;
+    let mut count: Option<FrameCount> = None;
+    walk(container, path, &mut file, region, |index, info, frame| {
+        if index == 0 && (container.is_tag_frame)(frame, info) {
+            return Ok(());
+        }
+        let c = count.get_or_insert(FrameCount {
+            frames: 0,
+            sample_rate: info.sample_rate,
+            samples_per_frame: info.samples,
+        });
+        c.frames += 1;
+        Ok(())
+    })?;
+    count.ok_or_else(|| AudioError::NoAudio {
+        format,
+        path: path.to_path_buf(),
+    })
 }

@@ -16,6 +16,9 @@ pub(super) struct Timeline {
     pub end: u64,
     /// Pauses made so far, to carry their rounding.
     pauses_done: u32,
+    /// The samples of each pause, in order: piece `i` ends where piece `i + 1` starts, less
+    /// the pause between them.
+    pauses: Vec<u64>,
 }
 
 impl Timeline {
@@ -25,6 +28,7 @@ impl Timeline {
             starts: Vec::new(),
             end: 0,
             pauses_done: 0,
+            pauses: Vec::new(),
         }
     }
 
@@ -39,7 +43,9 @@ impl Timeline {
         let before = self.pauses_done;
         self.pauses_done = self.pauses_done.saturating_add(1);
         let total = |count: u32| frames_in(pause.saturating_mul(count), self.rate, frame_samples);
-        total(self.pauses_done).saturating_sub(total(before))
+        let frames = total(self.pauses_done).saturating_sub(total(before));
+        self.pauses.push(frames.saturating_mul(frame_samples));
+        frames
     }
 
     pub(super) fn seconds(&self, samples: u64) -> f64 {
@@ -47,10 +53,15 @@ impl Timeline {
     }
 
     pub(super) fn into_joined(self, bytes: u64) -> Joined {
+        let ends = (0..self.starts.len()).map(|i| match self.starts.get(i + 1) {
+            Some(&next) => next.saturating_sub(self.pauses.get(i).copied().unwrap_or(0)),
+            None => self.end,
+        });
         Joined {
             bytes,
             seconds: self.seconds(self.end),
             starts: self.starts.iter().map(|&s| self.seconds(s)).collect(),
+            ends: ends.map(|e| self.seconds(e)).collect(),
         }
     }
 }
@@ -84,11 +95,18 @@ impl<W: Write + Seek> Output<W> {
     }
 
     /// Overwrites bytes already written at `offset` (a header whose totals are known only now).
+    /// Seeks are relative: the output need not start at the start of the file.
     pub(super) fn patch(&mut self, offset: u64, bytes: &[u8]) -> Result<(), AudioError> {
-        let end = self.written;
-        self.inner.seek(SeekFrom::Start(offset))?;
+        let distance = |n: u64| i64::try_from(n).map_err(io::Error::other);
+        let back = distance(self.written.saturating_sub(offset))?;
+        let forward = distance(
+            self.written
+                .saturating_sub(offset)
+                .saturating_sub(bytes.len() as u64),
+        )?;
+        self.inner.seek(SeekFrom::Current(-back))?;
         self.inner.write_all(bytes)?;
-        self.inner.seek(SeekFrom::Start(end))?;
+        self.inner.seek(SeekFrom::Current(forward))?;
         Ok(())
     }
 

@@ -1,4 +1,4 @@
-//! Validating, measuring, joining and making silence in the audio the speech API returns.
+//! Validating, counting and joining the audio the speech API returns (pauses made of silent frames).
 //!
 //! A response is checked before it is trusted: an error body saved under an audio name, or a
 //! download cut short, must not be reported as done. Durations are measured from the stream
@@ -9,7 +9,7 @@
 //! misread them, and a joined file gets one header of its own that states its true length.
 //!
 //! One file per container: [`mp3`] (MPEG Layer III, Xing/Info and LAME tags, silent frames),
-//! [`adts`] (AAC), [`frames`] (what MP3 and ADTS share: walking their frames), [`tags`] (ID3
+//! [`adts`] (AAC), [`frames`] (what MP3 and ADTS share: walking and counting their frames), [`tags`] (ID3
 //! and APE around them), [`wav`] (WAV and raw PCM), [`flac`], [`ogg`] (Ogg Opus, through the
 //! `ogg` crate); and [`sniff`] (what a body is), [`measure`] (symphonia), [`join`] (the joined
 //! file's clock and output).
@@ -28,11 +28,11 @@ mod sniff;
 mod tags;
 mod wav;
 
-use join::{Output, Timeline, copy_exact, frames_in};
+use join::{Output, Timeline, copy_exact};
 use sniff::{non_audio_kind, not_format};
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -118,6 +118,8 @@ pub struct Joined {
     /// Where each piece's audio starts in the joined file, in seconds, in piece order: the
     /// times a subtitle or a chapter mark for that piece should start at.
     pub starts: Vec<f64>,
+    /// Where each piece's audio ends (the pause after it, if any, follows), in piece order.
+    pub ends: Vec<f64>,
 }
 
 /// How many leading bytes `looks_like` is given by `validate`.
@@ -174,7 +176,8 @@ pub fn validate(format: AudioFormat, path: &Path) -> Result<f64, AudioError> {
         return Err(not_format(format, path, &head));
     }
     let seconds = match format {
-        AudioFormat::Mp3 | AudioFormat::Aac => frames::validate(format, path, file, len)?,
+        AudioFormat::Mp3 => frames::validate(&mp3::FRAMES, path, file, len)?,
+        AudioFormat::Aac => frames::validate(&adts::FRAMES, path, file, len)?,
         AudioFormat::Wav => wav::validate(path, &mut file, len)?,
         AudioFormat::Pcm => wav::validate_pcm(path, len)?,
         AudioFormat::Flac => flac::validate(path, file, len)?,
@@ -196,18 +199,31 @@ pub fn validate(format: AudioFormat, path: &Path) -> Result<f64, AudioError> {
 /// does not (gapless trimming off: see `mp3` for what players trim); wav from its chunk headers
 /// (streamed wav, whose sizes are 0xFFFFFFFF, runs to the end of the file); pcm = bytes / 2 /
 /// 24000; Ogg Opus from the last granule position less the OpusHead pre-skip, over 48 kHz.
-// Joins count what they write; the book file (issue 9) measures item files with this.
-#[allow(dead_code)]
+// Joins count what they write and `validate` measures what is stored, so only the tests measure
+// a file after the fact: a second opinion on the joins' counts.
+#[cfg(test)]
 pub fn measure(format: AudioFormat, path: &Path) -> Result<f64, AudioError> {
     let mut file = open(path)?;
     let len = file_len(&file, path)?;
     match format {
-        AudioFormat::Mp3 | AudioFormat::Aac => frames::measure(format, path, file, len),
+        AudioFormat::Mp3 => frames::measure(&mp3::FRAMES, path, file, len),
+        AudioFormat::Aac => frames::measure(&adts::FRAMES, path, file, len),
         AudioFormat::Flac => flac::measure(path, file, len),
         AudioFormat::Wav => wav::measure(path, &mut file, len),
         AudioFormat::Pcm => Ok(wav::pcm_seconds(len)),
         AudioFormat::Opus => ogg::measure(path, file),
     }
+}
+
+/// What a joined stream says of its ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ends {
+    /// Where the format states an encoder's delay and padding (MP3's LAME tag), the joined file
+    /// keeps the first piece's delay and the last piece's padding for players to trim: an item.
+    Gapless,
+    /// Nothing for a player to trim: every frame plays, as the chapter marks and subtitles of a
+    /// book, which count every frame, expect.
+    EveryFrame,
 }
 
 /// Joins the pieces of one item, in order, into `out` (already created, empty; the caller does
@@ -217,8 +233,8 @@ pub fn measure(format: AudioFormat, path: &Path) -> Result<f64, AudioError> {
 /// Every format gives one stream with one header that states its true length:
 /// - mp3: the pieces' MPEG frames back to back without their tags and Xing/Info/VBRI frames,
 ///   behind a new Xing (VBR) or Info (CBR) frame counting every frame and byte, with a seek
-///   table and, where the first piece had a LAME tag, its encoder delay and the last piece's
-///   padding;
+///   table and, with [`Ends::Gapless`] where the first piece had a LAME tag, its encoder
+///   delay and the last piece's padding;
 /// - aac: ADTS frames back to back (ADTS has no header to state a length);
 /// - wav: one RIFF/WAVE header with the right sizes over all the samples; pcm: bytes back to
 ///   back;
@@ -231,13 +247,15 @@ pub fn measure(format: AudioFormat, path: &Path) -> Result<f64, AudioError> {
 /// Pieces must be of one stream (sample rate, channels, encoding), else `Mismatch`; a damaged
 /// piece is refused rather than glued in. Pauses are rounded to whole frames (the rounding is
 /// carried from pause to pause, so the total is within one frame of `pause` × gaps). The
-/// output is written through a buffer and never holds a whole piece in memory. On error `out`
-/// holds partial output and should be discarded.
-pub fn join(
+/// output is written through a buffer and never holds a whole piece in memory; it starts at
+/// `out`'s position (the book puts its tag before it). On error `out` holds partial output and
+/// should be discarded.
+pub fn join<W: Write + Seek>(
     format: AudioFormat,
     pieces: &[PathBuf],
     pause: Duration,
-    out: &mut File,
+    ends: Ends,
+    out: W,
 ) -> Result<Joined, AudioError> {
     if pieces.is_empty() {
         return Err(AudioError::CannotJoin {
@@ -247,7 +265,7 @@ pub fn join(
     }
     let mut writer = Output::new(out);
     let timeline = match format {
-        AudioFormat::Mp3 => mp3::join(pieces, pause, &mut writer)?,
+        AudioFormat::Mp3 => mp3::join(pieces, pause, ends, &mut writer)?,
         AudioFormat::Aac => adts::join(pieces, pause, &mut writer)?,
         AudioFormat::Wav => wav::join(pieces, pause, &mut writer)?,
         AudioFormat::Pcm => wav::join_pcm(pieces, pause, &mut writer)?,
@@ -258,24 +276,27 @@ pub fn join(
     Ok(timeline.into_joined(bytes))
 }
 
-/// A whole file of `duration` of silence in `format`, in the same stream as the file `like`
-/// (sample rate, channels, encoding), rounded to whole frames: for a gap between files that are
-/// played one after another, or joined with `join`.
-// For the book file's chapter gaps (issue 9); joins make their pauses themselves.
-#[allow(dead_code)]
-pub fn silence(
-    format: AudioFormat,
-    like: &Path,
-    duration: Duration,
-) -> Result<Vec<u8>, AudioError> {
-    match format {
-        AudioFormat::Mp3 => mp3::silence_file(like, duration),
-        AudioFormat::Aac => adts::silence_file(like, duration),
-        AudioFormat::Wav => wav::silence_file(like, duration),
-        AudioFormat::Pcm => Ok(wav::pcm_silence(duration)),
-        AudioFormat::Flac => flac::silence_file(like, duration),
-        AudioFormat::Opus => ogg::silence_file(like, duration),
-    }
+/// The audio frames of an MP3 or ADTS file, counted (each frame checked as `validate` checks
+/// it; an MP3's Xing/Info frame is not audio): its exact length in whole frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameCount {
+    pub frames: u64,
+    pub sample_rate: u32,
+    /// Samples each frame decodes to (AAC: 1024; MP3: 1152 or 576).
+    pub samples_per_frame: u64,
+}
+
+/// Counts the frames of the MP3 or ADTS file at `path`; other formats have no frames of their
+/// own to count (`CannotJoin` says so).
+pub fn count_frames(format: AudioFormat, path: &Path) -> Result<FrameCount, AudioError> {
+    let container = match format {
+        AudioFormat::Mp3 => &mp3::FRAMES,
+        AudioFormat::Aac => &adts::FRAMES,
+        _ => return Err(AudioError::CannotJoin { format, count: 0 }),
+    };
+    let file = open(path)?;
+    let len = file_len(&file, path)?;
+    frames::count(container, path, file, len)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,16 +10,24 @@
 //! the pieces' lengths add up to. A player's length for the joined file is that less the first
 //! delay and the last padding (1105 samples, 46 ms at 24 kHz, for ffmpeg-made pieces).
 
-use std::io::{Cursor, Seek, Write};
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::frames::{self, FrameInfo};
 use super::tags;
-use super::{AudioError, Output, Timeline, file_len, frames_in, mismatch, open};
+use super::{AudioError, Ends, Output, Timeline, file_len, mismatch, open};
 use crate::domain::AudioFormat;
 
 pub(super) const HEADER_LEN: usize = 4;
+
+/// MP3 frames as `frames` walks them.
+pub(super) const FRAMES: frames::Container = frames::Container {
+    format: AudioFormat::Mp3,
+    header_len: HEADER_LEN,
+    parse: parse_header,
+    is_tag_frame,
+};
 
 /// Kilobits per second of Layer III by bitrate index: MPEG-1, then MPEG-2 and 2.5.
 const BITRATES: [[u32; 15]; 2] = [
@@ -184,7 +192,7 @@ fn read_head(path: &Path) -> Result<Head, AudioError> {
     let mut lame = None;
     let mut audio = None;
     // Stop walking once the first audio frame is found; the error is only a way out.
-    let found = frames::walk(format, path, &mut file, region, |index, info, frame| {
+    let found = frames::walk(&FRAMES, path, &mut file, region, |index, info, frame| {
         if index == 0 && is_tag_frame(frame, info) {
             lame = Lame::find(frame, info);
             return Ok(());
@@ -366,6 +374,7 @@ impl StreamWriter {
 pub(super) fn join<W: Write + Seek>(
     pieces: &[PathBuf],
     pause: Duration,
+    ends: Ends,
     out: &mut Output<W>,
 ) -> Result<Timeline, AudioError> {
     let format = AudioFormat::Mp3;
@@ -376,7 +385,9 @@ pub(super) fn join<W: Write + Seek>(
     let (Some(first), Some(last)) = (heads.first(), heads.last()) else {
         return Err(AudioError::CannotJoin { format, count: 0 });
     };
-    let mut writer = StreamWriter::start(first.audio, first.lame, out)?;
+    let gapless = ends == Ends::Gapless;
+    let lame = first.lame.filter(|_| gapless);
+    let mut writer = StreamWriter::start(first.audio, lame, out)?;
     for (i, piece) in pieces.iter().enumerate() {
         if i > 0 {
             let frames = writer.timeline.pause_frames(pause, writer.audio.samples);
@@ -386,7 +397,7 @@ pub(super) fn join<W: Write + Seek>(
         let mut file = open(piece)?;
         let len = file_len(&file, piece)?;
         let region = tags::audio_region(format, piece, &mut file, len)?;
-        frames::walk(format, piece, &mut file, region, |index, info, frame| {
+        frames::walk(&FRAMES, piece, &mut file, region, |index, info, frame| {
             if !writer.audio.same_stream(info) {
                 return Err(mismatch(
                     format,
@@ -403,18 +414,6 @@ pub(super) fn join<W: Write + Seek>(
     }
     let padding = last.lame.map(|lame| lame.delay_padding().1);
     writer.finish(padding, out)
-}
-
-pub(super) fn silence_file(like: &Path, duration: Duration) -> Result<Vec<u8>, AudioError> {
-    let head = read_head(like)?;
-    let mut bytes = Vec::new();
-    let mut out = Output::new(Cursor::new(&mut bytes));
-    let mut writer = StreamWriter::start(head.audio, None, &mut out)?;
-    let frames = frames_in(duration, head.audio.sample_rate, head.audio.samples);
-    writer.silence(frames, &mut out)?;
-    writer.finish(None, &mut out)?;
-    out.finish()?;
-    Ok(bytes)
 }
 
 /// The CRC-16 of LAME tags (polynomial 0x8005, reflected, initial value 0), continued from

@@ -12,15 +12,13 @@
 //! begins.
 
 use std::fs::File;
-use std::io::{BufReader, Cursor, Seek, SeekFrom, Write};
+use std::io::{BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ::ogg::{OggReadError, PacketReader, PacketWriteEndInfo, PacketWriter};
 
-use super::{
-    AudioError, COPY_BUFFER, Output, Timeline, damaged, frames_in, mismatch, no_silence, open,
-};
+use super::{AudioError, COPY_BUFFER, Output, Timeline, damaged, mismatch, no_silence, open};
 use crate::domain::AudioFormat;
 
 /// Ogg Opus always counts time in 48 kHz samples.
@@ -67,13 +65,6 @@ impl OpusHead {
 
     fn describe(&self) -> String {
         format!("{} channels, mapping {:02x?}", self.channels, self.mapping)
-    }
-
-    /// The same head with another pre-skip.
-    fn with_pre_skip(&self, pre_skip: u16) -> Vec<u8> {
-        let mut packet = self.packet.clone();
-        packet[10..12].copy_from_slice(&pre_skip.to_le_bytes());
-        packet
     }
 }
 
@@ -196,6 +187,7 @@ pub(super) fn validate(path: &Path, file: File) -> Result<f64, AudioError> {
     Ok(ogg.seconds())
 }
 
+#[cfg(test)] // see `audio::measure`
 pub(super) fn measure(path: &Path, file: File) -> Result<f64, AudioError> {
     Ok(read(path, file, |_, _| Ok(()))?.seconds())
 }
@@ -361,28 +353,4 @@ pub(super) fn join<W: Write + Seek>(
     let granule = writer.finish(first_path, end_trim)?;
     timeline.end = granule.saturating_sub(pre_skip);
     Ok(timeline)
-}
-
-pub(super) fn silence_file(like: &Path, duration: Duration) -> Result<Vec<u8>, AudioError> {
-    let format = AudioFormat::Opus;
-    let ogg = read(like, open(like)?, |_, _| Ok(()))?;
-    let channels = ogg.head.channels;
-    if channels > 2 {
-        return Err(no_silence(format, like, format!("{channels} channels")));
-    }
-    let tags = ogg.tags.clone().unwrap_or_default();
-    let packets = frames_in(duration, RATE, SILENT_SAMPLES).max(1);
-    let mut bytes = Vec::new();
-    let mut out = Output::new(Cursor::new(&mut bytes));
-    {
-        // Silence needs no decoder warm-up: pre-skip 0.
-        let mut writer =
-            StreamWriter::start(&mut out, &ogg.head.with_pre_skip(0), &tags, 0x7474_5353)?;
-        for _ in 0..packets {
-            writer.packet(&silent_packet(channels), SILENT_SAMPLES)?;
-        }
-        writer.finish(like, 0)?;
-    }
-    out.finish()?;
-    Ok(bytes)
 }

@@ -47,7 +47,7 @@ fn join_to(
 ) -> Result<PathBuf, AudioError> {
     let path = dir.path().join(name);
     let mut out = File::create(&path).unwrap();
-    let joined = join(format, pieces, Duration::ZERO, &mut out)?;
+    let joined = join(format, pieces, Duration::ZERO, Ends::Gapless, &mut out)?;
     assert_eq!(joined.bytes, std::fs::metadata(&path).unwrap().len());
     Ok(path)
 }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{
-    AudioError, Output, Timeline, copy_exact, damaged, file_len, frames_in, mismatch, not_format,
-    open, read_at, read_error,
+    AudioError, Output, Timeline, copy_exact, damaged, file_len, mismatch, not_format, open,
+    read_at, read_error,
 };
 use crate::domain::AudioFormat;
 
@@ -29,12 +29,6 @@ pub(super) fn validate_pcm(path: &Path, len: u64) -> Result<f64, AudioError> {
         ));
     }
     Ok(pcm_seconds(len))
-}
-
-/// Raw pcm of `duration` of silence (zero samples, rounded to a whole sample).
-pub(super) fn pcm_silence(duration: Duration) -> Vec<u8> {
-    let samples = frames_in(duration, PCM_RATE, 1);
-    vec![0; usize::try_from(samples.saturating_mul(2)).unwrap_or(0)]
 }
 
 pub(super) fn join_pcm<W: Write + Seek>(
@@ -215,6 +209,7 @@ pub(super) fn validate(path: &Path, file: &mut File, len: u64) -> Result<f64, Au
     Ok(parse_whole(path, file, len)?.seconds())
 }
 
+#[cfg(test)] // see `audio::measure`
 pub(super) fn measure(path: &Path, file: &mut File, len: u64) -> Result<f64, AudioError> {
     Ok(parse(path, file, len)?.seconds())
 }
@@ -306,21 +301,4 @@ pub(super) fn join<W: Write + Seek>(
         out.put(&[0])?;
     }
     Ok(timeline)
-}
-
-pub(super) fn silence_file(like: &Path, duration: Duration) -> Result<Vec<u8>, AudioError> {
-    let mut file = open(like)?;
-    let len = file_len(&file, like)?;
-    let layout = parse(like, &mut file, len)?;
-    let frames = frames_in(duration, layout.sample_rate, 1);
-    let data_len = frames.saturating_mul(u64::from(layout.block_align));
-    let mut bytes = header(&layout.fmt, data_len)?;
-    let body = usize::try_from(data_len).map_err(|_| AudioError::TooLarge {
-        format: AudioFormat::Wav,
-    })?;
-    bytes.resize(bytes.len() + body, layout.silent_byte());
-    if data_len & 1 == 1 {
-        bytes.push(0);
-    }
-    Ok(bytes)
 }

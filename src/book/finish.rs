@@ -138,12 +138,9 @@ fn build(
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let file = std::fs::File::create(temp.path()).map_err(|e| BookError::write(path, e))?;
-            let mut w = std::io::BufWriter::with_capacity(64 * 1024, file);
-            let layout = mp3book::write(&chapters, settings.gap_ms, &settings.meta, &mut w)?;
-            let file = w
-                .into_inner()
-                .map_err(|e| BookError::write(path, e.into_error()))?;
+            let mut file =
+                std::fs::File::create(temp.path()).map_err(|e| BookError::write(path, e))?;
+            let layout = mp3book::write(&chapters, settings.gap_ms, &settings.meta, &mut file)?;
             file.sync_all().map_err(|e| BookError::write(path, e))?;
             layout
         }

@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::adts_count as adts;
 use super::ffmpeg::{self, FfmpegError};
 use super::layout::{Layout, Span};
 use super::meta::{BookMeta, GENRE};
+use crate::audio::{self, AudioError};
+use crate::domain::AudioFormat;
 
 /// Every chapter is encoded to this (speech: mono, at the speech API's own rate).
 const SAMPLE_RATE: u32 = 24_000;
@@ -289,21 +290,19 @@ fn gap_encoding(
 }
 
 fn measure(path: &Path) -> Result<Cached, M4bError> {
-    let file = File::open(path).map_err(|source| M4bError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    match adts::count_frames(file) {
-        Ok(Some((frames, rate))) if rate == SAMPLE_RATE && frames > 0 => Ok(Cached {
-            path: path.to_path_buf(),
-            frames,
-        }),
-        Ok(_) => Err(M4bError::BadCache {
-            path: path.to_path_buf(),
-        }),
-        Err(source) => Err(M4bError::Io {
+    match audio::count_frames(AudioFormat::Aac, path) {
+        Ok(count) if count.sample_rate == SAMPLE_RATE && count.samples_per_frame == 1024 => {
+            Ok(Cached {
+                path: path.to_path_buf(),
+                frames: count.frames,
+            })
+        }
+        Err(AudioError::Read { source, .. }) => Err(M4bError::Io {
             path: path.to_path_buf(),
             source,
+        }),
+        Ok(_) | Err(_) => Err(M4bError::BadCache {
+            path: path.to_path_buf(),
         }),
     }
 }

@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::cover::Cover;
+use super::cover::{Cover, CoverError};
 use crate::manifest::BookInfo;
+use crate::settings::BookOptions;
 
 /// What the tags say about the whole book.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,22 +35,16 @@ pub struct TrackTags<'a> {
 /// Every file of an audiobook says this genre.
 pub const GENRE: &str = "Audiobook";
 
-/// The book settings given by flags or the job file.
-#[derive(Debug, Clone, Default)]
-pub struct BookFlags {
-    pub title: Option<String>,
-    pub author: Option<String>,
-    pub narrator: Option<String>,
-    /// `--cover`, already loaded and checked (a bad one is bad input).
-    pub cover: Option<Arc<Cover>>,
-}
-
 /// The one place the book's metadata defaults are resolved: a flag (or job-file key) wins, then
 /// what the manifest says (Markdown: the title heading before the first chapter; EPUB: its
 /// title, authors and cover), then the manifest's file stem for the title. A manifest's own
 /// cover that is not a usable JPEG or PNG is left out with a warning (the user did not ask for
-/// it by name).
-pub fn resolve(flags: &BookFlags, manifest: &BookInfo, manifest_path: &Path) -> BookMeta {
+/// it by name); a `--cover` that is not is bad input, refused before anything is sent.
+pub fn resolve(
+    flags: &BookOptions,
+    manifest: &BookInfo,
+    manifest_path: &Path,
+) -> Result<BookMeta, CoverError> {
     let title = flags
         .title
         .clone()
@@ -64,7 +59,11 @@ pub fn resolve(flags: &BookFlags, manifest: &BookInfo, manifest_path: &Path) -> 
         .author
         .clone()
         .or_else(|| (!manifest.authors.is_empty()).then(|| manifest.authors.join(", ")));
-    let cover = flags.cover.clone().or_else(|| {
+    let cover = match &flags.cover {
+        Some(path) => Some(Arc::new(Cover::load(path)?)),
+        None => None,
+    };
+    let cover = cover.or_else(|| {
         let bytes = manifest.cover.clone()?;
         match Cover::from_bytes(bytes) {
             Ok(c) => Some(Arc::new(c)),
@@ -78,10 +77,10 @@ pub fn resolve(flags: &BookFlags, manifest: &BookInfo, manifest_path: &Path) -> 
             }
         }
     });
-    BookMeta {
+    Ok(BookMeta {
         title: title.trim().to_owned(),
         author,
         narrator: flags.narrator.clone(),
         cover,
-    }
+    })
 }

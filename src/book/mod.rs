@@ -2,7 +2,6 @@
 //! file (`--book m4b|mp3`) with its chapter marks, `playlist.m3u8`, and subtitles
 //! (`--subtitles srt|vtt`). SPEC §8.
 
-mod adts_count;
 pub mod cover;
 pub mod ffmpeg;
 mod files;
@@ -11,7 +10,6 @@ pub mod layout;
 mod m4b;
 pub mod meta;
 mod mp3book;
-mod mp3scan;
 mod playlist;
 pub mod subtitles;
 pub mod tags;
@@ -22,44 +20,12 @@ use std::sync::Arc;
 pub use finish::finish;
 
 use crate::domain::AudioFormat;
+pub use crate::settings::BookFormat;
 use meta::BookMeta;
 use subtitles::SubtitleFormat;
 
 /// The playlist's file name in `--out`.
 pub const PLAYLIST: &str = "playlist.m3u8";
-
-/// `--book`: the whole book as one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BookFormat {
-    /// AAC in MP4 with chapter marks, made with the `ffmpeg` program.
-    M4b,
-    /// One MP3 with ID3 CHAP/CTOC frames, made in Rust.
-    Mp3,
-}
-
-impl BookFormat {
-    /// The book file's extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            BookFormat::M4b => "m4b",
-            BookFormat::Mp3 => "mp3",
-        }
-    }
-}
-
-impl std::str::FromStr for BookFormat {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "m4b" => Ok(BookFormat::M4b),
-            "mp3" => Ok(BookFormat::Mp3),
-            other => Err(format!(
-                "`{other}` is not a book format (expected m4b or mp3)"
-            )),
-        }
-    }
-}
 
 /// The book settings of a run, resolved (see [`meta::resolve`]).
 #[derive(Debug, Clone)]

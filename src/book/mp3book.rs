@@ -1,20 +1,23 @@
-//! `--book mp3`: the item files joined into one MP3, in Rust, streamed (a 64 KiB buffer, never a
-//! whole file in memory): an ID3v2.4 tag with the book's tags, its cover, a CHAP frame per
-//! chapter (titled by the item's title, starting where its audio starts) and a CTOC listing
-//! them; a Xing/Info frame stating the book's true frame and byte counts with a seek table;
-//! each item's audio frames as they are (its own tag and Xing frame left out), and
-//! `--chapter-gap-ms` of silent frames of the same stream between chapters.
+//! `--book mp3`: the item files joined into one MP3 by `audio::join` (their tags and Xing
+//! frames left out, `--chapter-gap-ms` of silent frames of the same stream between them, one
+//! Xing/Info frame stating the book's true frame and byte counts with a seek table, and no
+//! encoder delay for players to trim: the marks count every frame), behind an ID3v2.4 tag with
+//! the book's tags, its cover, a CHAP frame per chapter (titled by the item's title, starting
+//! where the join says its audio starts) and a CTOC listing them. The tag is written first with
+//! the marks at zero and rewritten in place once the join has counted where the chapters start:
+//! a CHAP frame's times are fixed-width, so the tag keeps its size.
 
-use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use id3::TagLike;
 use id3::frame::{Chapter, Content, Frame, TableOfContents};
 
-use super::layout::{Layout, to_ms};
+use super::layout::{Layout, Span, to_ms};
 use super::meta::BookMeta;
-use super::mp3scan::{self, Header, Scan, ScanError};
+use crate::audio::{self, AudioError, Ends};
+use crate::domain::AudioFormat;
 
 /// A chapter of the book: an item file and its title.
 #[derive(Debug, Clone)]
@@ -26,17 +29,10 @@ pub struct ChapterFile {
 /// Why the MP3 book could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum Mp3BookError {
+    #[error("{0}: an MP3 book needs one stream (use --book m4b)")]
+    Mismatch(AudioError),
     #[error(transparent)]
-    Scan(#[from] ScanError),
-    #[error(
-        "{}: {} Hz {}, the book so far is {} Hz {}: an MP3 book needs one stream (use --book m4b)",
-        path.display(), found.sample_rate, channels(found), book.sample_rate, channels(book)
-    )]
-    Mismatch {
-        path: PathBuf,
-        found: Header,
-        book: Header,
-    },
+    Audio(AudioError),
     #[error("the book has no chapters")]
     Empty,
     #[error("writing the book: {0}")]
@@ -45,92 +41,77 @@ pub enum Mp3BookError {
     Tag(id3::Error),
 }
 
-fn channels(h: &Header) -> &'static str {
-    if h.mono { "mono" } else { "stereo" }
+impl From<AudioError> for Mp3BookError {
+    fn from(e: AudioError) -> Self {
+        match e {
+            AudioError::Mismatch { .. } => Mp3BookError::Mismatch(e),
+            AudioError::Io(e) => Mp3BookError::Write(e),
+            other => Mp3BookError::Audio(other),
+        }
+    }
 }
 
-/// Writes the book made of `chapters` to `out` (a temporary file the caller syncs and renames),
-/// returning where each chapter sits. Every chapter file is read twice (scan, copy), in order.
-pub fn write(
+/// Writes the book made of `chapters` to `out` (a temporary file the caller syncs and renames,
+/// written from its current position), returning where each chapter sits. Every chapter file
+/// is read once, in order, through the join's buffers.
+pub fn write<W: Write + Seek>(
     chapters: &[ChapterFile],
     gap_ms: u32,
     book: &BookMeta,
-    out: &mut impl Write,
+    mut out: W,
 ) -> Result<Layout, Mp3BookError> {
-    let scans = chapters
-        .iter()
-        .map(|c| mp3scan::scan(&c.path))
-        .collect::<Result<Vec<Scan>, _>>()?;
-    let Some(first) = scans.first().map(|s| s.first) else {
+    if chapters.is_empty() {
         return Err(Mp3BookError::Empty);
+    }
+    let tag_at = out.stream_position().map_err(Mp3BookError::Write)?;
+    let unmarked = Layout {
+        chapters: vec![
+            Span {
+                start: 0.0,
+                end: 0.0
+            };
+            chapters.len()
+        ],
+        seconds: 0.0,
     };
-    for (scan, chapter) in scans.iter().zip(chapters) {
-        if !scan.first.same_stream(&first) {
-            return Err(Mp3BookError::Mismatch {
-                path: chapter.path.clone(),
-                found: scan.first,
-                book: first,
-            });
-        }
-    }
-    let samples = u64::from(first.samples());
-    let rate = u64::from(first.sample_rate);
-    let silence = silent_frame(&first);
-    // Whole frames of silence closest to the gap.
-    let gap_frames = (u64::from(gap_ms) * rate + 500 * samples) / (1000 * samples);
-    let gaps = u64::try_from(scans.len().saturating_sub(1)).unwrap_or(u64::MAX);
-    let frames = scans.iter().map(|s| s.frames).sum::<u64>() + gap_frames * gaps;
-    let silence_bytes = gap_frames * silence.len() as u64;
-    let audio_bytes = scans.iter().map(|s| s.bytes).sum::<u64>() + silence_bytes * gaps;
-    let cbr = scans
-        .iter()
-        .all(|s| s.constant_bitrate && s.first.bitrate_kbps == first.bitrate_kbps);
+    let placeholder = tag_bytes(book, chapters, &unmarked)?;
+    out.write_all(&placeholder).map_err(Mp3BookError::Write)?;
 
+    let paths: Vec<PathBuf> = chapters.iter().map(|c| c.path.clone()).collect();
+    let gap = Duration::from_millis(u64::from(gap_ms));
+    let joined = audio::join(AudioFormat::Mp3, &paths, gap, Ends::EveryFrame, &mut out)?;
     // Chapter times count whole frames, so the marks fall exactly where the audio starts.
-    let frame_seconds = samples as f64 / rate as f64;
-    let layout = Layout::from_lengths(
-        scans.iter().map(|s| s.frames as f64 * frame_seconds),
-        gap_frames as f64 * frame_seconds,
-    );
+    let layout = Layout {
+        chapters: joined
+            .starts
+            .iter()
+            .zip(&joined.ends)
+            .map(|(&start, &end)| Span { start, end })
+            .collect(),
+        seconds: joined.seconds,
+    };
 
-    let tag = book_tag(book, chapters, &layout);
-    tag.write_to(&mut *out, id3::Version::Id3v24)
-        .map_err(Mp3BookError::Tag)?;
-    let toc = seek_table(&scans, gap_frames, silence.len() as u64, frames);
-    let info = info_frame(&first, cbr, frames, audio_bytes, &toc);
-    out.write_all(&info).map_err(Mp3BookError::Write)?;
-    for (i, (scan, chapter)) in scans.iter().zip(chapters).enumerate() {
-        if i > 0 {
-            for _ in 0..gap_frames {
-                out.write_all(&silence).map_err(Mp3BookError::Write)?;
-            }
-        }
-        copy_range(&chapter.path, scan.start, scan.bytes, out)?;
+    let tag = tag_bytes(book, chapters, &layout)?;
+    if tag.len() != placeholder.len() {
+        return Err(Mp3BookError::Write(io::Error::other(format!(
+            "the book's tag changed size from {} to {} bytes once its chapter marks were set",
+            placeholder.len(),
+            tag.len()
+        ))));
     }
+    out.seek(SeekFrom::Start(tag_at))
+        .and_then(|_| out.write_all(&tag))
+        .and_then(|()| out.seek(SeekFrom::End(0)))
+        .map_err(Mp3BookError::Write)?;
     Ok(layout)
 }
 
-/// Copies `len` bytes from `start` of the file at `path`.
-fn copy_range(path: &Path, start: u64, len: u64, out: &mut impl Write) -> Result<(), Mp3BookError> {
-    let io_err = |source| {
-        Mp3BookError::Scan(ScanError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
-    };
-    let mut file = File::open(path).map_err(io_err)?;
-    file.seek(SeekFrom::Start(start)).map_err(io_err)?;
-    let mut r = BufReader::with_capacity(64 * 1024, file).take(len);
-    let copied = io::copy(&mut r, out).map_err(Mp3BookError::Write)?;
-    if copied != len {
-        // The file shrank since it was scanned.
-        return Err(io_err(io::ErrorKind::UnexpectedEof.into()));
-    }
-    Ok(())
-}
-
-/// The tag: the book's frames, a CHAP per chapter and a CTOC listing them in order.
-fn book_tag(book: &BookMeta, chapters: &[ChapterFile], layout: &Layout) -> id3::Tag {
+/// The tag, as bytes: the book's frames, a CHAP per chapter and a CTOC listing them in order.
+fn tag_bytes(
+    book: &BookMeta,
+    chapters: &[ChapterFile],
+    layout: &Layout,
+) -> Result<Vec<u8>, Mp3BookError> {
     let mut tag = super::tags::id3_book_tag(book);
     tag.add_frame(Frame::text("TIT2", book.title.clone()));
     let ids: Vec<String> = (0..chapters.len()).map(|i| format!("ch{i}")).collect();
@@ -155,107 +136,15 @@ fn book_tag(book: &BookMeta, chapters: &[ChapterFile], layout: &Layout) -> id3::
             frames: vec![Frame::text("TIT2", book.title.clone())],
         }),
     ));
-    tag
+    let mut bytes = Vec::new();
+    tag.write_to(&mut bytes, id3::Version::Id3v24)
+        .map_err(Mp3BookError::Tag)?;
+    Ok(bytes)
 }
 
 /// CHAP stores milliseconds in 32 bits: 49 days, far past any book; saturate beyond.
 fn ms32(seconds: f64) -> u32 {
     u32::try_from(to_ms(seconds)).unwrap_or(u32::MAX)
-}
-
-/// A frame of silence in the stream's own format: the same header (no CRC, no padding), all
-/// side information zero (no main data, no bit reservoir use), so it decodes to zeros.
-pub fn silent_frame(stream: &Header) -> Vec<u8> {
-    let mut raw = stream.raw;
-    raw[1] |= 1; // no CRC
-    raw[2] &= !0b10; // no padding
-    let h = Header::parse(raw).unwrap_or(*stream);
-    let mut frame = vec![0u8; h.len];
-    frame[..4].copy_from_slice(&h.raw);
-    frame
-}
-
-/// The Xing ("Info" when every frame has one bitrate) frame: frame count, byte count (this frame
-/// included, as LAME counts) and the 100-entry seek table. Its bitrate is the stream's when that
-/// leaves room for the table, else the lowest that does.
-fn info_frame(
-    stream: &Header,
-    cbr: bool,
-    frames: u64,
-    audio_bytes: u64,
-    toc: &[u8; 100],
-) -> Vec<u8> {
-    let mut raw = stream.raw;
-    raw[1] |= 1;
-    raw[2] &= !0b10;
-    let need = |h: &Header| 4 + h.side_info_len() + 4 + 4 + 4 + 4 + 100;
-    let mut h = Header::parse(raw).unwrap_or(*stream);
-    if h.len < need(&h) {
-        for index in 1u8..15 {
-            raw[2] = (raw[2] & 0x0F) | (index << 4);
-            if let Some(candidate) = Header::parse(raw)
-                && candidate.len >= need(&candidate)
-            {
-                h = candidate;
-                break;
-            }
-        }
-    }
-    let mut f = vec![0u8; h.len.max(need(&h))];
-    f[..4].copy_from_slice(&h.raw);
-    let mut at = 4 + h.side_info_len();
-    let mut put = |bytes: &[u8]| {
-        f[at..at + bytes.len()].copy_from_slice(bytes);
-        at += bytes.len();
-    };
-    put(if cbr { b"Info" } else { b"Xing" });
-    put(&0x7u32.to_be_bytes()); // frames, bytes, TOC
-    put(&u32::try_from(frames).unwrap_or(u32::MAX).to_be_bytes());
-    let total = audio_bytes.saturating_add(f_len(&h));
-    put(&u32::try_from(total).unwrap_or(u32::MAX).to_be_bytes());
-    put(toc);
-    f
-}
-
-fn f_len(h: &Header) -> u64 {
-    h.len as u64
-}
-
-/// The Xing seek table: for each percent of the duration, the byte position (in 256ths of the
-/// audio) where it starts. Positions inside a chapter are interpolated from its frame and byte
-/// counts (exact for constant bitrates, close otherwise; the table is coarse by design).
-fn seek_table(scans: &[Scan], gap_frames: u64, silence_len: u64, frames: u64) -> [u8; 100] {
-    // (frames, bytes) of each stretch, in order: chapter, gap, chapter, ...
-    let mut stretches = Vec::with_capacity(scans.len() * 2);
-    for (i, s) in scans.iter().enumerate() {
-        if i > 0 && gap_frames > 0 {
-            stretches.push((gap_frames, gap_frames * silence_len));
-        }
-        stretches.push((s.frames, s.bytes));
-    }
-    let bytes: u64 = stretches.iter().map(|s| s.1).sum();
-    let mut toc = [0u8; 100];
-    if frames == 0 || bytes == 0 {
-        return toc;
-    }
-    let (mut k, mut frames_before, mut bytes_before) = (0usize, 0u64, 0u64);
-    for (pct, entry) in toc.iter_mut().enumerate() {
-        let target = frames as f64 * pct as f64 / 100.0;
-        while let Some(&(f, b)) = stretches.get(k) {
-            if (frames_before + f) as f64 > target {
-                break;
-            }
-            frames_before += f;
-            bytes_before += b;
-            k += 1;
-        }
-        let within = stretches.get(k).map_or(0.0, |&(f, b)| {
-            (target - frames_before as f64) / f.max(1) as f64 * b as f64
-        });
-        let position = (bytes_before as f64 + within) / bytes as f64 * 256.0;
-        *entry = position.clamp(0.0, 255.0) as u8;
-    }
-    toc
 }
 
 #[cfg(test)]
@@ -290,15 +179,14 @@ mod tests {
             )),
         };
         let path = dir.path().join("a-book.mp3");
-        let mut out = std::io::BufWriter::new(File::create(&path).unwrap());
+        let mut out = std::fs::File::create(&path).unwrap();
         let layout = write(&chapters, 2000, &book, &mut out).unwrap();
-        out.flush().unwrap();
         drop(out);
 
-        let gap: f64 = 2.0;
+        // Gaps are whole frames, their rounding carried from gap to gap (as every join's).
         let frame = 576.0 / 24000.0;
-        let gap_real = (gap / frame).round() * frame;
-        let expected = lengths.iter().sum::<f64>() + 2.0 * gap_real;
+        let gaps = |count: f64| (count * 2.0 / frame).round() * frame;
+        let expected = lengths.iter().sum::<f64>() + gaps(2.0);
         assert!((layout.seconds - expected).abs() < 1e-9);
 
         let info = probe::probe(&path);
@@ -310,7 +198,17 @@ mod tests {
                 (s - start).abs() < 0.0011,
                 "chapter {i} starts {s}, expected {start}"
             );
-            let end = start + lengths[i] + if i < 2 { gap_real } else { 0.0 };
+            let gap = if i < 2 {
+                gaps(i as f64 + 1.0) - gaps(i as f64)
+            } else {
+                0.0
+            };
+            let end = start + lengths[i] + gap;
+            assert!((layout.chapters[i].start - start).abs() < 1e-9, "{i}");
+            assert!(
+                (layout.chapters[i].end - (start + lengths[i])).abs() < 1e-9,
+                "{i}"
+            );
             assert!(
                 (e - end).abs() < 0.0011,
                 "chapter {i} ends {e}, expected {end}"
@@ -337,8 +235,10 @@ mod tests {
             (decoded - expected).abs() < 0.002,
             "{decoded} vs {expected}"
         );
-        let scan = mp3scan::scan(&path).unwrap();
-        assert!((scan.seconds() - expected).abs() < 1e-9);
+        let count = audio::count_frames(AudioFormat::Mp3, &path).unwrap();
+        let counted =
+            (count.frames * count.samples_per_frame) as f64 / f64::from(count.sample_rate);
+        assert!((counted - expected).abs() < 1e-9, "{counted} vs {expected}");
     }
 
     #[test]
@@ -347,17 +247,11 @@ mod tests {
         let (bytes, _) = crate::audio::synth::audio("mp3", 500);
         let a = dir.path().join("a.mp3");
         std::fs::write(&a, &bytes).unwrap();
-        // The same frames relabelled 22050 Hz.
-        let mut other = bytes.clone();
-        let scan = mp3scan::scan(&a).unwrap();
-        let mut at = scan.start as usize;
-        while at < other.len() {
-            other[at + 2] |= 0b0000_0000;
-            other[at + 2] &= !0b0000_1100; // rate index 0 = 22050 for MPEG-2
-            at += scan.first.len;
-        }
+        // Ten silent frames of MPEG-2 Layer III, 64 kbit/s, 22050 Hz, mono: 208 bytes each.
+        let mut frame = vec![0u8; 208];
+        frame[..4].copy_from_slice(&[0xFF, 0xF3, 0x80, 0xC0]);
         let b = dir.path().join("b.mp3");
-        std::fs::write(&b, &other).unwrap();
+        std::fs::write(&b, frame.repeat(10)).unwrap();
         let chapters = [
             ChapterFile {
                 title: "a".into(),
@@ -368,8 +262,12 @@ mod tests {
                 path: b,
             },
         ];
-        let e = write(&chapters, 0, &BookMeta::default(), &mut Vec::new()).unwrap_err();
+        let out = std::io::Cursor::new(Vec::new());
+        let e = write(&chapters, 0, &BookMeta::default(), out).unwrap_err();
         let e = e.to_string();
-        assert!(e.contains("b.mp3") && e.contains("22050 Hz"), "{e}");
+        assert!(
+            e.contains("b.mp3") && e.contains("22050 Hz") && e.contains("--book m4b"),
+            "{e}"
+        );
     }
 }

@@ -8,39 +8,10 @@ use std::io::{self, Write};
 
 use super::layout::{Layout, to_ms};
 use crate::plan::chunk;
+pub use crate::settings::SubtitleFormat;
 
 /// Longer cues are hard to read on a phone; sentences are packed up to this.
 pub const MAX_CUE_CHARS: usize = 120;
-
-/// Subtitle file formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubtitleFormat {
-    Srt,
-    Vtt,
-}
-
-impl SubtitleFormat {
-    pub fn extension(self) -> &'static str {
-        match self {
-            SubtitleFormat::Srt => "srt",
-            SubtitleFormat::Vtt => "vtt",
-        }
-    }
-}
-
-impl std::str::FromStr for SubtitleFormat {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "srt" => Ok(SubtitleFormat::Srt),
-            "vtt" | "webvtt" => Ok(SubtitleFormat::Vtt),
-            other => Err(format!(
-                "`{other}` is not a subtitle format (expected srt or vtt)"
-            )),
-        }
-    }
-}
 
 /// A piece of an item: its text and its audio's measured length.
 #[derive(Debug, Clone)]

@@ -40,7 +40,20 @@ pub(super) fn completions(shell: clap_complete::Shell) -> Result<Outcome, Error>
     // Generated into memory first: the generator panics on a failed write (a closed pipe).
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, "tts-batch", &mut script);
+    if shell == clap_complete::Shell::Bash {
+        script = mend_bash_arms(&script);
+    }
     print(&script, "the completion script")
+}
+
+/// clap_complete's bash script spells a subcommand's state two ways when the program's name
+/// has a hyphen: the loop that reads the words reaches `tts__batch__subcmd__run`, the `case`
+/// arms say `tts__subcmd__batch__subcmd__run`, so nothing after a subcommand ever completed
+/// (clap-rs/clap#6421, open). The arms are respelt the loop's way.
+fn mend_bash_arms(script: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(script)
+        .replace("tts__subcmd__batch__subcmd__", "tts__batch__subcmd__")
+        .into_bytes()
 }
 
 /// `man`: the manual page (roff) on stdout.

@@ -11,7 +11,7 @@ use crate::domain::ProviderKind;
 use crate::error::{Error, Outcome};
 use crate::plan::estimate::{self, Bound, Estimate, Pace, Workload};
 use crate::run::voice;
-use crate::{manifest, plan, queue};
+use crate::{book, manifest, plan, queue};
 
 /// `plan`: what a run would do. Reads the queue if there is one; writes and sends nothing.
 /// Streams: one item at a time, whatever the manifest's size.
@@ -23,6 +23,10 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
     plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
     if let Some(espeak) = &espeak {
         voice::check_espeak_items(&manifest, &cfg.input, &defaults, espeak)?;
+    }
+    if let Some(cover) = &cfg.book.cover {
+        // A run would refuse it: so does its plan.
+        book::cover::Cover::load(cover).map_err(Error::input)?;
     }
     let done: HashSet<u128> = match queue::open_read_only(&cfg.db) {
         Ok(conn) => queue::done_pieces(&conn)?

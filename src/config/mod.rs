@@ -2,62 +2,18 @@
 //! TOML; every range and every path is checked here, before anything is read, written or sent.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
-
-use serde::Deserialize;
 
 mod key;
 
-use crate::book::BookFormat;
-use crate::book::cover::Cover;
-use crate::book::meta::BookFlags;
-use crate::book::subtitles::SubtitleFormat;
-use crate::cli::{InputFormatArg, JobArgs, QueueArgs};
-use crate::domain::AudioFormat;
-use crate::domain::{ESPEAK_MODEL, ProviderKind, VoiceSettings, check_speed, io_reason};
-use crate::manifest::{InputFormat, ManifestOptions};
+use crate::cli::{JobArgs, QueueArgs};
+use crate::domain::{ESPEAK_MODEL, VoiceSettings, check_speed, io_reason};
+use crate::manifest::ManifestOptions;
+use crate::settings::*;
 pub use key::{ApiKey, KeySource};
 
-/// The API root used when neither a flag, a job file nor `OPENAI_BASE_URL` names one.
-pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
-/// The environment variable that holds the key unless `--api-key-env` names another.
-pub const DEFAULT_KEY_ENV: &str = "OPENAI_API_KEY";
 /// The queue's file name inside `--out`.
 pub const DB_FILE: &str = "tts-batch.db";
-/// The longest input the API takes in one request.
-pub const API_MAX_CHARS: u32 = 4096;
-/// The longest `--pause-ms`: a minute of silence between two pieces of speech.
-const MAX_PAUSE_MS: u32 = 60_000;
-/// The rate used by `--rpm auto` until the server advertises its limit.
-pub const AUTO_START_RPM: u32 = 50;
-
-/// Requests per minute asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rpm {
-    Fixed(u32),
-    /// Follow the limit the server advertises in `x-ratelimit-limit-requests`.
-    Auto,
-}
-
-impl Rpm {
-    /// The rate to plan with: the number, or the starting rate of `auto`.
-    pub fn planned(self) -> u32 {
-        match self {
-            Rpm::Fixed(n) => n,
-            Rpm::Auto => AUTO_START_RPM,
-        }
-    }
-}
-
-impl std::fmt::Display for Rpm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Rpm::Fixed(n) => write!(f, "{n}"),
-            Rpm::Auto => f.write_str("auto"),
-        }
-    }
-}
 
 /// Bad flags, job file or environment. The message names the flag, key, file or value at fault;
 /// nothing was read, written or sent.
@@ -105,157 +61,82 @@ pub struct Config {
     pub book: BookOptions,
 }
 
-/// `--book`, `--title`, `--author`, `--narrator`, `--cover`, `--chapter-gap-ms`, `--subtitles`,
-/// checked (the cover read and checked to be a picture). The defaults that depend on the
-/// manifest are resolved by `book::meta::resolve`.
-#[derive(Debug, Clone, Default)]
-pub struct BookOptions {
-    pub flags: BookFlags,
-    pub format: Option<BookFormat>,
-    pub chapter_gap_ms: u32,
-    pub subtitles: Option<SubtitleFormat>,
-}
-
-/// The longest `--chapter-gap-ms`: a minute of silence is already more than any player needs.
-pub const MAX_CHAPTER_GAP_MS: u32 = 60_000;
-
-/// `rpm` in a job file: a number or "auto".
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum RpmValue {
-    Number(u32),
-    Text(String),
-}
-
-/// Parses `--rpm`: a number of requests per minute, or `auto`.
-fn parse_rpm(value: &str) -> Result<Rpm, ConfigError> {
-    let value = value.trim();
-    if value.eq_ignore_ascii_case("auto") {
-        return Ok(Rpm::Auto);
-    }
-    let n: u32 = value.parse().map_err(|_| {
-        ConfigError::new(format!(
-            "--rpm: `{value}` is not a number of requests per minute or `auto`"
-        ))
+/// Reads a job file: the options under their long names, `input` naming the manifest.
+/// `input`, `out`, `db`, `api-key-file` and `cover` become relative to the job file's folder.
+fn load_job(path: &Path) -> Result<JobArgs, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(format!("{}: {}", path.display(), io_reason(&e))))?;
+    let mut job: JobArgs = toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let msg = e.message().trim_end_matches('.').to_string();
+        match line {
+            // A value a setting's own parser refused names its flag: the file, then the flag.
+            Some(line) if msg.starts_with("--") => {
+                ConfigError::new(format!("{}: {msg} (line {line})", path.display()))
+            }
+            Some(line) => ConfigError::new(format!("{}: line {line}: {msg}", path.display())),
+            None => ConfigError::new(format!("{}: {msg}", path.display())),
+        }
     })?;
-    Ok(Rpm::Fixed(in_range("--rpm", n, 1, 1_000_000)?))
-}
-
-/// A job file: the long flag names as keys. Unknown keys are refused by name.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct JobFile {
-    input: Option<PathBuf>,
-    out: Option<PathBuf>,
-    db: Option<PathBuf>,
-    base_url: Option<String>,
-    api_key_env: Option<String>,
-    api_key_file: Option<PathBuf>,
-    provider: Option<String>,
-    model: Option<String>,
-    voice: Option<String>,
-    audio_format: Option<String>,
-    speed: Option<f64>,
-    instructions: Option<String>,
-    concurrency: Option<u32>,
-    rpm: Option<RpmValue>,
-    cpm: Option<u32>,
-    max_attempts: Option<u32>,
-    timeout: Option<u64>,
-    max_chars: Option<u32>,
-    pause_ms: Option<u32>,
-    chapter_level: Option<u8>,
-    text_column: Option<String>,
-    id_column: Option<String>,
-    max_cost: Option<f64>,
-    book: Option<String>,
-    title: Option<String>,
-    author: Option<String>,
-    narrator: Option<String>,
-    cover: Option<PathBuf>,
-    chapter_gap_ms: Option<u32>,
-    subtitles: Option<String>,
-    input_format: Option<InputFormatArg>,
-    read_code: Option<bool>,
-    keep_front_matter: Option<bool>,
-    allow_insecure_http: Option<bool>,
-}
-
-impl JobFile {
-    /// Reads a job file; `input`, `out`, `db` and `api-key-file` become relative to its folder.
-    fn load(path: &Path) -> Result<JobFile, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::new(format!("{}: {}", path.display(), io_reason(&e))))?;
-        let mut job: JobFile = toml::from_str(&text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            let msg = e.message().trim_end_matches('.').to_string();
-            match line {
-                Some(line) => ConfigError::new(format!("{}: line {line}: {msg}", path.display())),
-                None => ConfigError::new(format!("{}: {msg}", path.display())),
-            }
-        })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let rebase = |p: &mut Option<PathBuf>| {
-            if let Some(p) = p.as_mut().filter(|p| p.is_relative()) {
-                *p = base.join(&*p);
-            }
-        };
-        rebase(&mut job.input);
-        rebase(&mut job.out);
-        rebase(&mut job.db);
-        rebase(&mut job.api_key_file);
-        rebase(&mut job.cover);
-        Ok(job)
+    let base = path.parent().unwrap_or(Path::new("."));
+    let rebase = |p: &mut PathBuf| {
+        if p.is_relative() && !p.as_os_str().is_empty() {
+            *p = base.join(&*p);
+        }
+    };
+    rebase(&mut job.input);
+    for p in [
+        &mut job.out,
+        &mut job.db,
+        &mut job.api_key_file,
+        &mut job.cover,
+    ] {
+        p.as_mut().map(rebase);
     }
+    Ok(job)
 }
 
-/// The book options of flags and job file (flags win); the cover is loaded and checked here, so
-/// a bad one stops the run before anything is sent.
-fn book_options(args: &JobArgs, job: &JobFile) -> Result<BookOptions, ConfigError> {
-    let format = match args.book.clone().or_else(|| job.book.clone()) {
-        Some(f) => Some(
-            f.parse::<BookFormat>()
-                .map_err(|e| ConfigError::new(format!("--book: {e}")))?,
-        ),
-        None => None,
+/// The options of a job file with the flags given on top: a flag given wins, one left out
+/// (`None`, or a switch not given) leaves the job file's value. Done on the options' serde form,
+/// so that a new option needs no line here.
+fn layered(flags: &JobArgs, job: JobArgs) -> Result<JobArgs, ConfigError> {
+    let not_text = |e: serde_json::Error| {
+        ConfigError::new(format!(
+            "{}: a flag given with a job file must be text: {e}",
+            flags.input.display()
+        ))
     };
-    let subtitles = match args.subtitles.clone().or_else(|| job.subtitles.clone()) {
-        Some(f) => Some(
-            f.parse::<SubtitleFormat>()
-                .map_err(|e| ConfigError::new(format!("--subtitles: {e}")))?,
-        ),
-        None => None,
-    };
-    let chapter_gap_ms = in_range(
-        "--chapter-gap-ms",
-        args.chapter_gap_ms.or(job.chapter_gap_ms).unwrap_or(2000),
-        0,
-        MAX_CHAPTER_GAP_MS,
-    )?;
-    let cover = match args.cover.clone().or_else(|| job.cover.clone()) {
-        Some(path) => Some(Arc::new(
-            Cover::load(&path).map_err(|e| ConfigError::new(e.to_string()))?,
-        )),
-        None => None,
-    };
+    let mut merged = serde_json::to_value(job).map_err(not_text)?;
+    let given = serde_json::to_value(flags).map_err(not_text)?;
+    if let (Some(merged), Some(given)) = (merged.as_object_mut(), given.as_object()) {
+        for (key, value) in given {
+            let left_out = value.is_null() || *value == serde_json::Value::Bool(false);
+            // `input` on the command line is the job file itself.
+            if key != "input" && !left_out {
+                merged.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    serde_json::from_value(merged).map_err(not_text)
+}
+
+/// The book options, checked. The cover is read by the book stage (`book::meta::resolve`).
+fn book_options(o: &JobArgs) -> Result<BookOptions, ConfigError> {
     Ok(BookOptions {
-        flags: BookFlags {
-            title: non_empty("--title", args.title.clone().or_else(|| job.title.clone()))?,
-            author: non_empty(
-                "--author",
-                args.author.clone().or_else(|| job.author.clone()),
-            )?,
-            narrator: non_empty(
-                "--narrator",
-                args.narrator.clone().or_else(|| job.narrator.clone()),
-            )?,
-            cover,
-        },
-        format,
-        chapter_gap_ms,
-        subtitles,
+        title: non_empty("--title", o.title.clone())?,
+        author: non_empty("--author", o.author.clone())?,
+        narrator: non_empty("--narrator", o.narrator.clone())?,
+        cover: o.cover.clone(),
+        format: o.book,
+        chapter_gap_ms: in_range(
+            "--chapter-gap-ms",
+            o.chapter_gap_ms.unwrap_or(DEFAULT_CHAPTER_GAP_MS),
+            0,
+            MAX_CHAPTER_GAP_MS,
+        )?,
+        subtitles: o.subtitles,
     })
 }
 
@@ -265,7 +146,7 @@ enum InputKind {
     Manifest(InputFormat),
 }
 
-fn input_kind(path: &Path, forced: Option<InputFormatArg>) -> Result<InputKind, ConfigError> {
+fn input_kind(path: &Path, forced: Option<InputFormat>) -> Result<InputKind, ConfigError> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -274,7 +155,7 @@ fn input_kind(path: &Path, forced: Option<InputFormatArg>) -> Result<InputKind, 
         return Ok(InputKind::Job);
     }
     if let Some(forced) = forced {
-        return Ok(InputKind::Manifest(forced.into()));
+        return Ok(InputKind::Manifest(forced));
     }
     match ext.as_deref() {
         Some("txt") | Some("text") => Ok(InputKind::Manifest(InputFormat::Lines)),
@@ -289,17 +170,6 @@ fn input_kind(path: &Path, forced: Option<InputFormatArg>) -> Result<InputKind, 
             "{}: no extension to tell the manifest kind (use --input-format lines|csv|markdown|epub)",
             path.display()
         ))),
-    }
-}
-
-impl From<InputFormatArg> for InputFormat {
-    fn from(f: InputFormatArg) -> Self {
-        match f {
-            InputFormatArg::Lines => InputFormat::Lines,
-            InputFormatArg::Csv => InputFormat::Csv,
-            InputFormatArg::Markdown => InputFormat::Markdown,
-            InputFormatArg::Epub => InputFormat::Epub,
-        }
     }
 }
 
@@ -329,60 +199,48 @@ impl Config {
     /// Builds the configuration of `run`/`plan` from flags, the job file they name, and the
     /// environment. Every error names the flag, key or value at fault.
     pub fn from_args(args: &JobArgs, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
-        let (job, manifest_path, forced_format) = match input_kind(&args.input, args.input_format)?
-        {
+        let o = match input_kind(&args.input, args.input_format)? {
             InputKind::Job => {
-                let job = JobFile::load(&args.input)?;
-                let Some(input) = job.input.clone() else {
+                let mut job = load_job(&args.input)?;
+                // The key's two options are one choice: a flag for either replaces the job's.
+                if args.api_key_env.is_some() || args.api_key_file.is_some() {
+                    (job.api_key_env, job.api_key_file) = (None, None);
+                }
+                if job.input.as_os_str().is_empty() {
                     return Err(ConfigError::new(format!(
                         "{}: the job file has no `input` key",
                         args.input.display()
                     )));
-                };
-                let forced = args.input_format.or(job.input_format);
-                (job, input, forced)
+                }
+                layered(args, job)?
             }
-            InputKind::Manifest(_) => (JobFile::default(), args.input.clone(), args.input_format),
+            InputKind::Manifest(_) => args.clone(),
         };
-        let format = match input_kind(&manifest_path, forced_format)? {
+        let format = match input_kind(&o.input, o.input_format)? {
             InputKind::Manifest(f) => f,
             InputKind::Job => {
                 return Err(ConfigError::new(format!(
                     "{}: a job file cannot name another job file as its input",
-                    manifest_path.display()
+                    o.input.display()
                 )));
             }
         };
 
-        let book = book_options(args, &job)?;
-        let out = args
-            .out
-            .clone()
-            .or(job.out)
-            .unwrap_or_else(|| default_out(&manifest_path));
-        let db = args
-            .db
-            .clone()
-            .or(job.db)
-            .unwrap_or_else(|| out.join(DB_FILE));
+        let book = book_options(&o)?;
+        let out = o.out.clone().unwrap_or_else(|| default_out(&o.input));
+        let db = o.db.clone().unwrap_or_else(|| out.join(DB_FILE));
 
-        let allow_insecure = args.allow_insecure_http || job.allow_insecure_http.unwrap_or(false);
-        let base_url = args
+        let base_url = o
             .base_url
             .clone()
-            .or(job.base_url)
             .or_else(|| env("OPENAI_BASE_URL").filter(|s| !s.trim().is_empty()))
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
-        let base_url = check_base_url(&base_url, allow_insecure)?;
+        let base_url = check_base_url(&base_url, o.allow_insecure_http)?;
 
-        let key_source = match (args.api_key_file.clone(), args.api_key_env.clone()) {
+        let key_source = match (o.api_key_file.clone(), o.api_key_env.clone()) {
             (Some(file), _) => KeySource::File(file),
             (None, Some(name)) => KeySource::Env(name),
-            (None, None) => match (job.api_key_file, job.api_key_env) {
-                (Some(file), _) => KeySource::File(file),
-                (None, Some(name)) => KeySource::Env(name),
-                (None, None) => KeySource::Env(DEFAULT_KEY_ENV.to_string()),
-            },
+            (None, None) => KeySource::Env(DEFAULT_KEY_ENV.to_string()),
         };
         if let KeySource::Env(name) = &key_source
             && (name.is_empty() || name.contains('='))
@@ -392,23 +250,13 @@ impl Config {
             )));
         }
 
-        let provider = match args.provider.clone().or(job.provider) {
-            Some(p) => p
-                .parse::<ProviderKind>()
-                .map_err(|e| ConfigError::new(format!("--provider: {e}")))?,
-            None => ProviderKind::Openai,
-        };
-        let audio_format = match args.audio_format.clone().or(job.audio_format) {
-            Some(f) => f
-                .parse::<AudioFormat>()
-                .map_err(|e| ConfigError::new(format!("--audio-format: {e}")))?,
-            None => AudioFormat::Mp3,
-        };
-        let speed = args.speed.or(job.speed).unwrap_or(1.0);
+        let provider = o.provider.unwrap_or(DEFAULT_PROVIDER);
+        let audio_format = o.audio_format.unwrap_or(DEFAULT_AUDIO_FORMAT);
+        let speed = o.speed.unwrap_or(DEFAULT_SPEED);
         check_speed(speed).map_err(|e| ConfigError::new(format!("--speed: {e}")))?;
-        let model = non_empty("--model", args.model.clone().or(job.model))?;
+        let model = non_empty("--model", o.model.clone())?;
         let model = match provider {
-            ProviderKind::Openai => model.unwrap_or_else(|| "tts-1".into()),
+            ProviderKind::Openai => model.unwrap_or_else(|| DEFAULT_MODEL.into()),
             // espeak-ng has no models: recording its own name keeps its audio apart from any
             // API's in fingerprints, prices and the report.
             ProviderKind::Espeak => ESPEAK_MODEL.into(),
@@ -418,47 +266,35 @@ impl Config {
                 "--audio-format: aac is not available with --provider espeak (no freely licensed AAC encoder to build in); use mp3, opus, flac or wav",
             ));
         }
-        let voice = non_empty("--voice", args.voice.clone().or(job.voice))?;
+        let voice = non_empty("--voice", o.voice.clone())?;
         let voice_given = voice.is_some();
-        let voice = voice.unwrap_or_else(|| "alloy".into());
-        let instructions = args
-            .instructions
-            .clone()
-            .or(job.instructions)
-            .filter(|s| !s.trim().is_empty());
+        let voice = voice.unwrap_or_else(|| DEFAULT_VOICE.into());
+        let instructions = o.instructions.clone().filter(|s| !s.trim().is_empty());
 
         // espeak-ng is CPU work on this machine: one piece per core keeps every core busy.
         let default_concurrency = match provider {
-            ProviderKind::Openai => 4,
+            ProviderKind::Openai => DEFAULT_CONCURRENCY,
             ProviderKind::Espeak => std::thread::available_parallelism()
                 .map_or(1, |n| u32::try_from(n.get()).unwrap_or(256).min(256)),
         };
         let concurrency = in_range(
             "--concurrency",
-            args.concurrency
-                .or(job.concurrency)
-                .unwrap_or(default_concurrency),
+            o.concurrency.unwrap_or(default_concurrency),
             1,
             256,
         )?;
-        let rpm = match (args.rpm.clone(), job.rpm) {
-            (Some(flag), _) => parse_rpm(&flag)?,
-            (None, Some(RpmValue::Number(n))) => Rpm::Fixed(in_range("--rpm", n, 1, 1_000_000)?),
-            (None, Some(RpmValue::Text(t))) => parse_rpm(&t)
-                .map_err(|e| ConfigError::new(format!("{}: {e}", args.input.display())))?,
-            (None, None) => Rpm::Fixed(50),
-        };
-        let cpm = match args.cpm.or(job.cpm) {
+        let rpm = o.rpm.unwrap_or(Rpm::Fixed(DEFAULT_RPM));
+        let cpm = match o.cpm {
             Some(c) => Some(in_range("--cpm", c, 1, u32::MAX)?),
             None => None,
         };
         let max_attempts = in_range(
             "--max-attempts",
-            args.max_attempts.or(job.max_attempts).unwrap_or(6),
+            o.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
             1,
             100,
         )?;
-        let timeout = args.timeout.or(job.timeout).unwrap_or(120);
+        let timeout = o.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS);
         if !(1..=3600).contains(&timeout) {
             return Err(ConfigError::new(format!(
                 "--timeout: {timeout} is out of range (1 to 3600 seconds)"
@@ -466,39 +302,34 @@ impl Config {
         }
         let max_chars = in_range(
             "--max-chars",
-            args.max_chars.or(job.max_chars).unwrap_or(API_MAX_CHARS),
+            o.max_chars.unwrap_or(API_MAX_CHARS),
             1,
             API_MAX_CHARS,
         )?;
         let pause_ms = in_range(
             "--pause-ms",
-            args.pause_ms.or(job.pause_ms).unwrap_or(0),
+            o.pause_ms.unwrap_or(DEFAULT_PAUSE_MS),
             0,
             MAX_PAUSE_MS,
         )?;
-        let chapter_level = args.chapter_level.or(job.chapter_level);
-        if let Some(level) = chapter_level
+        if let Some(level) = o.chapter_level
             && !(1..=6).contains(&level)
         {
             return Err(ConfigError::new(format!(
                 "--chapter-level: {level} is out of range (1 to 6)"
             )));
         }
-        let max_cost = args.max_cost.or(job.max_cost);
-        if let Some(cost) = max_cost
+        if let Some(cost) = o.max_cost
             && !(cost.is_finite() && cost > 0.0)
         {
             return Err(ConfigError::new(format!(
                 "--max-cost: {cost} is not a positive amount"
             )));
         }
-        let text_column = non_empty(
-            "--text-column",
-            args.text_column.clone().or(job.text_column),
-        )?
-        .unwrap_or_else(|| "text".into());
-        let id_column = non_empty("--id-column", args.id_column.clone().or(job.id_column))?
-            .unwrap_or_else(|| "id".into());
+        let text_column = non_empty("--text-column", o.text_column.clone())?
+            .unwrap_or_else(|| DEFAULT_TEXT_COLUMN.into());
+        let id_column = non_empty("--id-column", o.id_column.clone())?
+            .unwrap_or_else(|| DEFAULT_ID_COLUMN.into());
 
         if book.format == Some(BookFormat::Mp3) && audio_format != AudioFormat::Mp3 {
             return Err(ConfigError::new(format!(
@@ -507,15 +338,15 @@ impl Config {
         }
 
         Ok(Config {
-            input: manifest_path,
             manifest: ManifestOptions {
                 format,
                 text_column,
                 id_column,
-                chapter_level,
-                read_code: args.read_code || job.read_code.unwrap_or(false),
-                keep_front_matter: args.keep_front_matter || job.keep_front_matter.unwrap_or(false),
+                chapter_level: o.chapter_level,
+                read_code: o.read_code,
+                keep_front_matter: o.keep_front_matter,
             },
+            input: o.input,
             out,
             pieces: pieces_dir(&db),
             db,
@@ -537,7 +368,7 @@ impl Config {
             timeout: Duration::from_secs(timeout),
             max_chars: max_chars as usize,
             pause_ms: u64::from(pause_ms),
-            max_cost,
+            max_cost: o.max_cost,
             book,
         })
     }
@@ -560,8 +391,10 @@ pub fn queue_location(args: &QueueArgs) -> Result<(PathBuf, PathBuf), ConfigErro
     };
     let (out, db) = match input_kind(input, None) {
         Ok(InputKind::Job) => {
-            let job = JobFile::load(input)?;
-            let manifest = job.input.clone().unwrap_or_else(|| input.clone());
+            let job = load_job(input)?;
+            let manifest = Some(job.input.clone())
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or_else(|| input.clone());
             let out = args
                 .out
                 .clone()
@@ -717,14 +550,6 @@ mod tests {
                 .to_string()
                 .starts_with("--concurrency: 0")
         );
-        let mut a = args("a.txt");
-        a.audio_format = Some("ogg".into());
-        assert!(
-            Config::from_args(&a, &no_env)
-                .unwrap_err()
-                .to_string()
-                .contains("`ogg`")
-        );
         let err = Config::from_args(&args("a.docx"), &no_env)
             .unwrap_err()
             .to_string();
@@ -741,15 +566,51 @@ mod tests {
         )
         .unwrap();
         let mut a = args(job.to_str().unwrap());
-        a.rpm = Some("10".into());
+        a.rpm = Some(Rpm::Fixed(10));
         let cfg = Config::from_args(&a, &no_env).unwrap();
         assert_eq!(cfg.input, dir.path().join("book.md"));
         assert_eq!(cfg.out, dir.path().join("audio"));
         assert_eq!(cfg.voice.voice, "nova");
         assert_eq!(cfg.rpm, Rpm::Fixed(10));
         let mut a = args(job.to_str().unwrap());
-        a.rpm = Some("auto".into());
+        a.rpm = Some(Rpm::Auto);
         assert_eq!(Config::from_args(&a, &no_env).unwrap().rpm, Rpm::Auto);
+    }
+
+    #[test]
+    fn a_job_file_takes_the_typed_values_of_the_flags_and_flags_layer_on_top() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = dir.path().join("book.toml");
+        std::fs::write(
+            &job,
+            "input = \"book.md\"\nprovider = \"espeak\"\naudio-format = \"FLAC\"\n\
+             book = \"m4b\"\nsubtitles = \"webvtt\"\ninput-format = \"markdown\"\n\
+             read-code = true\napi-key-file = \"key\"\nrpm = \"auto\"\n",
+        )
+        .unwrap();
+        let cfg = Config::from_args(&args(job.to_str().unwrap()), &no_env).unwrap();
+        assert_eq!(cfg.provider, ProviderKind::Espeak);
+        assert_eq!(cfg.voice.format, AudioFormat::Flac);
+        assert_eq!(cfg.book.format, Some(BookFormat::M4b));
+        assert_eq!(cfg.book.subtitles, Some(SubtitleFormat::Vtt));
+        assert_eq!(cfg.rpm, Rpm::Auto);
+        assert!(
+            cfg.manifest.read_code,
+            "a switch the flags leave out keeps the job's"
+        );
+        assert_eq!(cfg.key_source, KeySource::File(dir.path().join("key")));
+
+        let mut a = args(job.to_str().unwrap());
+        a.audio_format = Some(AudioFormat::Wav);
+        a.api_key_env = Some("MY_KEY".into());
+        let cfg = Config::from_args(&a, &no_env).unwrap();
+        assert_eq!(cfg.voice.format, AudioFormat::Wav);
+        assert_eq!(
+            cfg.key_source,
+            KeySource::Env("MY_KEY".into()),
+            "either key flag replaces the job's key"
+        );
+        assert_eq!(cfg.input, dir.path().join("book.md"));
     }
 
     #[test]

@@ -13,14 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::domain::io_reason;
 pub(crate) use crate::domain::{Item, Overrides};
 
-/// A manifest's kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum InputFormat {
-    Lines,
-    Csv,
-    Markdown,
-    Epub,
-}
+pub use crate::settings::InputFormat;
 
 /// How to read a manifest.
 #[derive(Debug, Clone)]

@@ -20,11 +20,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::book::tags::RunTags;
 use crate::book::{self, BookFormat, BookSettings};
-use crate::config::{Config, Rpm};
+use crate::config::Config;
 use crate::domain::{ItemState, ProviderKind, io_reason};
 use crate::error::{Error, Outcome, StopReason};
 use crate::provider::{Provider, SpeechClient};
 use crate::queue::{self, QueueHandle};
+use crate::settings::Rpm;
 use crate::{manifest, plan, report, store};
 pub use lock::QueueLock;
 use pacer::Pacer;
@@ -77,11 +78,9 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         // before anything is paid for.
         book::ffmpeg::find().map_err(|e| Error::input(e.to_string()))?;
     }
-    let book_meta = Arc::new(book::meta::resolve(
-        &cfg.book.flags,
-        &manifest.book_info(),
-        &cfg.input,
-    ));
+    let book_meta = Arc::new(
+        book::meta::resolve(&cfg.book, &manifest.book_info(), &cfg.input).map_err(Error::input)?,
+    );
     let run_tags = Arc::new(RunTags {
         book: Arc::clone(&book_meta),
         total: u32::try_from(item_count).unwrap_or(u32::MAX),

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-pub use crate::config::{AUTO_START_RPM, Rpm};
 use crate::provider::RateHints;
+pub use crate::settings::{AUTO_START_RPM, Rpm};
 
 /// The longest pause a server's rate headers may impose.
 const MAX_RESET_PAUSE: Duration = Duration::from_secs(300);

@@ -71,6 +71,58 @@ fn the_bash_completion_script_parses() {
     );
 }
 
+/// What bash offers after `tts-batch <command> <words...>`, through the generated script's own
+/// completion function (as pressing Tab does).
+fn bash_offers(ws: &Workspace, words: &[&str]) -> Vec<String> {
+    let script = ws.write("tts-batch.bash", stdout_of(ws, &["completions", "bash"]));
+    let words: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let probe = format!(
+        "source '{}'\nCOMP_WORDS=(tts-batch {})\nCOMP_CWORD=${{#COMP_WORDS[@]}}\n\
+         COMP_WORDS+=('')\nCOMP_LINE=\"${{COMP_WORDS[*]}}\"\nCOMP_POINT=${{#COMP_LINE}}\n\
+         _tts__batch tts-batch '' \"${{COMP_WORDS[COMP_CWORD-1]}}\"\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display(),
+        words.join(" ")
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(probe)
+        .output()
+        .expect("run bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn bash_completes_the_values_of_every_enumerated_option() {
+    assert!(have("bash"), "bash is needed for this test");
+    let ws = Workspace::new();
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["run", "a.txt", "--audio-format"],
+            &["mp3", "opus", "aac", "flac", "wav", "pcm"],
+        ),
+        (&["plan", "a.txt", "--provider"], &["openai", "espeak"]),
+        (&["run", "a.txt", "--book"], &["m4b", "mp3"]),
+        (&["run", "a.txt", "--subtitles"], &["srt", "vtt"]),
+        (
+            &["run", "a.txt", "--input-format"],
+            &["lines", "csv", "markdown", "epub"],
+        ),
+        (&["status", "a.txt", "--log-format"], &["text", "json"]),
+    ];
+    for (words, values) in cases {
+        assert_eq!(bash_offers(&ws, words), *values, "{words:?}");
+    }
+}
+
 #[test]
 fn the_man_page_is_roff_with_every_command_and_its_options() {
     let ws = Workspace::new();
