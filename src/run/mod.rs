@@ -114,6 +114,7 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     }
     let lock = QueueLock::acquire(&cfg.db)?;
     let conn = queue::open(&cfg.db)?;
+    phase("queue opened");
     let pieces_dir = cfg.pieces.clone();
     std::fs::create_dir_all(&pieces_dir).map_err(|e| {
         Error::input(format!(
@@ -185,8 +186,10 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     // is in: the first request leaves long before a million-line manifest is synced.
     let sync = sync::spawn_sync(Arc::clone(&pool), manifest, &cfg);
     let worked = pool.run(cfg.concurrency).await;
+    phase("requests over");
     let synced = sync.await;
     pool.finish().await;
+    phase("pieces and items recorded");
     shown.cancel();
     let _ = progress.await;
     signals.abort();
@@ -266,6 +269,7 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         Outcome::Stopped(reason) => reason.to_string(),
     };
     queue::end_run(&conn, run_id, &outcome_text).map_err(after_send)?;
+    phase("book files written");
     let report = report::build(&conn).map_err(after_send)?;
     report::write_files(&conn, &report, &cfg.out).map_err(|e| {
         Error::after_send(format!(
@@ -273,11 +277,13 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
             cfg.out.display()
         ))
     })?;
+    phase("report written");
     if quiet {
         quiet::print_failures(&conn, &outcome)?;
     }
     drop(conn);
     drop(lock);
+    phase("queue closed");
 
     let t = &report.totals;
     if !quiet {

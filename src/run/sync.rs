@@ -12,6 +12,9 @@ use crate::{audio, manifest, queue, store};
 
 /// How many items are synced into the queue per transaction while the workers already run.
 const SYNC_CHUNK: usize = 2000;
+/// The first chunk is small (or `-j` items, if more), so the first requests leave before the
+/// whole of a small manifest is planned; each chunk after it doubles, up to [`SYNC_CHUNK`].
+const FIRST_CHUNK: usize = 64;
 
 /// Syncs the manifest into the queue a chunk at a time on a blocking thread: each chunk is
 /// planned, sent to the queue's writer as one job, and its items with all audio at hand are
@@ -24,11 +27,13 @@ pub(super) fn spawn_sync(
 ) -> tokio::task::JoinHandle<Result<queue::SyncSummary, Error>> {
     let defaults = Arc::new(cfg.voice.clone());
     let (max_chars, pause_ms, out) = (cfg.max_chars, cfg.pause_ms, cfg.out.clone());
+    let concurrency = cfg.concurrency;
     let blocking_pool = Arc::clone(&pool);
     let work = tokio::task::spawn_blocking(move || {
         let pool = blocking_pool;
         let mut summary = queue::SyncSummary::default();
-        let mut chunk = Vec::with_capacity(SYNC_CHUNK);
+        let mut chunk_len = FIRST_CHUNK.max(concurrency);
+        let mut chunk = Vec::with_capacity(chunk_len);
         let flush = |chunk: Vec<PlannedItem>,
                      summary: &mut queue::SyncSummary|
          -> Result<(), Error> {
@@ -68,8 +73,9 @@ pub(super) fn spawn_sync(
             }
             let item = item.map_err(Error::input)?;
             chunk.push(plan::plan_item(seq, &item, &defaults, max_chars, pause_ms));
-            if chunk.len() == SYNC_CHUNK {
+            if chunk.len() >= chunk_len {
                 flush(std::mem::take(&mut chunk), &mut summary)?;
+                chunk_len = (chunk_len * 2).min(SYNC_CHUNK);
             }
         }
         flush(chunk, &mut summary)?;
