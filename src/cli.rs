@@ -1,6 +1,7 @@
 //! The command line, as clap types. Their doc comments are the `--help` text; nothing here
 //! validates beyond types (that is `config.rs`), so a job file and a flag are checked alike.
 
+use crate::domain::{REALTIME_MODEL, REALTIME_VOICE};
 use std::ffi::OsStr;
 use std::fmt::Display;
 use std::marker::PhantomData;
@@ -114,19 +115,24 @@ pub struct JobArgs {
     pub api_key_file: Option<PathBuf>,
 
     #[arg(long, value_name = "P", value_parser = NamedParser::<ProviderKind>::new(), help = format!(
-        "Who speaks: `openai` (any OpenAI-compatible API) or `espeak` (the espeak-ng program: \
-         offline, free, no key; -j defaults to the number of cores, --rpm, --cpm and --model do \
-         not apply) [default: {DEFAULT_PROVIDER}]"
+        "Who speaks: `openai` (any OpenAI-compatible API), `realtime` (OpenAI's Realtime API \
+         over a WebSocket: each piece read verbatim and checked against its transcript, billed \
+         per token) or `espeak` (the espeak-ng program: offline, free, no key; -j defaults to \
+         the number of cores, --rpm, --cpm and --model do not apply) [default: \
+         {DEFAULT_PROVIDER}; from 2027-01-06, realtime for a new queue at api.openai.com with \
+         no --model]"
     ))]
     pub provider: Option<ProviderKind>,
 
     #[arg(long, value_name = "M", help = format!(
-        "Model [default: {DEFAULT_MODEL}; not used with --provider espeak]"
+        "Model [default: {DEFAULT_MODEL}; with --provider realtime, {REALTIME_MODEL}; not used \
+         with --provider espeak]"
     ))]
     pub model: Option<String>,
 
     #[arg(long, value_name = "V", help = format!(
-        "Voice [default: {DEFAULT_VOICE}]. With --provider espeak: an espeak voice (en-us, \
+        "Voice [default: {DEFAULT_VOICE}; with --provider realtime, {REALTIME_VOICE}]. With \
+         --provider espeak: an espeak voice (en-us, \
          en-gb, cmn, fr, ..., optionally +variant such as en-us+f3; `espeak-ng --voices` lists \
          them), or an OpenAI voice name, which maps to an English voice; an EPUB's language \
          picks the default"

@@ -15,6 +15,14 @@ pub use crate::settings::{AudioFormat, ProviderKind};
 /// provider has no models, and its audio must never be taken for an API's.
 pub const ESPEAK_MODEL: &str = "espeak-ng";
 
+/// The model `--provider realtime` speaks with unless `--model` names another: the
+/// replacement of OpenAI's speech models, served by the Realtime API only.
+pub const REALTIME_MODEL: &str = "gpt-realtime-2.1-mini";
+/// The voice `--provider realtime` speaks with unless `--voice` names another.
+pub const REALTIME_VOICE: &str = "marin";
+/// The speeds a Realtime session takes.
+pub const REALTIME_SPEEDS: std::ops::RangeInclusive<f64> = 0.25..=1.5;
+
 /// Everything that changes the audio of a piece besides its text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VoiceSettings {

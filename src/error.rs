@@ -28,6 +28,9 @@ pub enum StopReason {
     Unreachable(String),
     /// The API's TLS certificate is not trusted: not retried.
     Certificate(String),
+    /// Attempt after attempt got the same server error and none succeeded (the message, and
+    /// advice where there is some): the server will not speak until it is fixed.
+    ServerFailing(String),
     /// Every item is done, and the book file could not be made (ffmpeg failed, a disk error):
     /// running again makes it, with nothing sent.
     Book(String),
@@ -49,6 +52,10 @@ impl std::fmt::Display for StopReason {
             StopReason::Certificate(msg) => write!(
                 f,
                 "stopped: {msg}; not retried (check --base-url and the system's certificate store)"
+            ),
+            StopReason::ServerFailing(msg) => write!(
+                f,
+                "stopped: every request got the same answer and none succeeded: {msg}; run the same command again once the server is fixed"
             ),
             StopReason::Book(msg) => write!(f, "stopped: cannot write the book file: {msg}"),
         }

@@ -124,6 +124,8 @@ named_enum! {
     pub enum ProviderKind ("provider") {
         Openai = "openai",
         Espeak = "espeak" | "espeak-ng",
+        /// OpenAI's Realtime API over a WebSocket.
+        Realtime = "realtime",
     }
 }
 

@@ -20,7 +20,10 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
     let espeak = voice::load_espeak(&mut cfg, &manifest)?;
     let cfg = &cfg;
     let defaults = Arc::new(cfg.voice.clone());
-    plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
+    let (_, characters) = plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
+    if let Some(notice) = crate::run::shutdown_notice(cfg, characters) {
+        tracing::warn!("{notice}");
+    }
     if let Some(espeak) = &espeak {
         voice::check_espeak_items(&manifest, &cfg.input, &defaults, espeak)?;
     }
@@ -59,7 +62,10 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
             if !done.contains(&bits) && seen.insert(bits) {
                 item_requests += 1;
                 totals.work.add(&item.settings.model, p.characters);
-                totals.cost += plan::cost_usd(&item.settings.model, p.characters);
+                match plan::cost_usd(&item.settings.model, &cfg.base_url, p.characters) {
+                    Some(cost) => totals.cost += cost,
+                    None => totals.unpriced = Some(item.settings.model.clone()),
+                }
             }
         }
         totals.items += 1;
@@ -109,6 +115,8 @@ pub(super) struct PlanTotals {
     /// The requests to send, their characters and their typical answer times.
     pub work: Workload,
     pub cost: f64,
+    /// A model with no known price that some request goes to: the cost is then unknown.
+    pub unpriced: Option<String>,
 }
 
 impl PlanTotals {
@@ -127,7 +135,7 @@ fn pace(cfg: &Config) -> Pace {
             cpm: None,
             concurrency: cfg.concurrency,
         },
-        ProviderKind::Openai => Pace {
+        ProviderKind::Openai | ProviderKind::Realtime => Pace {
             rpm: cfg.rpm.planned(),
             cpm: cfg.cpm,
             concurrency: cfg.concurrency,
@@ -265,19 +273,49 @@ fn render_plan_totals(cfg: &Config, t: &PlanTotals) -> String {
         );
     }
     format!(
-        "\n{} items, {} pieces, {} characters\n{} requests to send ({} characters; {} pieces already have audio or repeat)\nestimated cost: ${:.2} (at ${:.2} per million characters for {})\nestimated time: {}\nout: {}\n",
+        "\n{} items, {} pieces, {} characters\n{} requests to send ({} characters; {} pieces already have audio or repeat)\nestimated cost: {}\nestimated time: {}\nout: {}\n",
         t.items,
         t.pieces,
         t.chars,
         t.work.requests,
         t.work.characters,
         t.pieces - t.work.requests,
-        t.cost,
-        plan::price_per_million_chars(&cfg.voice.model),
-        cfg.voice.model,
+        render_cost(cfg, t),
         render_estimate(cfg, &t.estimate(cfg), &t.work),
         cfg.out.display(),
     ) + &token_limit_line(cfg)
+}
+
+/// The estimated cost and the price it rests on: unknown, and said so, for a model the price
+/// table does not know.
+fn render_cost(cfg: &Config, t: &PlanTotals) -> String {
+    use plan::prices;
+    if let Some(model) = &t.unpriced {
+        return format!(
+            "unknown (no published price for `{model}` in the price table of {}; the known part comes to ${:.2})",
+            prices::PRICES_READ,
+            t.cost
+        );
+    }
+    match prices::price(&cfg.voice.model, &cfg.base_url) {
+        Some(price @ prices::Price::PerMillionTokens(_)) => format!(
+            "${:.2} (at {} for {}, prices of {}; assuming {} characters a second of speech, {} audio tokens a second, {} characters a text token)",
+            t.cost,
+            price.describe(),
+            cfg.voice.model,
+            prices::PRICES_READ,
+            prices::assume::CHARS_PER_SECOND,
+            prices::assume::AUDIO_TOKENS_PER_SECOND,
+            prices::assume::CHARS_PER_TEXT_TOKEN,
+        ),
+        Some(price) => format!(
+            "${:.2} (at {} for {})",
+            t.cost,
+            price.describe(),
+            cfg.voice.model
+        ),
+        None => format!("${:.2}", t.cost),
+    }
 }
 
 /// The request limit `plan` applied besides `--max-chars`, for a model that has one.

@@ -25,9 +25,23 @@ pub(super) fn settings(cfg: &Config, book: Option<&BookMetadata>) -> serde_json:
     if let Some(map) = settings.as_object_mut() {
         map.insert("input".into(), cfg.input.display().to_string().into());
         map.insert("out".into(), cfg.out.display().to_string().into());
+        let price = crate::plan::prices::price(&cfg.voice.model, &cfg.base_url);
         map.insert(
             "price_per_million_chars".into(),
-            crate::plan::price_per_million_chars(&cfg.voice.model).into(),
+            match price {
+                Some(crate::plan::prices::Price::PerMillionChars(p)) => p.into(),
+                Some(crate::plan::prices::Price::Free) => 0.0.into(),
+                _ => serde_json::Value::Null,
+            },
+        );
+        map.insert(
+            "price".into(),
+            serde_json::json!({
+                "model": cfg.voice.model,
+                "known": price.is_some(),
+                "description": price.map(|p| p.describe()),
+                "read": crate::plan::prices::PRICES_READ,
+            }),
         );
         map.insert(
             "assumed_answer_seconds".into(),
@@ -82,7 +96,7 @@ impl<W: Write> PlanJsonWriter<W> {
             "characters": t.chars,
             "requests": t.work.requests,
             "characters_to_send": t.work.characters,
-            "estimated_cost_usd": round(t.cost, 4),
+            "estimated_cost_usd": t.unpriced.is_none().then(|| round(t.cost, 4)),
             "estimated_seconds": round(estimate.seconds, 1),
             "limited_by": estimate.bound,
         });

@@ -67,8 +67,10 @@ struct Progress {
     retries: u64,
     /// Audio of the done items.
     audio_seconds: f64,
-    /// At each piece's model's price, for every request sent.
-    estimated_cost_usd: f64,
+    /// What was billed where the server said, plus the estimate of the other requests.
+    estimated_cost_usd: Option<f64>,
+    /// The spend the server billed in tokens (`null` when none was).
+    billed_usd: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -116,6 +118,7 @@ pub(super) fn status(args: &StatusArgs) -> Result<Outcome, Error> {
             retries: t.retries,
             audio_seconds: t.audio_seconds,
             estimated_cost_usd: t.estimated_cost_usd,
+            billed_usd: t.billed_usd,
         },
         recent_errors: queue::recent_errors(&conn, RECENT_ERRORS)?
             .into_iter()
@@ -158,11 +161,14 @@ fn render_text(s: &Status) -> String {
         p.total, p.done, p.in_flight, p.failed
     );
     text += &format!(
-        "requests: {} ({} retries); audio: {:.1} minutes; estimated cost so far: ${:.2}\n",
+        "requests: {} ({} retries); audio: {:.1} minutes; estimated cost so far: {}\n",
         g.requests,
         g.retries,
         g.audio_seconds / 60.0,
         g.estimated_cost_usd
+            .map_or_else(|| "unknown".to_string(), |c| format!("${c:.2}"))
+            + &g.billed_usd
+                .map_or_else(String::new, |b| format!(" (${b:.4} billed in tokens)"))
     );
     if !s.recent_errors.is_empty() {
         text += "recent errors:\n";

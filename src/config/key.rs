@@ -30,6 +30,22 @@ impl std::fmt::Debug for ApiKey {
 }
 
 impl Config {
+    /// The key a run sends, if any: a loopback base URL (a local server) needs none, so with no
+    /// key set there it is `None` and no `Authorization` header is sent. A key that is named
+    /// but unusable (an unreadable `--api-key-file`, an empty variable) is still an error.
+    pub fn optional_api_key(&self, env: EnvLookup<'_>) -> Result<Option<ApiKey>, ConfigError> {
+        let loopback = crate::plan::prices::is_loopback(&self.base_url);
+        // Only the default variable may be absent: a key named by `--api-key-env` is wanted.
+        if let KeySource::Env(name) = &self.key_source
+            && loopback
+            && name == super::DEFAULT_KEY_ENV
+            && env(name).is_none()
+        {
+            return Ok(None);
+        }
+        self.api_key(env).map(Some)
+    }
+
     /// Reads the API key from where the configuration says. Missing or empty is an input error.
     pub fn api_key(&self, env: EnvLookup<'_>) -> Result<ApiKey, ConfigError> {
         let key = match &self.key_source {

@@ -8,6 +8,7 @@ mod key;
 
 use crate::cli::{JobArgs, QueueArgs};
 use crate::domain::{ESPEAK_MODEL, VoiceSettings, check_speed, io_reason};
+use crate::domain::{REALTIME_MODEL, REALTIME_SPEEDS, REALTIME_VOICE};
 use crate::manifest::ManifestOptions;
 use crate::settings::*;
 pub use key::{ApiKey, KeySource};
@@ -250,13 +251,21 @@ impl Config {
             )));
         }
 
-        let provider = o.provider.unwrap_or(DEFAULT_PROVIDER);
+        let provider = o.provider.unwrap_or_else(|| {
+            default_provider(
+                o.model.is_some(),
+                &base_url,
+                &db,
+                &crate::plan::prices::today(),
+            )
+        });
         let audio_format = o.audio_format.unwrap_or(DEFAULT_AUDIO_FORMAT);
         let speed = o.speed.unwrap_or(DEFAULT_SPEED);
         check_speed(speed).map_err(|e| ConfigError::new(format!("--speed: {e}")))?;
         let model = non_empty("--model", o.model.clone())?;
         let model = match provider {
             ProviderKind::Openai => model.unwrap_or_else(|| DEFAULT_MODEL.into()),
+            ProviderKind::Realtime => model.unwrap_or_else(|| REALTIME_MODEL.into()),
             // espeak-ng has no models: recording its own name keeps its audio apart from any
             // API's in fingerprints, prices and the report.
             ProviderKind::Espeak => ESPEAK_MODEL.into(),
@@ -268,12 +277,27 @@ impl Config {
         }
         let voice = non_empty("--voice", o.voice.clone())?;
         let voice_given = voice.is_some();
-        let voice = voice.unwrap_or_else(|| DEFAULT_VOICE.into());
+        let voice = voice.unwrap_or_else(|| match provider {
+            ProviderKind::Realtime => REALTIME_VOICE.into(),
+            _ => DEFAULT_VOICE.into(),
+        });
+        if provider == ProviderKind::Realtime {
+            if audio_format == AudioFormat::Aac {
+                return Err(ConfigError::new(
+                    "--audio-format: aac is not available with --provider realtime (its PCM is encoded in-process, and there is no freely licensed AAC encoder to build in); use mp3, opus, flac or wav",
+                ));
+            }
+            if !REALTIME_SPEEDS.contains(&speed) {
+                return Err(ConfigError::new(format!(
+                    "--speed: {speed} is out of range for --provider realtime (0.25 to 1.5)"
+                )));
+            }
+        }
         let instructions = o.instructions.clone().filter(|s| !s.trim().is_empty());
 
         // espeak-ng is CPU work on this machine: one piece per core keeps every core busy.
         let default_concurrency = match provider {
-            ProviderKind::Openai => DEFAULT_CONCURRENCY,
+            ProviderKind::Openai | ProviderKind::Realtime => DEFAULT_CONCURRENCY,
             ProviderKind::Espeak => std::thread::available_parallelism()
                 .map_or(1, |n| u32::try_from(n.get()).unwrap_or(256).min(256)),
         };
@@ -371,6 +395,18 @@ impl Config {
             max_cost: o.max_cost,
             book,
         })
+    }
+}
+
+/// The default provider: `openai`, except for a new queue at api.openai.com with no model
+/// chosen from the day OpenAI shuts its speech models down (SPEC section 10), which uses
+/// `realtime`, the only way on there. An existing queue keeps its settings.
+fn default_provider(model_given: bool, base_url: &str, db: &Path, today: &str) -> ProviderKind {
+    let shut = crate::plan::prices::shutdown_date(DEFAULT_MODEL).is_some_and(|date| today >= date);
+    if shut && !model_given && crate::plan::prices::is_openai(base_url) && !db.exists() {
+        ProviderKind::Realtime
+    } else {
+        DEFAULT_PROVIDER
     }
 }
 

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 pub mod chunk;
 pub mod estimate;
+pub mod prices;
 pub mod tokens;
 
 use crate::domain::{AudioFormat, ESPEAK_MODEL};
@@ -38,13 +39,15 @@ pub fn settings_of(item: &Item, defaults: &Arc<VoiceSettings>) -> Arc<VoiceSetti
 /// Checks the whole manifest in one streaming pass: every input error surfaces here, before
 /// anything is written or sent. Pieces of every format join, so any item can be planned: items
 /// are checked, not planned. Warns once if `--instructions` reach no item's model. Returns the
-/// number of items.
+/// number of items and their characters.
 pub fn check_manifest(
     manifest: &Manifest,
     defaults: &Arc<VoiceSettings>,
-) -> Result<usize, ManifestError> {
+) -> Result<(usize, usize), ManifestError> {
     let mut instructions_sent = false;
+    let mut characters = 0usize;
     let items = manifest.check(|item| {
+        characters = characters.saturating_add(chunk::char_count(&item.text));
         let settings = settings_of(item, defaults);
         instructions_sent |= settings.sent_instructions().is_some();
         Ok::<_, std::convert::Infallible>(output_of(item, &settings))
@@ -55,7 +58,7 @@ pub fn check_manifest(
             defaults.model
         );
     }
-    Ok(items)
+    Ok((items, characters))
 }
 
 /// Plans one item: its settings, pieces (under `max_chars` and the model's token limit) and
@@ -139,22 +142,10 @@ fn item_fingerprint(format: AudioFormat, pause_ms: u64, pieces: &[PlannedPiece])
     hex::encode(&h.finalize()[..16])
 }
 
-/// US dollars per million input characters of a model, from the providers' price lists
-/// (gpt-4o-mini-tts is priced per token; about $0.015 a minute comes to this). Unknown models
-/// (relays) are estimated at tts-1's price. espeak-ng is free.
-pub fn price_per_million_chars(model: &str) -> f64 {
-    if model == ESPEAK_MODEL {
-        0.0
-    } else if model.starts_with("tts-1-hd") {
-        30.0
-    } else {
-        15.0
-    }
-}
-
-/// Estimated cost of sending `characters` to `model`.
-pub fn cost_usd(model: &str, characters: usize) -> f64 {
-    characters as f64 * price_per_million_chars(model) / 1_000_000.0
+/// Estimated cost of sending `characters` to `model` at `base_url`, from the one price table
+/// (`prices.rs`): `None` when the model's price is not known.
+pub fn cost_usd(model: &str, base_url: &str, characters: usize) -> Option<f64> {
+    prices::estimate_usd(model, base_url, characters)
 }
 
 #[cfg(test)]

@@ -47,6 +47,12 @@ pub fn retry_after(headers: &HeaderMap, message: &str) -> Option<Duration> {
     {
         return Some(wait);
     }
+    retry_after_in(message)
+}
+
+/// The "try again in 1.5s" / "in 20ms" / "in 1m2s" of a message (a Realtime `error` event has
+/// no headers). Broken hints are ignored; huge ones saturate.
+pub fn retry_after_in(message: &str) -> Option<Duration> {
     // ASCII lowercasing keeps every byte offset of the message valid.
     let lower = message.to_ascii_lowercase();
     let at = lower.find("try again in")? + "try again in".len();

@@ -7,6 +7,7 @@ pub mod encode;
 pub mod espeak;
 pub mod hints;
 pub mod openai;
+pub mod realtime;
 
 use std::path::Path;
 use std::time::Duration;
@@ -29,6 +30,10 @@ pub struct SpeechRequest<'a> {
     pub speed: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instructions: Option<&'a str>,
+    /// Asking again after a reading that did not match its text: a voice that takes
+    /// instructions is told more firmly to read verbatim. Never sent as such.
+    #[serde(skip)]
+    pub firmer: bool,
 }
 
 /// What the pool does about a failed request.
@@ -63,10 +68,14 @@ pub enum SpeechError {
 }
 
 /// A response that was saved whole.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fetched {
     pub bytes: u64,
     pub hints: RateHints,
+    /// What the voice said it spoke (the Realtime API's transcript), for the verbatim check.
+    pub transcript: Option<String>,
+    /// The tokens the server billed for this answer, where it says so.
+    pub usage: Option<crate::plan::prices::Usage>,
 }
 
 /// A voice the workers send pieces to.

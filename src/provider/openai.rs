@@ -17,6 +17,7 @@ use super::{Fetched, SpeechError, SpeechRequest};
 use crate::audio;
 use crate::config::ApiKey;
 use crate::domain::AudioFormat;
+use crate::provider::encode::{API_RATE, Samples, resample};
 
 /// How much of an error body we read to find the server's message.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -26,14 +27,17 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 pub struct SpeechClient {
     http: reqwest::Client,
     endpoint: String,
-    key: ApiKey,
+    /// None for a local server that needs no key: then no `Authorization` header is sent.
+    key: Option<ApiKey>,
+    /// What to do when the server says a model it shut down is gone (SPEC section 10).
+    shutdown_advice: Option<String>,
 }
 
 impl SpeechClient {
     /// A client for `{base_url}/audio/speech`.
     pub fn new(
         base_url: &str,
-        key: ApiKey,
+        key: Option<ApiKey>,
         timeout: Duration,
         concurrency: usize,
     ) -> anyhow::Result<Self> {
@@ -51,7 +55,15 @@ impl SpeechClient {
             http,
             endpoint: format!("{base_url}/audio/speech"),
             key,
+            shutdown_advice: None,
         })
+    }
+
+    /// The advice the run stops with when the server answers that a model with a known
+    /// shutdown date is gone.
+    pub fn with_shutdown_advice(mut self, advice: String) -> SpeechClient {
+        self.shutdown_advice = Some(advice);
+        self
     }
 
     /// Sends one request and streams a successful body into `dest` (created or truncated),
@@ -62,10 +74,11 @@ impl SpeechClient {
         req: &SpeechRequest<'_>,
         dest: &Path,
     ) -> Result<Fetched, SpeechError> {
-        let response = self
-            .http
-            .post(&self.endpoint)
-            .bearer_auth(self.key.expose())
+        let mut post = self.http.post(&self.endpoint);
+        if let Some(key) = &self.key {
+            post = post.bearer_auth(key.expose());
+        }
+        let response = post
             .json(req)
             .send()
             .await
@@ -75,7 +88,7 @@ impl SpeechClient {
         let hints = rate_hints(&headers);
         if status != StatusCode::OK {
             let body = self.read_limited(response).await;
-            return Err(self.classify(status, &headers, &body));
+            return Err(self.model_gone(req.model, self.classify(status, &headers, &body)));
         }
         let expected = response.content_length();
         let bytes = self.save_body(response, req.response_format, dest).await?;
@@ -89,7 +102,15 @@ impl SpeechClient {
                 "response body cut short: {bytes} of {expected} bytes"
             )));
         }
-        Ok(Fetched { bytes, hints })
+        let bytes = match pcm_rate(req.response_format, &headers) {
+            Some(rate) => to_api_rate(dest, rate).await?,
+            None => bytes,
+        };
+        Ok(Fetched {
+            bytes,
+            hints,
+            ..Fetched::default()
+        })
     }
 
     async fn save_body(
@@ -199,6 +220,40 @@ impl SpeechClient {
         }
     }
 
+    /// A refusal of a model whose shutdown date is known (404, `model_not_found`, "does not
+    /// exist", "deprecated", "shut down") stops the run with the advice, instead of failing
+    /// every item one by one.
+    fn model_gone(&self, model: &str, error: SpeechError) -> SpeechError {
+        let SpeechError::ItemFailed(said) = &error else {
+            return error;
+        };
+        let Some(date) = crate::plan::prices::shutdown_date(model) else {
+            return error;
+        };
+        let lower = said.to_ascii_lowercase();
+        // The API words it "The model `tts-1` does not exist or you do not have access to it."
+        // (404, code `model_not_found`); other refusals of a 404 are about the text.
+        let gone = lower.contains("model")
+            && [
+                "not found",
+                "does not exist",
+                "deprecated",
+                "shut down",
+                "no longer",
+            ]
+            .iter()
+            .any(|w| lower.contains(w));
+        if !gone {
+            return error;
+        }
+        let advice = self.shutdown_advice.as_deref().unwrap_or(
+            "switch with --provider realtime (every item is spoken again in a new voice), or keep the model through a relay or a local server (--base-url)",
+        );
+        SpeechError::RunStopped(format!(
+            "{said}: `{model}` was shut down at OpenAI on {date}; {advice}"
+        ))
+    }
+
     /// A request that got no response at all. A timeout is retried as usual (the server may
     /// be slow, not gone); a certificate error stops the run; anything else (refused, reset,
     /// DNS) is no answer, which the pool counts towards an outage.
@@ -234,7 +289,7 @@ impl SpeechClient {
 
     /// The key never leaves in a message, whatever a server echoes back.
     fn redact(&self, text: &str) -> String {
-        let key = self.key.expose();
+        let key = self.key.as_ref().map_or("", |k| k.expose());
         let mut s = if key.len() >= 4 {
             text.replace(key, "[redacted]")
         } else {
@@ -245,6 +300,49 @@ impl SpeechClient {
         }
         s
     }
+}
+
+/// The rate a `pcm` answer states in `X-Sample-Rate` (a local Piper server answers 22050), when
+/// it is not the API's 24 kHz. Rates outside 8 to 192 kHz are no statement: ignored.
+fn pcm_rate(format: AudioFormat, headers: &HeaderMap) -> Option<u32> {
+    if format != AudioFormat::Pcm {
+        return None;
+    }
+    let rate: u32 = headers
+        .get("x-sample-rate")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    ((8_000..=192_000).contains(&rate) && rate != API_RATE).then_some(rate)
+}
+
+/// Rewrites the raw PCM in `dest`, spoken at `rate`, at the API's 24 kHz: `pcm` means 24 kHz
+/// everywhere in a run (joins, pauses, lengths, the book file), so an answer at another rate is
+/// taken at its own rate and converted once, here. Returns the new length in bytes.
+async fn to_api_rate(dest: &Path, rate: u32) -> Result<u64, SpeechError> {
+    let path = dest.to_path_buf();
+    let local = move |e: std::io::Error| SpeechError::Local(format!("{}: {e}", path.display()));
+    let path = dest.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let raw = std::fs::read(&path).map_err(&local)?;
+        let samples = raw
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect();
+        let converted = resample(&Samples { rate, samples }, API_RATE);
+        let bytes: Vec<u8> = converted
+            .samples
+            .iter()
+            .flat_map(|s| s.to_le_bytes())
+            .collect();
+        let mut file = std::fs::File::create(&path).map_err(&local)?;
+        std::io::Write::write_all(&mut file, &bytes).map_err(&local)?;
+        Ok(u64::try_from(bytes.len()).unwrap_or(u64::MAX))
+    })
+    .await
+    .map_err(|e| SpeechError::Local(format!("converting pcm: {e}")))?
 }
 
 fn retry(reason: impl Into<String>) -> SpeechError {
@@ -382,7 +480,7 @@ mod tests {
             &env,
         )
         .unwrap();
-        let key = cfg.api_key(&env).unwrap();
+        let key = cfg.api_key(&env).ok();
         SpeechClient::new("http://127.0.0.1:9/v1", key, Duration::from_secs(5), 1).unwrap()
     }
 

@@ -70,6 +70,24 @@ pub fn log_request(
     Ok(())
 }
 
+/// Records what the server billed for request `n` of `run`: the dollars at the table's price
+/// and the usage it reported.
+pub fn log_billed(
+    conn: &Connection,
+    run: i64,
+    n: i64,
+    piece: &str,
+    usd: f64,
+    usage: &crate::plan::prices::Usage,
+) -> Result<(), QueueError> {
+    let usage = serde_json::to_string(usage).unwrap_or_default();
+    conn.prepare_cached(
+        "UPDATE requests SET billed_usd = ?3, usage = ?4 WHERE run = ?1 AND n = ?2 AND piece = ?5",
+    )?
+    .execute(params![run, n, usd, usage, piece])?;
+    Ok(())
+}
+
 /// Records how a request ended; a failed one also leaves its error on the piece.
 pub fn log_outcome(
     conn: &Connection,

@@ -36,12 +36,14 @@ fn migrations() -> Migrations<'static> {
         // Audio checks: why a piece's kept audio may be cut short or too long.
         M::up("ALTER TABLE pieces ADD COLUMN warning TEXT;"),
         M::up(include_str!("schema_v3.sql")),
+        // Costs in the unit that is billed: each request's billed dollars and token usage.
+        M::up(include_str!("schema_billed.sql")),
     ])
 }
 
 /// The newest schema version this build knows.
 pub fn schema_version() -> i64 {
-    3
+    4
 }
 
 /// A queue that cannot be used or a write that did not happen.

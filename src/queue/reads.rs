@@ -47,6 +47,27 @@ pub fn done_pieces(conn: &Connection) -> Result<HashSet<String>, QueueError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// What the requests of a queue were billed: the dollars and the tokens summed, where the
+/// server said; `None` when no request was billed in tokens.
+pub fn billed(conn: &Connection) -> Result<Option<(f64, crate::plan::prices::Usage)>, QueueError> {
+    let mut stmt =
+        conn.prepare("SELECT billed_usd, usage FROM requests WHERE billed_usd IS NOT NULL")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, f64>(0)?, r.get::<_, Option<String>>(1)?))
+    })?;
+    let mut total: Option<(f64, crate::plan::prices::Usage)> = None;
+    for row in rows {
+        let (usd, usage) = row?;
+        let usage = usage
+            .and_then(|u| serde_json::from_str(&u).ok())
+            .unwrap_or_default();
+        let (sum, tokens) = total.get_or_insert((0.0, Default::default()));
+        *sum += usd;
+        *tokens = tokens.plus(usage);
+    }
+    Ok(total)
+}
+
 /// Totals over the whole queue.
 #[derive(Debug, Clone, Default, serde::Serialize, PartialEq)]
 pub struct Totals {
@@ -60,7 +81,14 @@ pub struct Totals {
     pub retries: u64,
     pub bytes: u64,
     pub audio_seconds: f64,
-    pub estimated_cost_usd: f64,
+    /// What the server billed where it said so, plus the estimate of every other request at
+    /// its piece's model's price (`None`: some model's price is not known).
+    pub estimated_cost_usd: Option<f64>,
+    /// The spend the server billed (the Realtime API's `usage` at the table's prices); `None`
+    /// when no request was billed in tokens.
+    pub billed_usd: Option<f64>,
+    /// The tokens billed, summed over every request.
+    pub billed_tokens: Option<crate::plan::prices::Usage>,
     /// Items with audio-check warnings (section 9 of the contract).
     pub warnings: u64,
 }

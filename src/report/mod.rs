@@ -64,7 +64,16 @@ pub fn build(conn: &Connection) -> Result<Report, QueueError> {
     let mut totals = queue::item_totals(conn)?;
     totals.requests = requests;
     totals.retries = retries;
-    totals.estimated_cost_usd = spent(conn)?;
+    let base_url = run
+        .as_ref()
+        .and_then(|r| serde_json::from_str::<serde_json::Value>(&r.settings).ok())
+        .and_then(|s| s.get("base_url")?.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let billed = queue::billed(conn)?;
+    totals.estimated_cost_usd =
+        spent(conn, &base_url)?.map(|estimate| round(estimate + billed.map_or(0.0, |b| b.0), 4));
+    totals.billed_usd = billed.map(|b| round(b.0, 6));
+    totals.billed_tokens = billed.map(|b| b.1);
     totals.audio_seconds = round(totals.audio_seconds, 3);
     Ok(head(
         run,
@@ -77,18 +86,23 @@ pub fn build(conn: &Connection) -> Result<Report, QueueError> {
     ))
 }
 
-/// The estimated cost of every request sent, at each piece's model's price.
-fn spent(conn: &Connection) -> Result<f64, QueueError> {
+/// The estimated cost of every request sent that the server did not bill in tokens, at each
+/// piece's model's price: `None` when some model's price is not known.
+fn spent(conn: &Connection, base_url: &str) -> Result<Option<f64>, QueueError> {
     let mut stmt = conn.prepare(
-        "SELECT p.model, sum(r.characters) FROM requests r JOIN pieces p ON p.fingerprint = r.piece GROUP BY p.model",
+        "SELECT p.model, sum(r.characters) FROM requests r JOIN pieces p ON p.fingerprint = r.piece
+         WHERE r.billed_usd IS NULL GROUP BY p.model",
     )?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
     let mut total = 0.0;
     for row in rows {
         let (model, chars) = row?;
-        total += cost_usd(&model, chars as usize);
+        match cost_usd(&model, base_url, usize::try_from(chars).unwrap_or(0)) {
+            Some(cost) => total += cost,
+            None => return Ok(None),
+        }
     }
-    Ok(round(total, 4))
+    Ok(Some(total))
 }
 
 /// The pure part of [`build`]: the last run and the totals in, the head out.

@@ -96,7 +96,7 @@ impl<W: Write> CsvWriter<W> {
 pub fn markdown_head(report: &Report) -> String {
     let t = &report.totals;
     format!(
-        "# tts-batch report\n\n- input: `{}`\n- out: `{}`\n- outcome: {}\n- items: {} ({} done, {} failed, {} pending, {} removed)\n- requests: {} ({} retries)\n- audio: {:.1} minutes, {} bytes ({} items with audio warnings)\n- estimated cost: ${:.2}\n\n| key | status | output | characters | chunks | attempts | audio seconds | error or warnings |\n| --- | --- | --- | ---: | ---: | ---: | ---: | --- |\n",
+        "# tts-batch report\n\n- input: `{}`\n- out: `{}`\n- outcome: {}\n- items: {} ({} done, {} failed, {} pending, {} removed)\n- requests: {} ({} retries)\n- audio: {:.1} minutes, {} bytes ({} items with audio warnings)\n- estimated cost: {}\n\n| key | status | output | characters | chunks | attempts | audio seconds | error or warnings |\n| --- | --- | --- | ---: | ---: | ---: | ---: | --- |\n",
         report.input,
         report.out,
         report.outcome.as_deref().unwrap_or("none"),
@@ -110,7 +110,8 @@ pub fn markdown_head(report: &Report) -> String {
         t.audio_seconds / 60.0,
         t.bytes,
         t.warnings,
-        t.estimated_cost_usd,
+        t.estimated_cost_usd
+            .map_or_else(|| "unknown".to_string(), |c| format!("${c:.2}")),
     )
 }
 

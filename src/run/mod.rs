@@ -8,6 +8,7 @@ pub mod pacer;
 pub mod progress;
 mod quiet;
 mod signals;
+mod streak;
 mod sync;
 pub mod voice;
 pub mod workers;
@@ -23,6 +24,7 @@ use crate::book::{self, BookFormat, BookSettings};
 use crate::config::Config;
 use crate::domain::{ItemState, ProviderKind, io_reason};
 use crate::error::{Error, Outcome, StopReason};
+use crate::provider::realtime::Realtime;
 use crate::provider::{Provider, SpeechClient};
 use crate::queue::{self, QueueHandle};
 use crate::settings::Rpm;
@@ -34,7 +36,7 @@ use workers::Pool;
 /// The settings a report (and `plan --json`) shows (never the key). With espeak, the API's
 /// settings (base URL, rpm, cpm) are null: they do not apply.
 pub(crate) fn settings_json(cfg: &Config) -> serde_json::Value {
-    let api = cfg.provider == ProviderKind::Openai;
+    let api = cfg.provider != ProviderKind::Espeak;
     serde_json::json!({
         "provider": cfg.provider,
         "base_url": api.then_some(&cfg.base_url),
@@ -59,6 +61,21 @@ pub(crate) fn settings_json(cfg: &Config) -> serde_json::Value {
     })
 }
 
+/// The warning of a model OpenAI shuts down (SPEC section 10), when this run or plan uses one at
+/// api.openai.com: the date, the command that switches, and what switching costs.
+pub(crate) fn shutdown_notice(cfg: &Config, characters: usize) -> Option<String> {
+    if cfg.provider != ProviderKind::Openai {
+        return None;
+    }
+    plan::prices::shutdown_notice(
+        &cfg.voice.model,
+        &cfg.base_url,
+        &cfg.input,
+        characters,
+        plan::prices::today(),
+    )
+}
+
 /// `run`: sync the manifest into the queue, work it, write the report.
 pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     signals::ignore_file_size_signal();
@@ -68,7 +85,11 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     let manifest = manifest::open(&cfg.input, &cfg.manifest).map_err(Error::input)?;
     let espeak = voice::load_espeak(&mut cfg, &manifest)?;
     let defaults = Arc::new(cfg.voice.clone());
-    let item_count = plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
+    let (item_count, characters) =
+        plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
+    if let Some(notice) = shutdown_notice(&cfg, characters) {
+        tracing::warn!("{notice}");
+    }
     if let Some(espeak) = &espeak {
         voice::check_espeak_items(&manifest, &cfg.input, &defaults, espeak)?;
     }
@@ -88,10 +109,17 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     // The API's key is read before anything is written; espeak-ng needs none and no pacing.
     let (provider, paced): (Arc<dyn Provider>, bool) = match espeak {
         Some(espeak) => (Arc::new(espeak), false),
+        None if cfg.provider == ProviderKind::Realtime => {
+            let key = cfg.optional_api_key(&crate::config::env)?;
+            let realtime = Realtime::new(&cfg.base_url, &cfg.voice.model, key, cfg.timeout)
+                .map_err(|e| Error::input(format!("--base-url: {e}")))?;
+            (Arc::new(realtime), true)
+        }
         None => {
-            let key = cfg.api_key(&crate::config::env)?;
+            let key = cfg.optional_api_key(&crate::config::env)?;
             let client = SpeechClient::new(&cfg.base_url, key, cfg.timeout, cfg.concurrency)
-                .map_err(|e| Error::input(format!("cannot set up the HTTP client: {e}")))?;
+                .map_err(|e| Error::input(format!("cannot set up the HTTP client: {e}")))?
+                .with_shutdown_advice(plan::prices::switch_advice(&cfg.input, characters));
             (Arc::new(client), true)
         }
     };
@@ -159,24 +187,34 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
 
     let (handle, writer) = QueueHandle::spawn(conn).map_err(|e| Error::Other(e.into()))?;
     let stop = CancellationToken::new();
-    let pool = Arc::new(Pool::new(
-        run_id,
-        handle,
-        provider,
-        cfg.out.clone(),
-        pieces_dir,
-        durable,
-        if paced {
-            Pacer::new(cfg.rpm, cfg.cpm, &recent, after_crash)
-        } else {
-            Pacer::unpaced()
-        },
-        cfg.max_attempts,
-        cfg.max_cost,
-        Duration::from_millis(cfg.pause_ms),
-        stop.clone(),
-        run_tags,
-    ));
+    let pool = Arc::new(
+        Pool::new(
+            run_id,
+            handle,
+            provider,
+            cfg.out.clone(),
+            pieces_dir,
+            durable,
+            if paced {
+                Pacer::new(cfg.rpm, cfg.cpm, &recent, after_crash)
+            } else {
+                Pacer::unpaced()
+            },
+            cfg.max_attempts,
+            cfg.max_cost,
+            Duration::from_millis(cfg.pause_ms),
+            stop.clone(),
+            run_tags,
+        )
+        .priced_at(&cfg.base_url),
+    );
+    if cfg.max_cost.is_some() && plan::cost_usd(&cfg.voice.model, &cfg.base_url, 1).is_none() {
+        tracing::warn!(
+            "no published price for `{}`: --max-cost counts it at ${} per million characters",
+            cfg.voice.model,
+            workers::UNPRICED_PER_MILLION_CHARS
+        );
+    }
     let signals = signals::spawn_signal_handler(Arc::clone(&pool));
     let shown = CancellationToken::new();
     let progress = progress::spawn(Arc::clone(&pool), quiet, shown.clone());

@@ -15,13 +15,15 @@ use crate::audio;
 use crate::book::tags::RunTags;
 use crate::domain::AudioFormat;
 use crate::error::StopReason;
-use crate::plan::cost_usd;
+use crate::plan::{cost_usd, prices};
 use crate::provider::hints::MAX_HINT;
-use crate::provider::{Provider, RateHints, SpeechError, SpeechRequest};
+use crate::provider::{Fetched, Provider, SpeechError, SpeechRequest};
 use crate::queue::{self, Claim, QueueError, QueueHandle, ReadyItem};
 use crate::run::checks::{self, Calibration, Decision, TextShape};
 use crate::run::pacer::Pacer;
+use crate::run::streak::{self, ErrorStreak};
 use crate::store::{self, BuildError, GroupSync, TempFile};
+use crate::verify;
 
 /// The outage rule: the run stops (exit 3, resumable) once the API has given no answer at all
 /// (connection refused or reset, DNS failure) for this long, and at least [`OUTAGE_ATTEMPTS`]
@@ -50,6 +52,10 @@ struct Silence {
     unanswered: u32,
 }
 
+/// What `--max-cost` counts a model with no known price at, per million characters: `tts-1`'s
+/// price, the cheapest speech endpoint's.
+pub const UNPRICED_PER_MILLION_CHARS: f64 = 15.0;
+
 /// The first and the largest backoff delay between attempts of one request.
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
@@ -67,6 +73,8 @@ pub struct Pool {
     pub pacer: Pacer,
     pub max_attempts: u32,
     pub max_cost: Option<f64>,
+    /// The verbatim check's threshold (the default `--max-wer`).
+    max_wer: f64,
     /// Silence between the pieces of an item.
     pub pause: Duration,
     /// The tags every item file gets.
@@ -76,8 +84,12 @@ pub struct Pool {
     calibration: Mutex<Calibration>,
     stop_reason: Mutex<Option<StopReason>>,
     silence: Mutex<Silence>,
+    /// The same server error, attempt after attempt (`streak.rs`).
+    streak: ErrorStreak,
     outage_spell: Duration,
     spent_usd: Mutex<f64>,
+    /// The base URL prices are read for ([`Pool::priced_at`]).
+    base_url: String,
     request_seq: AtomicI64,
     /// Claimed pieces not yet taken by a worker (claimed a batch at a time).
     claimed: tokio::sync::Mutex<VecDeque<Claim>>,
@@ -140,7 +152,10 @@ impl Pool {
                 unanswered: 0,
             }),
             outage_spell: outage_spell(),
+            streak: ErrorStreak::default(),
             spent_usd: Mutex::new(0.0),
+            base_url: String::new(),
+            max_wer: verify::DEFAULT_MAX_WER,
             request_seq: AtomicI64::new(0),
             claimed: tokio::sync::Mutex::new(VecDeque::new()),
             finishing: TaskTracker::new(),
@@ -267,13 +282,14 @@ impl Pool {
     async fn process(self: &Arc<Self>, claim: Claim) -> Result<(), QueueError> {
         let run = self.run;
         let fp = claim.fingerprint.clone();
-        let request = SpeechRequest {
+        let mut request = SpeechRequest {
             model: &claim.model,
             input: &claim.text,
             voice: &claim.voice,
             response_format: claim.format,
             speed: (claim.speed != 1.0).then_some(claim.speed),
             instructions: claim.instructions.as_deref(),
+            firmer: false,
         };
         let final_path = store::piece_path(&self.pieces_dir, &fp, claim.format);
         let mut attempt = 0u32;
@@ -313,8 +329,16 @@ impl Pool {
                 self.answered();
             }
             let error = match result {
-                Ok((bytes, seconds, hints)) => {
-                    self.pacer.observe(&hints);
+                Ok((fetched, seconds)) => {
+                    self.streak.succeeded();
+                    self.pacer.observe(&fetched.hints);
+                    let bytes = fetched.bytes;
+                    let billed = self.settle(&claim, fetched.usage.as_ref());
+                    if let Some((usd, usage)) = billed {
+                        let piece = fp.clone();
+                        self.queue
+                            .send(move |c| queue::log_billed(c, run, n, &piece, usd, &usage));
+                    }
                     let piece = fp.clone();
                     self.queue
                         .send(move |c| queue::log_outcome(c, run, n, &piece, Ok(())));
@@ -337,12 +361,34 @@ impl Pool {
                             Some(why)
                         }
                     };
+                    // The verbatim check: a voice model's own transcript against the text.
+                    let heard = fetched
+                        .transcript
+                        .as_deref()
+                        .map(|t| (verify::score(&claim.text, t), t.to_string()));
+                    let warning = match &heard {
+                        Some((score, transcript)) if !score.passes(self.max_wer) => {
+                            if !request.firmer && attempt < self.max_attempts {
+                                tracing::info!(piece = %fp, attempt, wer = score.wer, "asking again: the transcript does not match the text");
+                                request.firmer = true;
+                                let _ = std::fs::remove_file(&final_path);
+                                continue;
+                            }
+                            let why = verbatim_warning(score.wer, transcript);
+                            tracing::warn!(piece = %fp, "{why}; kept");
+                            Some(match warning {
+                                Some(first) => format!("{first}; {why}"),
+                                None => why,
+                            })
+                        }
+                        _ => warning,
+                    };
                     // Recording and joining run beside the requests: the worker goes on to its
                     // next piece at once.
                     let pool = Arc::clone(self);
                     self.finishing.spawn(async move {
                         if let Err(e) = pool
-                            .record_piece(fp, final_path, bytes, seconds, warning)
+                            .record_piece(fp, final_path, bytes, seconds, warning, heard)
                             .await
                         {
                             pool.stop_for(StopReason::Storage(e.to_string()));
@@ -363,6 +409,14 @@ impl Pool {
                     after,
                     rate_limited,
                 } => {
+                    if !rate_limited
+                        && streak::is_server_error(&reason)
+                        && self.streak.failed(&reason)
+                    {
+                        tracing::error!("{reason}");
+                        self.stop_for(StopReason::ServerFailing(reason));
+                        return self.release(&fp).await;
+                    }
                     let after = after.map(|hint| {
                         if hint > MAX_HINT {
                             tracing::warn!(
@@ -458,7 +512,7 @@ impl Pool {
         &self,
         request: &SpeechRequest<'_>,
         final_path: &std::path::Path,
-    ) -> Result<(u64, f64, RateHints), SpeechError> {
+    ) -> Result<(Fetched, f64), SpeechError> {
         let local =
             |e: std::io::Error| SpeechError::Local(format!("{}: {e}", final_path.display()));
         // The piece store was made at the start of the run: no folder to create here.
@@ -499,7 +553,7 @@ impl Pool {
             }
         };
         store::failpoint("piece-after-rename");
-        Ok((fetched.bytes, seconds, fetched.hints))
+        Ok((fetched, seconds))
     }
 
     /// The audio check of an answer of `seconds` to `claim` (section 9 of the contract): keep
@@ -526,6 +580,7 @@ impl Pool {
         bytes: u64,
         seconds: f64,
         warning: Option<String>,
+        heard: Option<(verify::Score, String)>,
     ) -> Result<(), QueueError> {
         let run = self.run;
         // The piece is on disk before the queue calls it stored; the sync is shared with
@@ -536,7 +591,13 @@ impl Pool {
         }
         let ready = self
             .queue
-            .call(move |c| queue::complete_piece(c, run, &fp, bytes, seconds, warning.as_deref()))
+            .call(move |c| {
+                let ready = queue::complete_piece(c, run, &fp, bytes, seconds, warning.as_deref())?;
+                if let Some((score, transcript)) = &heard {
+                    tracing::debug!(piece = %fp, wer = score.wer, "heard: {transcript}");
+                }
+                Ok(ready)
+            })
             .await?;
         self.stats.pieces_done.fetch_add(1, Ordering::Relaxed);
         for item in ready {
@@ -545,9 +606,23 @@ impl Pool {
         Ok(())
     }
 
-    /// Adds a request's estimated cost to this run's spend, unless it would pass `--max-cost`.
+    /// The base URL the run's prices are read for (a local server's own models are free).
+    pub fn priced_at(mut self, base_url: &str) -> Pool {
+        self.base_url = base_url.to_string();
+        self
+    }
+
+    /// A request's estimated cost. A model with no known price counts at
+    /// [`UNPRICED_PER_MILLION_CHARS`] (the run says so when it starts with `--max-cost`).
+    fn estimate(&self, claim: &Claim) -> f64 {
+        cost_usd(&claim.model, &self.base_url, claim.characters)
+            .unwrap_or(claim.characters as f64 * UNPRICED_PER_MILLION_CHARS / 1_000_000.0)
+    }
+
+    /// Adds a request's estimated cost to this run's spend, unless it would pass `--max-cost`:
+    /// the spend so far plus what is in flight.
     fn charge(&self, claim: &Claim) -> bool {
-        let cost = cost_usd(&claim.model, claim.characters);
+        let cost = self.estimate(claim);
         let Ok(mut spent) = self.spent_usd.lock() else {
             return false;
         };
@@ -560,9 +635,26 @@ impl Pool {
         true
     }
 
+    /// Puts what the server billed for a request in place of its estimate in this run's spend:
+    /// the billed dollars and usage, for the queue, where the server said what it used and the
+    /// model's price is per token.
+    fn settle(&self, claim: &Claim, usage: Option<&prices::Usage>) -> Option<(f64, prices::Usage)> {
+        let usage = *usage?;
+        let billed = match prices::price(&claim.model, &self.base_url)? {
+            prices::Price::PerMillionTokens(t) => t.cost(&usage),
+            prices::Price::Free => 0.0,
+            _ => return None,
+        };
+        let estimate = self.estimate(claim);
+        if let Ok(mut spent) = self.spent_usd.lock() {
+            *spent = (*spent - estimate + billed).max(0.0);
+        }
+        Some((billed, usage))
+    }
+
     /// Takes back the estimated cost of a request that got no answer (nothing was paid).
     fn refund(&self, claim: &Claim) {
-        let cost = cost_usd(&claim.model, claim.characters);
+        let cost = self.estimate(claim);
         if let Ok(mut spent) = self.spent_usd.lock() {
             *spent = (*spent - cost).max(0.0);
         }
@@ -635,6 +727,17 @@ impl Pool {
         }
         Ok(())
     }
+}
+
+/// The warning of a piece kept although its transcript does not match its text.
+fn verbatim_warning(wer: f64, transcript: &str) -> String {
+    let mut heard: String = transcript.chars().take(80).collect();
+    if transcript.chars().count() > 80 {
+        heard.push('…');
+    }
+    format!(
+        "the transcript does not match the text (word error rate {wer:.2}) after asking twice: heard \"{heard}\""
+    )
 }
 
 /// The capped exponential delay after failed attempt `attempt` (from 1): `BACKOFF_MIN`, doubled

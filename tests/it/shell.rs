@@ -109,7 +109,10 @@ fn bash_completes_the_values_of_every_enumerated_option() {
             &["run", "a.txt", "--audio-format"],
             &["mp3", "opus", "aac", "flac", "wav", "pcm"],
         ),
-        (&["plan", "a.txt", "--provider"], &["openai", "espeak"]),
+        (
+            &["plan", "a.txt", "--provider"],
+            &["openai", "espeak", "realtime"],
+        ),
         (&["run", "a.txt", "--book"], &["m4b", "mp3"]),
         (&["run", "a.txt", "--subtitles"], &["srt", "vtt"]),
         (

@@ -127,6 +127,7 @@ impl Provider for Espeak {
             Ok(Fetched {
                 bytes: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
                 hints: RateHints::default(),
+                ..Fetched::default()
             })
         })
     }

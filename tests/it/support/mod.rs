@@ -9,12 +9,14 @@ pub mod epub;
 pub mod outage;
 pub mod playback;
 pub mod probe;
+pub mod realtime;
 pub mod server;
 pub mod synth;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub use realtime::{RealtimeApi, RtFault};
 pub use server::{FakeApi, Fault};
 
 /// The key the fake API expects and the binary is given.

@@ -167,6 +167,8 @@ impl Default for FakeApiBuilder {
             log: Vec::new(),
             success_headers: Vec::new(),
             char_share: None,
+            open: false,
+            pcm_rate: None,
         })
     }
 }
@@ -175,6 +177,19 @@ impl FakeApiBuilder {
     /// The API key the server accepts.
     pub fn key(mut self, key: &str) -> Self {
         self.0.key = key.to_owned();
+        self
+    }
+
+    /// A local server: it needs no key, and checks none.
+    pub fn no_key(mut self) -> Self {
+        self.0.open = true;
+        self
+    }
+
+    /// `pcm` answers at `rate` Hz, said in an `X-Sample-Rate` header, as a local Piper server
+    /// answers.
+    pub fn pcm_rate(mut self, rate: u64) -> Self {
+        self.0.pcm_rate = Some(rate);
         self
     }
 
@@ -433,6 +448,10 @@ struct State {
     success_headers: Vec<(&'static str, String)>,
     /// At most this many input characters in any second: (limit, accepted (when, chars)).
     char_share: Option<(u64, VecDeque<(Instant, u64)>)>,
+    /// A local server: no key needed (a key sent is not checked either).
+    open: bool,
+    /// `pcm` answers at this rate, stated in `X-Sample-Rate` (a local Piper server's 22050).
+    pcm_rate: Option<u64>,
 }
 
 impl Shared {
@@ -483,7 +502,11 @@ impl Shared {
             let len = body.len();
             return (body, len);
         };
-        let (bytes, seconds) = synth::audio(audio.format, audio.millis);
+        let pcm_rate = self.lock().pcm_rate.filter(|_| audio.format == "pcm");
+        let (bytes, seconds) = match pcm_rate {
+            Some(rate) => synth::pcm_at(audio.millis, rate),
+            None => synth::audio(audio.format, audio.millis),
+        };
         let send = if audio.short {
             bytes.len() / 2
         } else {
@@ -514,7 +537,9 @@ impl State {
             let message = format!("Invalid URL ({} {})", req.method, req.path());
             return Action::Send(invalid_request(404, &message, None));
         }
-        if let Some(denied) = check_key(req.header("authorization"), &self.key) {
+        if !self.open
+            && let Some(denied) = check_key(req.header("authorization"), &self.key)
+        {
             return Action::Send(denied);
         }
         if let Some(problem) = &speech.problem {
@@ -570,8 +595,12 @@ impl State {
                 return Action::Send(reply.header("retry-after-ms", ms));
             }
         }
+        let stated_rate = self.pcm_rate.filter(|_| audio.format == "pcm");
         let mut reply = Reply::audio(content_type(audio.format), audio);
         headers.extend(self.success_headers.iter().cloned());
+        if let Some(rate) = stated_rate {
+            headers.push(("x-sample-rate", rate.to_string()));
+        }
         reply.headers = headers;
         Action::Send(reply)
     }

@@ -269,6 +269,12 @@ fn pcm(millis: u64) -> (Vec<u8>, f64) {
     (pcm_samples(samples), seconds(samples, RATE))
 }
 
+/// Raw 16-bit samples at another `rate` (a local Piper voice speaks at 22050 Hz).
+pub fn pcm_at(millis: u64, rate: u64) -> (Vec<u8>, f64) {
+    let samples = frame_count(millis, rate, 1);
+    (pcm_samples(samples), seconds(samples, rate))
+}
+
 /// The canonical 44-byte header (RIFF, `fmt ` of 16 bytes, `data`) over 16-bit samples.
 fn wav(millis: u64, streamed: bool) -> (Vec<u8>, f64) {
     let samples = frame_count(millis, RATE, 1);
