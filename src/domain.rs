@@ -226,7 +226,7 @@ impl fmt::Display for ItemState {
 }
 
 /// An injected failure for the tests: in debug builds, true if `TTS_BATCH_FAULT` names this
-/// point (`queue-writer-panic`, `queue-end-run`). Release builds compile it to `false`.
+/// point (`queue-writer-panic`, `queue-end-run`, `queue-failed-items`). Release builds compile it to `false`.
 pub fn fault_injected(point: &str) -> bool {
     #[cfg(debug_assertions)]
     {

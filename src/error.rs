@@ -1,9 +1,14 @@
 //! The top-level error and outcome of a command, and the one place that maps them to exit codes.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::manifest::ManifestError;
+use crate::queue::QueueError;
+use crate::report::ReportError;
 
 /// How a command that ran to its end came out.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Outcome {
     /// Everything asked for is done.
     Done,
@@ -14,7 +19,7 @@ pub enum Outcome {
 }
 
 /// Why a run stopped before its end.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum StopReason {
     /// SIGINT or SIGTERM.
     Signal,
@@ -22,8 +27,8 @@ pub enum StopReason {
     MaxCost,
     /// The API refused the key or the quota (401, 403, `insufficient_quota`).
     Refused(String),
-    /// A local file could not be written (disk full, file-size limit, permissions).
-    Storage(String),
+    /// Our side failed after requests went out: the queue, the disk, a task.
+    Storage(StorageError),
     /// The API gave no answer at all (refused, reset, DNS) for the outage spell.
     Unreachable(String),
     /// The API's TLS certificate is not trusted: not retried.
@@ -44,7 +49,7 @@ impl std::fmt::Display for StopReason {
                 f.write_str("stopped before the estimated spend would pass --max-cost")
             }
             StopReason::Refused(msg) => write!(f, "stopped: the API refused the request: {msg}"),
-            StopReason::Storage(msg) => write!(f, "stopped: cannot write audio: {msg}"),
+            StopReason::Storage(e) => write!(f, "stopped: {e}"),
             StopReason::Unreachable(msg) => write!(
                 f,
                 "stopped: the API is unreachable ({msg}); run the same command again when it is back"
@@ -62,7 +67,54 @@ impl std::fmt::Display for StopReason {
     }
 }
 
-/// An error that ends a command before or instead of its work.
+/// What failed on our side when a run stopped after requests went out. Each keeps its source;
+/// the line says which part failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StorageError {
+    /// The queue (SQLite, or its writer).
+    #[error("the queue failed: {0}")]
+    Queue(#[source] Arc<QueueError>),
+    /// The thread that owns the queue's connection ended without giving it back.
+    #[error("the queue failed: its writer thread died")]
+    Writer,
+    /// A file could not be written (disk full, file-size limit, permissions). The message is
+    /// the lower stage's, which names the file and the reason.
+    #[error("cannot write audio: {0}")]
+    Disk(String),
+    /// A task of the run ended abnormally (a panic).
+    #[error("{what} failed: {source}")]
+    Task {
+        what: &'static str,
+        #[source]
+        source: Arc<tokio::task::JoinError>,
+    },
+    /// The manifest could no longer be read while it was synced into the queue.
+    #[error("the manifest could not be read again: {0}")]
+    Manifest(#[source] Arc<ManifestError>),
+    /// The report files could not be written.
+    #[error("{}: cannot write the report: {source}", .path.display())]
+    Report {
+        path: PathBuf,
+        #[source]
+        source: Arc<ReportError>,
+    },
+}
+
+impl From<QueueError> for StorageError {
+    fn from(e: QueueError) -> Self {
+        StorageError::Queue(Arc::new(e))
+    }
+}
+
+impl From<ManifestError> for StorageError {
+    fn from(e: ManifestError) -> Self {
+        StorageError::Manifest(Arc::new(e))
+    }
+}
+
+/// An error that ends a command before or instead of its work: nothing was sent. A run's
+/// failures after its first request are [`StopReason`]s instead, so that no `?` after that
+/// point can turn one into "nothing was sent".
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad usage, configuration or manifest: nothing was sent.
@@ -77,10 +129,6 @@ pub enum Error {
     /// The queue database cannot be used, before any request went out.
     #[error("{0}")]
     Queue(String),
-    /// A failure after requests went out (the queue, its writer thread, the report): the run
-    /// stopped early, its audio is kept, and the same command resumes.
-    #[error("{0}; run the same command again to resume")]
-    AfterSend(String),
     /// Any other failure of our own before anything was sent (printing to stdout, say).
     #[error(transparent)]
     Other(#[from] anyhow::Error),
@@ -91,11 +139,6 @@ impl Error {
     pub fn input(msg: impl std::fmt::Display) -> Self {
         Error::Input(msg.to_string())
     }
-
-    /// A failure once requests have gone out, from anything displayable.
-    pub fn after_send(msg: impl std::fmt::Display) -> Self {
-        Error::AfterSend(msg.to_string())
-    }
 }
 
 impl From<crate::config::ConfigError> for Error {
@@ -104,8 +147,8 @@ impl From<crate::config::ConfigError> for Error {
     }
 }
 
-impl From<crate::queue::QueueError> for Error {
-    fn from(e: crate::queue::QueueError) -> Self {
+impl From<QueueError> for Error {
+    fn from(e: QueueError) -> Self {
         Error::Queue(e.to_string())
     }
 }
@@ -118,7 +161,7 @@ pub fn exit_code(result: &Result<Outcome, Error>) -> u8 {
         Ok(Outcome::Done) => 0,
         Ok(Outcome::SomeFailed(_)) => 1,
         Err(Error::Input(_) | Error::Queue(_) | Error::Other(_)) => 2,
-        Ok(Outcome::Stopped(_)) | Err(Error::AfterSend(_)) => 3,
+        Ok(Outcome::Stopped(_)) => 3,
         Err(Error::Locked(_) | Error::Busy { .. }) => 4,
     }
 }

@@ -179,8 +179,10 @@ pub enum BuildError {
     Io(String),
 }
 
-/// Writes tags into an item's temporary file, before it gets its final name.
-pub type Tagger<'a> = &'a (dyn Fn(&Path) -> Result<(), String> + Sync);
+/// Writes tags into an item's temporary file, before it gets its final name. Its error (the
+/// book stage's, which this stage cannot name) fails the item.
+pub type Tagger<'a> =
+    &'a (dyn Fn(&Path) -> Result<(), Box<dyn std::error::Error + Send + Sync>> + Sync);
 
 /// Writes an item's file from its pieces' stored audio: joined into a temporary file with
 /// `pause` of silence between pieces (one piece is linked, not copied, unless it is to be
@@ -240,7 +242,7 @@ pub fn build_item(
     };
     let bytes = match tag {
         Some(tag) => {
-            tag(temp.path()).map_err(BuildError::Audio)?;
+            tag(temp.path()).map_err(|e| BuildError::Audio(e.to_string()))?;
             std::fs::metadata(temp.path()).map_err(io_err)?.len()
         }
         None => bytes,

@@ -361,22 +361,23 @@ pub(super) fn join<W: Write + Seek>(
 }
 
 /// `frame` (a whole FLAC frame, sync code to CRC-16) with its header numbering it by its first
-/// sample, `sample`, in a variable-block-size stream; both CRCs recomputed.
-fn renumber(frame: &[u8], sample: u64) -> Result<Vec<u8>, String> {
+/// sample, `sample`, in a variable-block-size stream; both CRCs recomputed. The error says
+/// what is wrong with the frame.
+fn renumber(frame: &[u8], sample: u64) -> Result<Vec<u8>, &'static str> {
     let &[0xFF, sync, sizes, layout, first, ..] = frame else {
-        return Err("a frame without a FLAC frame header".to_string());
+        return Err("a frame without a FLAC frame header");
     };
     if sync & 0xFE != 0xF8 || frame.len() < 8 {
-        return Err("a frame without a FLAC frame sync code".to_string());
+        return Err("a frame without a FLAC frame sync code");
     }
     let (body_crc, stored) = frame.split_at(frame.len() - 2);
     if crc16(body_crc).to_be_bytes() != stored {
-        return Err("a frame fails its CRC-16".to_string());
+        return Err("a frame fails its CRC-16");
     }
     let number_len = match first.leading_ones() {
         0 => 1,
         n @ 2..=7 => n as usize,
-        _ => return Err("a frame header with a bad frame number".to_string()),
+        _ => return Err("a frame header with a bad frame number"),
     };
     let block_extra = match sizes >> 4 {
         6 => 1,
@@ -394,7 +395,7 @@ fn renumber(frame: &[u8], sample: u64) -> Result<Vec<u8>, String> {
         frame.get(extra_at..header_end),
         frame.get(header_end + 1..frame.len() - 2),
     ) else {
-        return Err("a frame shorter than its header".to_string());
+        return Err("a frame shorter than its header");
     };
     let mut out = Vec::with_capacity(frame.len() + 6);
     out.extend_from_slice(&[0xFF, 0xF9, sizes, layout]);

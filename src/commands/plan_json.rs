@@ -20,7 +20,7 @@ use crate::plan::estimate::answer_figures;
 /// the output folder, and the price and answer time the estimates assume for the default
 /// model.
 pub(super) fn settings(cfg: &Config, book: Option<&BookMetadata>) -> serde_json::Value {
-    let mut settings = crate::run::settings_json(cfg);
+    let mut settings = crate::report::settings_json(cfg);
     let (latency, per_char) = answer_figures(&cfg.voice.model);
     if let Some(map) = settings.as_object_mut() {
         map.insert("input".into(), cfg.input.display().to_string().into());

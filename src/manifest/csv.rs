@@ -316,11 +316,14 @@ mod tests {
     use crate::manifest::InputFormat;
 
     /// Reads `text` as a CSV manifest file, checked whole, as a run would.
-    fn items(text: &str, opts: &ManifestOptions) -> Result<Vec<Item>, String> {
+    fn items(
+        text: &str,
+        opts: &ManifestOptions,
+    ) -> Result<Vec<Item>, crate::manifest::ManifestError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.csv");
         std::fs::write(&path, text).unwrap();
-        crate::manifest::load(&path, opts).map_err(|e| e.message)
+        crate::manifest::load(&path, opts)
     }
 
     fn opts() -> ManifestOptions {
@@ -382,7 +385,7 @@ mod tests {
             ("id,text\n,x\n", "line 2: the `id` cell is empty"),
         ];
         for (csv, want) in cases {
-            let err = items(csv, &opts()).unwrap_err();
+            let err = items(csv, &opts()).unwrap_err().message;
             assert!(err.starts_with(want), "{csv:?}: {err}");
         }
     }

@@ -280,6 +280,12 @@ pub fn each_failed_item(
     conn: &Connection,
     mut f: impl FnMut(&str, &str),
 ) -> Result<(), QueueError> {
+    if crate::domain::fault_injected("queue-failed-items") {
+        return Err(QueueError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+            Some("injected fault: queue-failed-items".into()),
+        )));
+    }
     let mut stmt = conn.prepare(
         "SELECT key, coalesce(error, '') FROM items WHERE status = 'failed' ORDER BY seq, key",
     )?;

@@ -14,8 +14,10 @@ use crate::queue::{self, QueueError, RunRow};
 pub use crate::queue::{ItemRow, Totals};
 use crate::store::TempFile;
 
+mod settings;
 mod write;
 
+pub use settings::settings_json;
 pub use write::{CsvWriter, JsonWriter, markdown_head, markdown_row};
 
 /// `report.json` without its items, which are streamed after it (SPEC section 5).

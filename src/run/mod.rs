@@ -1,6 +1,8 @@
-//! The `run` command: check the manifest, take the queue's lock, recover what a killed run
-//! left, then work the queue with `-j` workers while a blocking task syncs the manifest into
-//! it, and write the report at the end.
+//! The `run` command, as the pipeline it is: [`prepare`] (check the manifest, take the queue's
+//! lock, recover what a killed run left: it can only refuse, exit 2 or 4, nothing sent), [`work`]
+//! (`-j` workers while a blocking task syncs the manifest into the queue) and [`finish`] (the
+//! book, the report, the summary: it can only finish or stop, exit 0, 1 or 3). Only `prepare`
+//! returns an [`Error`]; after it, every failure is a [`StopReason`] by type.
 
 mod checks;
 mod lock;
@@ -17,48 +19,28 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use rusqlite::Connection;
 use tokio_util::sync::CancellationToken;
 
 use crate::book::tags::RunTags;
 use crate::book::{self, BookFormat, BookSettings};
 use crate::config::Config;
 use crate::domain::{ItemState, ProviderKind, io_reason};
-use crate::error::{Error, Outcome, StopReason};
+use crate::error::{Error, Outcome, StopReason, StorageError};
 use crate::provider::realtime::Realtime;
 use crate::provider::{Provider, SpeechClient};
-use crate::queue::{self, QueueHandle};
-use crate::settings::Rpm;
+use crate::queue::{self, QueueHandle, SyncSummary};
 use crate::{manifest, plan, report, store};
 pub use lock::QueueLock;
 use pacer::Pacer;
 use workers::Pool;
 
-/// The settings a report (and `plan --json`) shows (never the key). With espeak, the API's
-/// settings (base URL, rpm, cpm) are null: they do not apply.
-pub(crate) fn settings_json(cfg: &Config) -> serde_json::Value {
-    let api = cfg.provider != ProviderKind::Espeak;
-    serde_json::json!({
-        "provider": cfg.provider,
-        "base_url": api.then_some(&cfg.base_url),
-        "model": cfg.voice.model,
-        "voice": cfg.voice.voice,
-        "audio_format": cfg.voice.format,
-        "speed": cfg.voice.speed,
-        "instructions": cfg.voice.instructions,
-        "rpm": match cfg.rpm {
-            _ if !api => serde_json::Value::Null,
-            Rpm::Fixed(n) => serde_json::json!(n),
-            Rpm::Auto => serde_json::json!("auto"),
-        },
-        "cpm": cfg.cpm.filter(|_| api),
-        "concurrency": cfg.concurrency,
-        "max_attempts": cfg.max_attempts,
-        "timeout_seconds": cfg.timeout.as_secs(),
-        "max_chars": cfg.max_chars,
-        "pause_ms": cfg.pause_ms,
-        "max_cost": cfg.max_cost,
-        "db": cfg.db.display().to_string(),
-    })
+/// `run`: prepare, work, finish.
+pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
+    signals::ignore_file_size_signal();
+    let ready = prepare(cfg)?;
+    let worked = work(ready, quiet).await;
+    Ok(finish(worked, quiet))
 }
 
 /// The warning of a model OpenAI shuts down (SPEC section 10), when this run or plan uses one at
@@ -76,9 +58,20 @@ pub(crate) fn shutdown_notice(cfg: &Config, characters: usize) -> Option<String>
     )
 }
 
-/// `run`: sync the manifest into the queue, work it, write the report.
-pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
-    signals::ignore_file_size_signal();
+/// A run ready to send: the manifest checked, the voice set up, the queue locked, opened and
+/// recovered, the run recorded, the workers' pool built. Nothing was sent.
+struct Ready {
+    cfg: Config,
+    manifest: manifest::Manifest,
+    lock: QueueLock,
+    run_id: i64,
+    pool: Arc<Pool>,
+    writer: std::thread::JoinHandle<Connection>,
+    book: BookSettings,
+}
+
+/// Everything that can refuse a run, before its first request: only this returns an [`Error`].
+fn prepare(mut cfg: Config) -> Result<Ready, Error> {
     let started = std::time::Instant::now();
     let phase =
         |what: &str| tracing::debug!("{what}: {} ms since start", started.elapsed().as_millis());
@@ -124,35 +117,14 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         }
     };
 
-    std::fs::create_dir_all(&cfg.out).map_err(|e| {
-        Error::input(format!(
-            "{}: cannot create the output folder: {}",
-            cfg.out.display(),
-            io_reason(&e)
-        ))
-    })?;
+    create_folder(&cfg.out, "the output folder")?;
     if let Some(parent) = cfg.db.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            Error::input(format!(
-                "{}: cannot create the queue's folder: {}",
-                parent.display(),
-                io_reason(&e)
-            ))
-        })?;
+        create_folder(parent, "the queue's folder")?;
     }
     let lock = QueueLock::acquire(&cfg.db)?;
     let conn = queue::open(&cfg.db)?;
-    phase("queue opened");
-    let pieces_dir = cfg.pieces.clone();
-    std::fs::create_dir_all(&pieces_dir).map_err(|e| {
-        Error::input(format!(
-            "{}: cannot create the piece store: {}",
-            pieces_dir.display(),
-            io_reason(&e)
-        ))
-    })?;
-
-    let durable = store::GroupSync::start(&[&pieces_dir, &cfg.out]).map_err(|e| {
+    create_folder(&cfg.pieces, "the piece store")?;
+    let durable = store::GroupSync::start(&[&cfg.pieces, &cfg.out]).map_err(|e| {
         Error::input(format!(
             "cannot start syncing files to disk: {}",
             io_reason(&e)
@@ -161,7 +133,7 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
 
     // What a killed run left: its claims and its temporary files.
     let released = queue::release_dead_claims(&conn)?;
-    let swept = store::sweep_temps(&cfg.out) + store::sweep_temps(&pieces_dir);
+    let swept = store::sweep_temps(&cfg.out) + store::sweep_temps(&cfg.pieces);
     if released + swept > 0 {
         tracing::info!(
             "recovered from an earlier run: {released} claims released, {swept} temporary files removed"
@@ -172,7 +144,7 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         &conn,
         &cfg.input.display().to_string(),
         &cfg.out.display().to_string(),
-        &settings_json(&cfg).to_string(),
+        &report::settings_json(&cfg).to_string(),
     )?;
     let now = queue::now_ms();
     let recent: Vec<(Duration, u64)> = queue::recent_requests(&conn, now, 60_000)?
@@ -186,14 +158,13 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         .collect();
 
     let (handle, writer) = QueueHandle::spawn(conn).map_err(|e| Error::Other(e.into()))?;
-    let stop = CancellationToken::new();
     let pool = Arc::new(
         Pool::new(
             run_id,
             handle,
             provider,
             cfg.out.clone(),
-            pieces_dir,
+            cfg.pieces.clone(),
             durable,
             if paced {
                 Pacer::new(cfg.rpm, cfg.cpm, &recent, after_crash)
@@ -203,7 +174,7 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
             cfg.max_attempts,
             cfg.max_cost,
             Duration::from_millis(cfg.pause_ms),
-            stop.clone(),
+            CancellationToken::new(),
             run_tags,
         )
         .priced_at(&cfg.base_url),
@@ -215,40 +186,99 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
             workers::UNPRICED_PER_MILLION_CHARS
         );
     }
+    let book = BookSettings {
+        meta: book_meta,
+        format: cfg.book.format,
+        gap_ms: cfg.book.chapter_gap_ms,
+        subtitles: cfg.book.subtitles,
+        pause_ms: u32::try_from(cfg.pause_ms).unwrap_or(u32::MAX),
+        cache: book::cache_dir(&cfg.db),
+    };
+    phase("ready to send");
+    Ok(Ready {
+        cfg,
+        manifest,
+        lock,
+        run_id,
+        pool,
+        writer,
+        book,
+    })
+}
+
+/// Creates a folder the run writes into; a failure is bad setup, before anything is sent.
+fn create_folder(path: &std::path::Path, what: &str) -> Result<(), Error> {
+    std::fs::create_dir_all(path).map_err(|e| {
+        Error::input(format!(
+            "{}: cannot create {what}: {}",
+            path.display(),
+            io_reason(&e)
+        ))
+    })
+}
+
+/// A run whose workers are done: why it stopped, if it did, and the counts of this run.
+struct Worked {
+    cfg: Config,
+    /// Held until the run's last write to the queue.
+    lock: QueueLock,
+    run_id: i64,
+    writer: std::thread::JoinHandle<Connection>,
+    book: BookSettings,
+    stopped: Option<StopReason>,
+    /// Requests, retries and items written in this run.
+    stats: (u64, u64, u64),
+}
+
+/// The workers send while the manifest is synced; every failure becomes a [`StopReason`].
+async fn work(ready: Ready, quiet: bool) -> Worked {
+    let Ready {
+        cfg,
+        manifest,
+        lock,
+        run_id,
+        pool,
+        writer,
+        book,
+    } = ready;
     let signals = signals::spawn_signal_handler(Arc::clone(&pool));
     let shown = CancellationToken::new();
     let progress = progress::spawn(Arc::clone(&pool), quiet, shown.clone());
-    phase("ready to send");
 
     // The manifest goes into the queue a chunk at a time while the workers already send what
     // is in: the first request leaves long before a million-line manifest is synced.
-    let sync = sync::spawn_sync(Arc::clone(&pool), manifest, &cfg);
+    let defaults = Arc::new(cfg.voice.clone());
+    let sync = sync::spawn_sync(
+        Arc::clone(&pool),
+        manifest,
+        defaults,
+        cfg.max_chars,
+        cfg.pause_ms,
+        cfg.concurrency,
+    );
     let worked = pool.run(cfg.concurrency).await;
-    phase("requests over");
     let synced = sync.await;
     pool.finish().await;
-    phase("pieces and items recorded");
     shown.cancel();
     let _ = progress.await;
     signals.abort();
     let sync_error = match synced {
         Ok(Ok(summary)) => {
-            tracing::info!(
-                "{}: {} new, {} changed, {} unchanged, {} to rebuild, {} removed items; {} pieces found in the store",
-                cfg.input.display(),
-                summary.new,
-                summary.changed,
-                summary.unchanged,
-                summary.rebuild,
-                summary.removed,
-                summary.adopted
-            );
+            log_sync(&cfg.input, &summary);
             None
         }
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(e) => Some(format!("syncing the manifest failed: {e}")),
+        Ok(Err(e)) => Some(e),
+        Err(e) => Some(StorageError::Task {
+            what: "syncing the manifest",
+            source: Arc::new(e),
+        }),
     };
-    let stop_reason = pool.stop_reason();
+    let stopped = match (pool.stop_reason(), sync_error, worked) {
+        (Some(reason), _, _) => Some(reason),
+        (None, Some(e), _) => Some(StopReason::Storage(e)),
+        (None, None, Err(e)) => Some(StopReason::Storage(e)),
+        (None, None, Ok(())) => None,
+    };
     let stats = (
         pool.stats.requests.load(Ordering::Relaxed),
         pool.stats.retries.load(Ordering::Relaxed),
@@ -256,36 +286,61 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     );
     // Dropping the last handle ends the writer thread, which gives the connection back.
     drop(pool);
-    // From here on requests have gone out: a failure is a stop (exit 3, resumable), never
-    // "nothing was sent" (2) nor "some items failed" (1).
-    let conn = writer
-        .join()
-        .map_err(|_| Error::after_send("the queue's writer thread died"))?;
-    let after_send = |e: queue::QueueError| Error::after_send(e);
-    queue::release_dead_claims(&conn).map_err(after_send)?;
+    Worked {
+        cfg,
+        lock,
+        run_id,
+        writer,
+        book,
+        stopped,
+        stats,
+    }
+}
 
-    let failed = queue::count_items(&conn, ItemState::Failed).map_err(after_send)?;
-    let outcome = match (&worked, stop_reason, sync_error) {
-        (_, Some(reason), _) => Outcome::Stopped(reason),
-        (_, None, Some(e)) => Outcome::Stopped(StopReason::Storage(e)),
-        (Err(e), None, None) => Outcome::Stopped(StopReason::Storage(e.to_string())),
-        (Ok(()), None, None) if failed > 0 => Outcome::SomeFailed(failed),
-        (Ok(()), None, None) => Outcome::Done,
+fn log_sync(input: &std::path::Path, summary: &SyncSummary) {
+    tracing::info!(
+        "{}: {} new, {} changed, {} unchanged, {} to rebuild, {} removed items; {} pieces found in the store",
+        input.display(),
+        summary.new,
+        summary.changed,
+        summary.unchanged,
+        summary.rebuild,
+        summary.removed,
+        summary.adopted
+    );
+}
+
+/// The end of a run that sent: the book, the report, the lines. It can only finish (0, 1) or
+/// stop (3): a failure here is a [`StopReason`], never "nothing was sent".
+fn finish(worked: Worked, quiet: bool) -> Outcome {
+    match record(worked, quiet) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let reason = StopReason::Storage(e);
+            eprintln!("error: {reason}; run the same command again to resume");
+            Outcome::Stopped(reason)
+        }
+    }
+}
+
+/// The outcome recorded: claims released, the book files written, the run ended in the queue,
+/// the report written and the summary printed. The queue's lock (in `w`) is let go last.
+fn record(w: Worked, quiet: bool) -> Result<Outcome, StorageError> {
+    let cfg = &w.cfg;
+    let conn = w.writer.join().map_err(|_| StorageError::Writer)?;
+    queue::release_dead_claims(&conn)?;
+    let failed = queue::count_items(&conn, ItemState::Failed)?;
+    let outcome = match w.stopped.clone() {
+        Some(reason) => Outcome::Stopped(reason),
+        None if failed > 0 => Outcome::SomeFailed(failed),
+        None => Outcome::Done,
     };
     // The playlist, subtitles and book file, from what is done; not after a signal, which
     // asks the run to end now.
     let outcome = if matches!(outcome, Outcome::Stopped(StopReason::Signal)) {
         outcome
     } else {
-        let settings = BookSettings {
-            meta: book_meta,
-            format: cfg.book.format,
-            gap_ms: cfg.book.chapter_gap_ms,
-            subtitles: cfg.book.subtitles,
-            pause_ms: u32::try_from(cfg.pause_ms).unwrap_or(u32::MAX),
-            cache: book::cache_dir(&cfg.db),
-        };
-        match book::finish(&conn, &cfg.out, &settings) {
+        match book::finish(&conn, &cfg.out, &w.book) {
             Ok(finished) => {
                 if let Some(why) = finished.book_waiting {
                     tracing::warn!("{why}");
@@ -306,34 +361,27 @@ pub async fn run(mut cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         Outcome::SomeFailed(n) => format!("finished with {n} failed items"),
         Outcome::Stopped(reason) => reason.to_string(),
     };
-    queue::end_run(&conn, run_id, &outcome_text).map_err(after_send)?;
-    phase("book files written");
-    let report = report::build(&conn).map_err(after_send)?;
-    report::write_files(&conn, &report, &cfg.out).map_err(|e| {
-        Error::after_send(format!(
-            "{outcome_text}, but {}: cannot write the report: {e}",
-            cfg.out.display()
-        ))
+    queue::end_run(&conn, w.run_id, &outcome_text)?;
+    let report = report::build(&conn)?;
+    report::write_files(&conn, &report, &cfg.out).map_err(|e| StorageError::Report {
+        path: cfg.out.clone(),
+        source: Arc::new(e),
     })?;
-    phase("report written");
     if quiet {
         quiet::print_failures(&conn, &outcome)?;
     }
     drop(conn);
-    drop(lock);
-    phase("queue closed");
+    drop(w.lock);
 
     let t = &report.totals;
+    let (requests, retries, written) = w.stats;
     if !quiet {
         eprintln!(
-            "{outcome_text}: {} of {} items done ({} written now), {} failed, {} pending; {} requests ({} retries) in this run; {:.1} minutes of audio; report: {}",
+            "{outcome_text}: {} of {} items done ({written} written now), {} failed, {} pending; {requests} requests ({retries} retries) in this run; {:.1} minutes of audio; report: {}",
             t.done,
             t.items,
-            stats.2,
             t.failed,
             t.pending,
-            stats.0,
-            stats.1,
             t.audio_seconds / 60.0,
             cfg.out.join("report.json").display()
         );

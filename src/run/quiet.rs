@@ -9,11 +9,11 @@ use std::io::Write;
 
 use rusqlite::Connection;
 
-use crate::error::{Error, Outcome};
+use crate::error::Outcome;
 use crate::queue;
 
 /// Prints the failures of a finished run (see the module's documentation).
-pub fn print_failures(conn: &Connection, outcome: &Outcome) -> Result<(), Error> {
+pub fn print_failures(conn: &Connection, outcome: &Outcome) -> Result<(), queue::QueueError> {
     let mut err = std::io::stderr().lock();
     let mut written = Ok(());
     queue::each_failed_item(conn, |key, error| {

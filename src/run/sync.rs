@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::workers::Pool;
-use crate::config::Config;
-use crate::error::Error;
+use crate::domain::VoiceSettings;
+use crate::error::StorageError;
 use crate::plan::{self, PlannedItem};
 use crate::{audio, manifest, queue, store};
 
@@ -23,11 +23,12 @@ const FIRST_CHUNK: usize = 64;
 pub(super) fn spawn_sync(
     pool: Arc<Pool>,
     manifest: manifest::Manifest,
-    cfg: &Config,
-) -> tokio::task::JoinHandle<Result<queue::SyncSummary, Error>> {
-    let defaults = Arc::new(cfg.voice.clone());
-    let (max_chars, pause_ms, out) = (cfg.max_chars, cfg.pause_ms, cfg.out.clone());
-    let concurrency = cfg.concurrency;
+    defaults: Arc<VoiceSettings>,
+    max_chars: usize,
+    pause_ms: u64,
+    concurrency: usize,
+) -> tokio::task::JoinHandle<Result<queue::SyncSummary, StorageError>> {
+    let out = pool.out.clone();
     let blocking_pool = Arc::clone(&pool);
     let work = tokio::task::spawn_blocking(move || {
         let pool = blocking_pool;
@@ -36,7 +37,7 @@ pub(super) fn spawn_sync(
         let mut chunk = Vec::with_capacity(chunk_len);
         let flush = |chunk: Vec<PlannedItem>,
                      summary: &mut queue::SyncSummary|
-         -> Result<(), Error> {
+         -> Result<(), StorageError> {
             let run = pool.run;
             // The disk is looked at here, never inside the writer's transaction.
             let facts = file_facts(&chunk, &out, &pool.pieces_dir);
@@ -67,11 +68,11 @@ pub(super) fn spawn_sync(
             }
             Ok(())
         };
-        for (seq, item) in manifest.items().map_err(Error::input)?.enumerate() {
+        for (seq, item) in manifest.items()?.enumerate() {
             if pool.stop.is_cancelled() {
                 return Ok(summary);
             }
-            let item = item.map_err(Error::input)?;
+            let item = item?;
             chunk.push(plan::plan_item(seq, &item, &defaults, max_chars, pause_ms));
             if chunk.len() >= chunk_len {
                 flush(std::mem::take(&mut chunk), &mut summary)?;
@@ -88,7 +89,10 @@ pub(super) fn spawn_sync(
     tokio::spawn(async move {
         let result = work
             .await
-            .map_err(|e| Error::Other(anyhow::anyhow!("syncing the manifest failed: {e}")))
+            .map_err(|e| StorageError::Task {
+                what: "syncing the manifest",
+                source: Arc::new(e),
+            })
             .and_then(|r| r);
         pool.sync_finished();
         result
@@ -124,7 +128,7 @@ fn check_stored(
     adoptable: &[queue::Adoptable],
     pieces_dir: &Path,
     durable: &store::GroupSync,
-) -> Result<Stored, Error> {
+) -> Result<Stored, StorageError> {
     let mut adopted_paths = Vec::new();
     let mut adopted = Vec::new();
     let mut damaged = Vec::new();
@@ -156,6 +160,6 @@ fn check_stored(
     }
     durable
         .sync_blocking(adopted_paths.iter().map(PathBuf::as_path))
-        .map_err(|e| Error::after_send(format!("{}: {e}", pieces_dir.display())))?;
+        .map_err(|e| StorageError::Disk(format!("{}: {e}", pieces_dir.display())))?;
     Ok((adopted, damaged, waiting))
 }

@@ -14,7 +14,7 @@ use tokio_util::task::TaskTracker;
 use crate::audio;
 use crate::book::tags::RunTags;
 use crate::domain::AudioFormat;
-use crate::error::StopReason;
+use crate::error::{StopReason, StorageError};
 use crate::plan::{cost_usd, prices};
 use crate::provider::hints::MAX_HINT;
 use crate::provider::{Fetched, Provider, SpeechError, SpeechRequest};
@@ -181,7 +181,7 @@ impl Pool {
     }
 
     /// Runs the workers until no piece is left (and the sync is over) or the run stops.
-    pub async fn run(self: &Arc<Self>, workers: usize) -> Result<(), QueueError> {
+    pub async fn run(self: &Arc<Self>, workers: usize) -> Result<(), StorageError> {
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..workers {
             let pool = Arc::clone(self);
@@ -192,11 +192,15 @@ impl Pool {
             match joined {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
-                    self.stop_for(StopReason::Storage(e.to_string()));
+                    let e = StorageError::from(e);
+                    self.stop_for(StopReason::Storage(e.clone()));
                     first_error.get_or_insert(e);
                 }
                 Err(e) => {
-                    self.stop_for(StopReason::Storage(format!("a worker failed: {e}")));
+                    self.stop_for(StopReason::Storage(StorageError::Task {
+                        what: "a worker",
+                        source: Arc::new(e),
+                    }));
                 }
             }
         }
@@ -229,7 +233,7 @@ impl Pool {
         let pool = Arc::clone(self);
         self.finishing.spawn(async move {
             if let Err(e) = pool.build(item).await {
-                pool.stop_for(StopReason::Storage(e.to_string()));
+                pool.stop_for(StopReason::Storage(e.into()));
             }
         });
     }
@@ -391,7 +395,7 @@ impl Pool {
                             .record_piece(fp, final_path, bytes, seconds, warning, heard)
                             .await
                         {
-                            pool.stop_for(StopReason::Storage(e.to_string()));
+                            pool.stop_for(StopReason::Storage(e.into()));
                         }
                     });
                     return Ok(());
@@ -456,7 +460,7 @@ impl Pool {
                 }
                 SpeechError::Local(msg) => {
                     tracing::error!("{msg}");
-                    self.stop_for(StopReason::Storage(msg));
+                    self.stop_for(StopReason::Storage(StorageError::Disk(msg)));
                     return self.release(&fp).await;
                 }
                 SpeechError::Certificate(msg) => {
@@ -586,7 +590,10 @@ impl Pool {
         // The piece is on disk before the queue calls it stored; the sync is shared with
         // every piece renamed meanwhile.
         if let Err(e) = self.durable.sync(&path).await {
-            self.stop_for(StopReason::Storage(format!("{}: {e}", path.display())));
+            self.stop_for(StopReason::Storage(StorageError::Disk(format!(
+                "{}: {e}",
+                path.display()
+            ))));
             return Ok(());
         }
         let ready = self
@@ -691,7 +698,7 @@ impl Pool {
             let title = job.title.clone().unwrap_or_else(|| job.key.clone());
             let tag = |path: &std::path::Path| {
                 tags.write(job.format, path, &title, job.seq)
-                    .map_err(|e| e.to_string())
+                    .map_err(Into::into)
             };
             // Raw PCM has nowhere to hold a tag: its file stays a link to its one piece.
             let tagger: Option<store::Tagger<'_>> =
@@ -722,7 +729,7 @@ impl Pool {
             }
             Err(BuildError::Io(msg)) => {
                 tracing::error!("{msg}");
-                self.stop_for(StopReason::Storage(msg));
+                self.stop_for(StopReason::Storage(StorageError::Disk(msg)));
             }
         }
         Ok(())

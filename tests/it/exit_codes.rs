@@ -69,6 +69,31 @@ fn a_queue_error_after_requests_went_out_is_exit_3_not_2() {
 }
 
 #[test]
+fn a_quiet_runs_queue_read_after_requests_went_out_is_exit_3_not_2() {
+    let ws = Workspace::new();
+    two_lines(&ws);
+    let api = FakeApi::start();
+    let base = api.base_url();
+    // `-q` reads the failed items from the queue at the very end, after every request.
+    let out = ws
+        .command(&["run", "lines.txt", "-q", "--base-url", &base])
+        .env("TTS_BATCH_FAULT", "queue-failed-items")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(api.count(), 2, "requests went out");
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("stopped: the queue failed") && stderr.contains("queue-failed-items"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("run the same command again"), "{stderr}");
+    api.reset_log();
+    assert_exit(&ws.run_against(&api, "lines.txt", &["-q"]), 0);
+    assert_eq!(api.count(), 0, "the audio was kept");
+}
+
+#[test]
 fn a_queue_error_before_anything_is_sent_is_still_exit_2() {
     let ws = Workspace::new();
     two_lines(&ws);

@@ -20,6 +20,15 @@ use super::encode;
 use super::{Fetched, Provider, RateHints, SpeechError, SpeechRequest};
 use crate::domain::{AudioFormat, VoiceSettings};
 
+/// Why espeak-ng cannot speak an item's settings: its format or its voice.
+#[derive(Debug, thiserror::Error)]
+pub enum Unspeakable {
+    #[error(transparent)]
+    Format(#[from] encode::EncodeError),
+    #[error(transparent)]
+    Voice(#[from] VoiceError),
+}
+
 /// The installed `espeak-ng`: where it is, its voices, and how long one piece may take.
 #[derive(Debug, Clone)]
 pub struct Espeak {
@@ -48,14 +57,12 @@ impl Espeak {
 
     /// Whether an item's settings can be spoken: its voice exists and its format can be
     /// encoded. Checked for every item before a run starts.
-    pub fn check(&self, settings: &VoiceSettings) -> Result<(), String> {
+    pub fn check(&self, settings: &VoiceSettings) -> Result<(), Unspeakable> {
         if settings.format == AudioFormat::Aac {
-            return Err(encode::EncodeError::AacUnavailable.to_string());
+            return Err(encode::EncodeError::AacUnavailable.into());
         }
-        self.voices
-            .resolve(&settings.voice)
-            .map(drop)
-            .map_err(|e| e.to_string())
+        self.voices.resolve(&settings.voice)?;
+        Ok(())
     }
 
     /// Speaks `text` and encodes it: the bytes of the whole file.

@@ -39,17 +39,29 @@ pub struct Realtime {
     session_limit: Duration,
 }
 
+/// A base URL that has no Realtime WebSocket URL.
+#[derive(Debug, thiserror::Error)]
+#[error("`{base_url}`: {why}")]
+pub struct NoWebSocketUrl {
+    base_url: String,
+    why: String,
+}
+
 /// The WebSocket URL of the Realtime API under a base URL: `https` becomes `wss`, `http`
 /// (loopback, or allowed insecure) becomes `ws`, with `/realtime?model=MODEL` appended.
-pub fn realtime_url(base_url: &str, model: &str) -> Result<String, String> {
-    let mut url = url::Url::parse(base_url).map_err(|e| format!("`{base_url}`: {e}"))?;
+pub fn realtime_url(base_url: &str, model: &str) -> Result<String, NoWebSocketUrl> {
+    let refused = |why: String| NoWebSocketUrl {
+        base_url: base_url.to_string(),
+        why,
+    };
+    let mut url = url::Url::parse(base_url).map_err(|e| refused(e.to_string()))?;
     let scheme = match url.scheme() {
         "https" => "wss",
         "http" => "ws",
-        other => return Err(format!("`{base_url}`: scheme {other} has no WebSocket")),
+        other => return Err(refused(format!("scheme {other} has no WebSocket"))),
     };
     url.set_scheme(scheme)
-        .map_err(|()| format!("`{base_url}`: cannot be a WebSocket URL"))?;
+        .map_err(|()| refused("cannot be a WebSocket URL".into()))?;
     let path = format!("{}/realtime", url.path().trim_end_matches('/'));
     url.set_path(&path);
     url.query_pairs_mut().clear().append_pair("model", model);
@@ -92,7 +104,7 @@ impl Realtime {
         model: &str,
         key: Option<ApiKey>,
         timeout: Duration,
-    ) -> Result<Realtime, String> {
+    ) -> Result<Realtime, NoWebSocketUrl> {
         // The TLS of `wss` is rustls with ring, as for the HTTP client.
         let _ = rustls::crypto::ring::default_provider().install_default();
         Ok(Realtime {
