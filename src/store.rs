@@ -128,6 +128,25 @@ pub fn failpoint(name: &str) {
     let _ = name;
 }
 
+/// A pause point for tests: in debug builds, if `TTS_BATCH_HOLD` names this point, the thread
+/// waits here until `cancel` fires, so that a test can signal a run in a phase too quick to
+/// catch otherwise (it waits for the point's visible effect, then signals). A minute after the
+/// point is first reached, every hold lets go, so a signal that is not heard fails the test
+/// instead of hanging it. Release builds compile it to nothing.
+pub fn hold(name: &str, cancel: &tokio_util::sync::CancellationToken) {
+    #[cfg(debug_assertions)]
+    if std::env::var("TTS_BATCH_HOLD").is_ok_and(|v| v == name) {
+        static UNTIL: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let until =
+            *UNTIL.get_or_init(|| std::time::Instant::now() + std::time::Duration::from_secs(60));
+        while !cancel.is_cancelled() && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = (name, cancel);
+}
+
 /// Makes a folder's entries (new names, renames) durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()

@@ -1,9 +1,18 @@
 //! The `ffmpeg` program, run as a separate process: finding it on `PATH` (before anything is
-//! sent, so a missing one is a usage error) and running it with its errors kept.
+//! sent, so a missing one is a usage error) and running it with its errors kept, stopped (by
+//! its process id) as soon as the run is cancelled.
 
 use std::ffi::OsStr;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+/// How often a running ffmpeg is checked against the run's cancellation: a signal stops it
+/// within this, far inside the 5 s a stopping run has.
+const CANCEL_POLL: Duration = Duration::from_millis(20);
 
 /// What went wrong with ffmpeg.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +26,8 @@ pub enum FfmpegError {
         program: String,
         source: std::io::Error,
     },
+    #[error("ffmpeg {what}: stopped by a signal")]
+    Cancelled { what: String },
     #[error("ffmpeg {what} failed ({status}): {stderr}")]
     Failed {
         what: String,
@@ -51,13 +62,53 @@ pub fn command(program: &Path) -> Command {
     c
 }
 
-/// Runs `cmd` to the end; a failure keeps the last lines ffmpeg wrote.
-pub fn run(mut cmd: Command, what: &str) -> Result<(), FfmpegError> {
-    let out = cmd.output().map_err(|source| FfmpegError::Spawn {
+/// Runs `cmd` to the end (see [`wait`]).
+pub fn run(mut cmd: Command, what: &str, cancel: &CancellationToken) -> Result<(), FfmpegError> {
+    let child = cmd.spawn().map_err(|source| FfmpegError::Spawn {
         program: cmd.get_program().to_string_lossy().into_owned(),
         source,
     })?;
-    check(out.status, &out.stderr, what)
+    wait(child, what, cancel)
+}
+
+/// Waits for `child` to end, reading its stderr beside it; a failure keeps the last lines
+/// ffmpeg wrote. When `cancel` fires first, the child is killed (by its process id) and reaped
+/// before this returns, so no ffmpeg outlives the run or still writes a file the caller is
+/// about to remove.
+pub fn wait(mut child: Child, what: &str, cancel: &CancellationToken) -> Result<(), FfmpegError> {
+    let stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        if let Some(mut e) = stderr {
+            let _ = e.read_to_end(&mut text);
+        }
+        text
+    });
+    let spawn_error = |source| FfmpegError::Spawn {
+        program: "ffmpeg".to_owned(),
+        source,
+    };
+    let status = loop {
+        if cancel.is_cancelled() {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = reader.join();
+            return Err(FfmpegError::Cancelled {
+                what: what.to_owned(),
+            });
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => std::thread::sleep(CANCEL_POLL),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(spawn_error(e));
+            }
+        }
+    };
+    let stderr = reader.join().unwrap_or_default();
+    check(status, &stderr, what)
 }
 
 /// Turns an exit status and ffmpeg's stderr into a result.

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 
 use super::files::write_if_changed;
 use super::layout::Layout;
@@ -36,12 +37,38 @@ pub struct Finished {
     pub book_waiting: Option<String>,
 }
 
-/// Writes the run's outputs besides the item files.
+/// Writes the run's outputs besides the item files. When `cancel` fires (a signal), it stops
+/// between files or inside the book (its ffmpeg processes killed) with `BookError::Cancelled`,
+/// leaving no partial file: what was finished stays (a playlist, subtitles, chapter encodings),
+/// the rest is made by the next run.
 pub fn finish(
     conn: &Connection,
     out: &Path,
     settings: &BookSettings,
+    cancel: &CancellationToken,
 ) -> Result<Finished, BookError> {
+    finish_outputs(conn, out, settings, cancel).map_err(|e| {
+        if cancel.is_cancelled() {
+            BookError::Cancelled
+        } else {
+            e
+        }
+    })
+}
+
+fn finish_outputs(
+    conn: &Connection,
+    out: &Path,
+    settings: &BookSettings,
+    cancel: &CancellationToken,
+) -> Result<Finished, BookError> {
+    let stopped = || {
+        if cancel.is_cancelled() {
+            Err(BookError::Cancelled)
+        } else {
+            Ok(())
+        }
+    };
     let items = queue::book_items(conn)?;
     let done: Vec<&BookItemRow> = items.iter().filter(|i| i.is_done()).collect();
     let mut finished = Finished::default();
@@ -61,6 +88,7 @@ pub fn finish(
     }
     if let Some(format) = settings.subtitles {
         for item in &done {
+            stopped()?;
             let path = out.join(subtitle_name(&item.output, format));
             let cues = item_cues(conn, item, settings)?;
             if write_if_changed(&path, |w| subtitles::write(format, cues, w))
@@ -70,6 +98,7 @@ pub fn finish(
             }
         }
     }
+    stopped()?;
     let Some(book) = settings.format else {
         return Ok(finished);
     };
@@ -92,7 +121,7 @@ pub fn finish(
     if up_to_date && subtitle_path.as_ref().is_none_or(|(_, p)| p.is_file()) {
         return Ok(finished);
     }
-    let layout = build(out, &path, book, settings, &done)?;
+    let layout = build(out, &path, book, settings, &done, cancel)?;
     queue::set_output_fingerprint(conn, BOOK_OUTPUT, &fingerprint)?;
     finished.book_built = Some(path.clone());
     if let Some((format, sub_path)) = subtitle_path {
@@ -118,6 +147,7 @@ fn build(
     book: BookFormat,
     settings: &BookSettings,
     items: &[&BookItemRow],
+    cancel: &CancellationToken,
 ) -> Result<Layout, BookError> {
     let temp = TempFile::beside(path).map_err(|e| BookError::write(path, e))?;
     let started = std::time::Instant::now();
@@ -138,10 +168,13 @@ fn build(
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut file =
-                std::fs::File::create(temp.path()).map_err(|e| BookError::write(path, e))?;
-            let layout = mp3book::write(&chapters, settings.gap_ms, &settings.meta, &mut file)?;
-            file.sync_all().map_err(|e| BookError::write(path, e))?;
+            let file = std::fs::File::create(temp.path()).map_err(|e| BookError::write(path, e))?;
+            let mut w = Cancellable {
+                inner: file,
+                cancel,
+            };
+            let layout = mp3book::write(&chapters, settings.gap_ms, &settings.meta, &mut w)?;
+            w.inner.sync_all().map_err(|e| BookError::write(path, e))?;
             layout
         }
         BookFormat::M4b => {
@@ -161,6 +194,7 @@ fn build(
                 settings.gap_ms,
                 &settings.meta,
                 temp.path(),
+                cancel,
             )?;
             std::fs::File::open(temp.path())
                 .and_then(|f| f.sync_all())
@@ -182,6 +216,33 @@ fn build(
         started.elapsed().as_secs_f64()
     );
     Ok(layout)
+}
+
+/// A file that refuses to be written once the run is cancelled, so that a long join stops at
+/// its next buffer (64 KiB).
+struct Cancellable<'c> {
+    inner: std::fs::File,
+    cancel: &'c CancellationToken,
+}
+
+impl std::io::Write for Cancellable<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        crate::store::hold("mp3-book-write", self.cancel);
+        if self.cancel.is_cancelled() {
+            return Err(std::io::Error::other("stopped by a signal"));
+        }
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl std::io::Seek for Cancellable<'_> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
 }
 
 /// The book file's name: the slug of its title and the format's extension.

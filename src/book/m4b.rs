@@ -11,10 +11,12 @@
 //! samples); timings are exact to the sample in the ffmetadata time base.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio_util::sync::CancellationToken;
 
 use super::ffmpeg::{self, FfmpegError};
 use super::layout::{Layout, Span};
@@ -47,6 +49,8 @@ pub enum M4bError {
     BadCache { path: PathBuf },
     #[error("the book has no chapters")]
     Empty,
+    #[error("stopped by a signal")]
+    Cancelled,
 }
 
 /// What a build did, for the log and the benchmark.
@@ -65,6 +69,8 @@ struct Cached {
 
 /// Builds the book into `out` (a temporary path the caller syncs and renames), encoding into
 /// and reusing `cache`. Old encodings no chapter uses any more are removed from it afterwards.
+/// When `cancel` fires, the ffmpeg processes running are killed and their unfinished output
+/// removed; encodings already in the cache stay there for the next build.
 pub fn write(
     ffmpeg: &Path,
     cache: &Path,
@@ -72,6 +78,7 @@ pub fn write(
     gap_ms: u32,
     book: &BookMeta,
     out: &Path,
+    cancel: &CancellationToken,
 ) -> Result<Built, M4bError> {
     if chapters.is_empty() {
         return Err(M4bError::Empty);
@@ -82,9 +89,9 @@ pub fn write(
     };
     std::fs::create_dir_all(cache).map_err(io_at(cache))?;
     let encoded = AtomicUsize::new(0);
-    let cached = encode_all(ffmpeg, cache, chapters, &encoded)?;
+    let cached = encode_all(ffmpeg, cache, chapters, &encoded, cancel)?;
     let gap = if gap_ms > 0 {
-        Some(gap_encoding(ffmpeg, cache, gap_ms, &encoded)?)
+        Some(gap_encoding(ffmpeg, cache, gap_ms, &encoded, cancel)?)
     } else {
         None
     };
@@ -128,8 +135,8 @@ pub fn write(
         gap.as_ref(),
         &meta_path,
         cover_path.as_deref(),
-        book,
         out,
+        cancel,
     );
     let _ = std::fs::remove_file(&meta_path);
     if let Some(path) = &cover_path {
@@ -154,6 +161,7 @@ fn encode_all(
     cache: &Path,
     chapters: &[Chapter],
     encoded: &AtomicUsize,
+    cancel: &CancellationToken,
 ) -> Result<Vec<Cached>, M4bError> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -171,7 +179,11 @@ fn encode_all(
                         let Some(chapter) = chapters.get(i) else {
                             break;
                         };
-                        let r = cached_or_encode(ffmpeg, cache, chapter, encoded);
+                        let r = if cancel.is_cancelled() {
+                            Err(M4bError::Cancelled)
+                        } else {
+                            cached_or_encode(ffmpeg, cache, chapter, encoded, cancel)
+                        };
                         let failed = r.is_err();
                         done.push((i, r));
                         if failed {
@@ -213,6 +225,7 @@ fn cached_or_encode(
     cache: &Path,
     chapter: &Chapter,
     encoded: &AtomicUsize,
+    cancel: &CancellationToken,
 ) -> Result<Cached, M4bError> {
     let name = cache_name(&chapter.fingerprint);
     let path = cache.join(&name);
@@ -227,7 +240,7 @@ fn cached_or_encode(
     cmd.args(["-c:a", "aac", "-b:a", BITRATE, "-f", "adts"]);
     cmd.arg(&temp);
     let what = format!("encoding {}", chapter.path.display());
-    encode_to_cache(cmd, &what, &temp, &path, encoded)
+    encode_to_cache(cmd, &what, &temp, &path, encoded, cancel)
 }
 
 /// Runs `cmd`, which writes the encoding to `temp`, then gives it its cache name `path` and
@@ -238,8 +251,9 @@ fn encode_to_cache(
     temp: &Path,
     path: &Path,
     encoded: &AtomicUsize,
+    cancel: &CancellationToken,
 ) -> Result<Cached, M4bError> {
-    if let Err(e) = ffmpeg::run(cmd, what) {
+    if let Err(e) = ffmpeg::run(cmd, what, cancel) {
         let _ = std::fs::remove_file(temp);
         return Err(e.into());
     }
@@ -248,6 +262,7 @@ fn encode_to_cache(
         source,
     })?;
     encoded.fetch_add(1, Ordering::Relaxed);
+    crate::store::hold("m4b-encoded", cancel);
     measure(path)
 }
 
@@ -272,6 +287,7 @@ fn gap_encoding(
     cache: &Path,
     gap_ms: u32,
     encoded: &AtomicUsize,
+    cancel: &CancellationToken,
 ) -> Result<Cached, M4bError> {
     let name = cache_name(&format!("gap{gap_ms}ms"));
     let path = cache.join(&name);
@@ -286,7 +302,14 @@ fn gap_encoding(
         .arg(format!("{}.{:03}", gap_ms / 1000, gap_ms % 1000));
     cmd.args(["-c:a", "aac", "-b:a", BITRATE, "-f", "adts"]);
     cmd.arg(&temp);
-    encode_to_cache(cmd, "encoding the chapter gap", &temp, &path, encoded)
+    encode_to_cache(
+        cmd,
+        "encoding the chapter gap",
+        &temp,
+        &path,
+        encoded,
+        cancel,
+    )
 }
 
 fn measure(path: &Path) -> Result<Cached, M4bError> {
@@ -315,8 +338,8 @@ fn mux(
     gap: Option<&Cached>,
     meta: &Path,
     cover: Option<&Path>,
-    book: &BookMeta,
     out: &Path,
+    cancel: &CancellationToken,
 ) -> Result<(), M4bError> {
     let mut cmd = ffmpeg::command(ffmpeg);
     // With several inputs ffmpeg reads each in its own thread through a queue of 8 packets by
@@ -340,33 +363,26 @@ fn mux(
         ]);
     }
     cmd.args(["-c:a", "copy", "-movflags", "+faststart", "-f", "mp4"]);
-    let _ = book;
     cmd.arg(out);
     cmd.stdin(Stdio::piped());
     let mut child = cmd.spawn().map_err(|source| FfmpegError::Spawn {
         program: ffmpeg.display().to_string(),
         source,
     })?;
-    // Read ffmpeg's stderr beside the writes, so neither side waits on a full pipe.
-    let stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || {
-        let mut text = Vec::new();
-        if let Some(mut e) = stderr {
-            let _ = e.read_to_end(&mut text);
-        }
-        text
-    });
-    let fed = match child.stdin.take() {
-        Some(stdin) => feed(stdin, cached, gap),
-        None => Ok(()),
-    };
-    let status = child.wait().map_err(|source| FfmpegError::Spawn {
-        program: ffmpeg.display().to_string(),
-        source,
-    })?;
-    let stderr = reader.join().unwrap_or_default();
-    ffmpeg::check(status, &stderr, &format!("writing {}", out.display()))?;
-    fed
+    let stdin = child.stdin.take();
+    // Fed from a thread of its own while this one waits on ffmpeg (reading its stderr beside),
+    // so neither side waits on a full pipe and a cancellation kills ffmpeg mid-feed: the feed
+    // then meets a closed pipe and ends.
+    std::thread::scope(|s| {
+        let feeder = s.spawn(|| match stdin {
+            Some(stdin) => feed(stdin, cached, gap),
+            None => Ok(()),
+        });
+        let waited = ffmpeg::wait(child, &format!("writing {}", out.display()), cancel);
+        let fed = feeder.join().unwrap_or(Ok(()));
+        waited?;
+        fed
+    })
 }
 
 fn feed(
@@ -492,7 +508,10 @@ mod tests {
         };
         let mut list = chapters(dir.path(), &[1500, 4000, 800], "x");
         let out = dir.path().join("a-book.m4b");
-        let built = write(&ffmpeg, &cache, &list, 2000, &book, &out).unwrap();
+        let never = CancellationToken::new();
+        let build =
+            |list: &[Chapter]| write(&ffmpeg, &cache, list, 2000, &book, &out, &never).unwrap();
+        let built = build(&list);
         assert_eq!(built.encoded, 4, "three chapters and the gap");
         let info = probe::probe(&out);
         assert_eq!(info.chapters.len(), 3);
@@ -538,7 +557,7 @@ mod tests {
         std::fs::write(&list[1].path, bytes).unwrap();
         list[1].fingerprint = "fp1changed".into();
         let before = std::fs::read_dir(&cache).unwrap().count();
-        let rebuilt = write(&ffmpeg, &cache, &list, 2000, &book, &out).unwrap();
+        let rebuilt = build(&list);
         assert_eq!(rebuilt.encoded, 1);
         assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 4, "{before}");
         let info = probe::probe(&out);

@@ -63,6 +63,9 @@ pub enum BookError {
     Ffmpeg(#[from] ffmpeg::FfmpegError),
     #[error(transparent)]
     Queue(#[from] crate::queue::QueueError),
+    /// A signal stopped the run while its outputs were being written.
+    #[error("stopped by a signal")]
+    Cancelled,
 }
 
 impl BookError {

@@ -39,8 +39,19 @@ use workers::Pool;
 pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
     signals::ignore_file_size_signal();
     let ready = prepare(cfg)?;
-    let worked = work(ready, quiet).await;
-    Ok(finish(worked, quiet))
+    let (worked, signals) = work(ready, quiet).await;
+    // The end runs on the blocking pool, so that the signal handler, kept until the run ends,
+    // is heard while the playlist, subtitles and book are made.
+    let finished = tokio::task::spawn_blocking(move || finish(worked, quiet)).await;
+    signals.abort();
+    Ok(finished.unwrap_or_else(|e| {
+        let reason = StopReason::Storage(StorageError::Task {
+            what: "finishing the run",
+            source: Arc::new(e),
+        });
+        eprintln!("error: {reason}; run the same command again to resume");
+        Outcome::Stopped(reason)
+    }))
 }
 
 /// The warning of a model OpenAI shuts down (SPEC section 10), when this run or plan uses one at
@@ -225,13 +236,16 @@ struct Worked {
     run_id: i64,
     writer: std::thread::JoinHandle<Connection>,
     book: BookSettings,
+    /// Fired by the first signal: the book phase watches it.
+    interrupted: CancellationToken,
     stopped: Option<StopReason>,
     /// Requests, retries and items written in this run.
     stats: (u64, u64, u64),
 }
 
 /// The workers send while the manifest is synced; every failure becomes a [`StopReason`].
-async fn work(ready: Ready, quiet: bool) -> Worked {
+/// Returns with the signal handler still running: it is kept until the run ends.
+async fn work(ready: Ready, quiet: bool) -> (Worked, tokio::task::JoinHandle<()>) {
     let Ready {
         cfg,
         manifest,
@@ -241,7 +255,10 @@ async fn work(ready: Ready, quiet: bool) -> Worked {
         writer,
         book,
     } = ready;
-    let signals = signals::spawn_signal_handler(Arc::clone(&pool));
+    // Fired by the first signal, which also stops the pool while it lives; the handler holds
+    // the pool weakly, so dropping the pool below still ends the queue's writer thread.
+    let interrupted = CancellationToken::new();
+    let signals = signals::spawn_signal_handler(Arc::downgrade(&pool), interrupted.clone());
     let shown = CancellationToken::new();
     let progress = progress::spawn(Arc::clone(&pool), quiet, shown.clone());
 
@@ -261,7 +278,6 @@ async fn work(ready: Ready, quiet: bool) -> Worked {
     pool.finish().await;
     shown.cancel();
     let _ = progress.await;
-    signals.abort();
     let sync_error = match synced {
         Ok(Ok(summary)) => {
             log_sync(&cfg.input, &summary);
@@ -286,15 +302,17 @@ async fn work(ready: Ready, quiet: bool) -> Worked {
     );
     // Dropping the last handle ends the writer thread, which gives the connection back.
     drop(pool);
-    Worked {
+    let worked = Worked {
         cfg,
         lock,
         run_id,
         writer,
         book,
+        interrupted,
         stopped,
         stats,
-    }
+    };
+    (worked, signals)
 }
 
 fn log_sync(input: &std::path::Path, summary: &SyncSummary) {
@@ -336,11 +354,17 @@ fn record(w: Worked, quiet: bool) -> Result<Outcome, StorageError> {
         None => Outcome::Done,
     };
     // The playlist, subtitles and book file, from what is done; not after a signal, which
-    // asks the run to end now.
-    let outcome = if matches!(outcome, Outcome::Stopped(StopReason::Signal)) {
-        outcome
+    // asks the run to end now. A signal while they are made stops them
+    // (`BookError::Cancelled`, their ffmpeg processes killed, no partial file).
+    let signalled = matches!(outcome, Outcome::Stopped(StopReason::Signal));
+    let outcome = if signalled || w.interrupted.is_cancelled() {
+        match outcome {
+            Outcome::Stopped(reason) => Outcome::Stopped(reason),
+            Outcome::Done | Outcome::SomeFailed(_) => Outcome::Stopped(StopReason::Signal),
+        }
     } else {
-        match book::finish(&conn, &cfg.out, &w.book) {
+        match book::finish(&conn, &cfg.out, &w.book, &w.interrupted) {
+            Err(book::BookError::Cancelled) => Outcome::Stopped(StopReason::Signal),
             Ok(finished) => {
                 if let Some(why) = finished.book_waiting {
                     tracing::warn!("{why}");

@@ -1,7 +1,9 @@
 //! Signals during a run: SIGINT/SIGTERM stop it (twice: at once), SIGXFSZ becomes an error.
 
-use std::sync::Arc;
+use std::sync::Weak;
 use std::sync::atomic::Ordering;
+
+use tokio_util::sync::CancellationToken;
 
 use super::workers::Pool;
 use crate::error::StopReason;
@@ -20,9 +22,15 @@ pub(super) fn ignore_file_size_signal() {
     }
 }
 
-/// First SIGINT/SIGTERM: stop sending, let requests in flight finish. Second: remove our
-/// temporary files and exit at once (the queue is consistent at every commit).
-pub(super) fn spawn_signal_handler(pool: Arc<Pool>) -> tokio::task::JoinHandle<()> {
+/// First SIGINT/SIGTERM: fire `interrupted`, which the end of the run (playlist, subtitles,
+/// book) watches, and, while the workers run, stop sending and let requests in flight finish.
+/// Second: remove our temporary files and exit at once (the queue is consistent at every
+/// commit). The handler holds the pool weakly, so it can live until the run ends: the pool is
+/// dropped (and the queue's writer thread ends) before the book is made.
+pub(super) fn spawn_signal_handler(
+    pool: Weak<Pool>,
+    interrupted: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         #[cfg(unix)]
         {
@@ -41,11 +49,17 @@ pub(super) fn spawn_signal_handler(pool: Arc<Pool>) -> tokio::task::JoinHandle<(
                 }
                 seen += 1;
                 if seen == 1 {
-                    let in_flight = pool.stats.in_flight.load(Ordering::Relaxed);
-                    tracing::warn!(
-                        "stopping: no new requests; waiting for {in_flight} in flight (signal again to quit at once)"
-                    );
-                    pool.stop_for(StopReason::Signal);
+                    interrupted.cancel();
+                    match pool.upgrade() {
+                        Some(pool) => {
+                            let in_flight = pool.stats.in_flight.load(Ordering::Relaxed);
+                            tracing::warn!(
+                                "stopping: no new requests; waiting for {in_flight} in flight (signal again to quit at once)"
+                            );
+                            pool.stop_for(StopReason::Signal);
+                        }
+                        None => tracing::warn!("stopping (signal again to quit at once)"),
+                    }
                 } else {
                     store::remove_live_temps();
                     eprintln!("stopped at once; run the same command again to resume");
@@ -56,7 +70,10 @@ pub(super) fn spawn_signal_handler(pool: Arc<Pool>) -> tokio::task::JoinHandle<(
         #[cfg(not(unix))]
         {
             if tokio::signal::ctrl_c().await.is_ok() {
-                pool.stop_for(StopReason::Signal);
+                interrupted.cancel();
+                if let Some(pool) = pool.upgrade() {
+                    pool.stop_for(StopReason::Signal);
+                }
             }
             if tokio::signal::ctrl_c().await.is_ok() {
                 store::remove_live_temps();

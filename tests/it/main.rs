@@ -5,6 +5,7 @@ mod support;
 
 mod audio_checks;
 mod book;
+mod book_signals;
 mod cli;
 mod csv_manifest;
 mod epub_manifest;
