@@ -351,13 +351,7 @@ impl Pool {
                         Decision::AskAgain(why) if attempt < self.max_attempts => {
                             tracing::info!(piece = %fp, attempt, "asking again: {why}");
                             doubted = Some(seconds);
-                            // Not kept: a stop before the next answer asks again next run
-                            // rather than adopting doubted audio. Off the async workers.
-                            let doubted_path = final_path.clone();
-                            let _ = tokio::task::spawn_blocking(move || {
-                                std::fs::remove_file(doubted_path)
-                            })
-                            .await;
+                            discard(&final_path).await;
                             continue;
                         }
                         Decision::AskAgain(why) | Decision::KeepWithWarning(why) => {
@@ -375,7 +369,7 @@ impl Pool {
                             if !request.firmer && attempt < self.max_attempts {
                                 tracing::info!(piece = %fp, attempt, wer = score.wer, "asking again: the transcript does not match the text");
                                 request.firmer = true;
-                                let _ = std::fs::remove_file(&final_path);
+                                discard(&final_path).await;
                                 continue;
                             }
                             let why = verbatim_warning(score.wer, transcript);
@@ -745,6 +739,14 @@ fn verbatim_warning(wer: f64, transcript: &str) -> String {
     format!(
         "the transcript does not match the text (word error rate {wer:.2}) after asking twice: heard \"{heard}\""
     )
+}
+
+/// Removes a stored answer that is asked for again: not kept, so a stop before the next answer
+/// asks again next run rather than adopting doubted audio. The file call runs on the blocking
+/// pool, never on the async workers.
+async fn discard(path: &std::path::Path) {
+    let path = path.to_path_buf();
+    let _ = tokio::task::spawn_blocking(move || std::fs::remove_file(path)).await;
 }
 
 /// The capped exponential delay after failed attempt `attempt` (from 1): `BACKOFF_MIN`, doubled
