@@ -8,10 +8,13 @@
 //!     cargo bench --bench pipeline -- espeak  # one scenario (needs espeak-ng)
 //!     cargo bench --bench pipeline -- book    # the book files (m4b needs ffmpeg)
 //!     cargo bench --bench pipeline -- overhead  # ours beside a plain loop and xargs curl
+//!     cargo bench --bench pipeline -- realtime  # --provider realtime beside the speech API
 
 #[path = "../tests/it/support/epub.rs"]
 #[allow(dead_code)] // the test suite's EPUB builder; the benchmark uses one generator of it
 mod epub;
+#[path = "../tests/it/support/realtime.rs"]
+mod realtime;
 #[path = "../tests/it/support/server.rs"]
 mod server;
 #[path = "../tests/it/support/synth.rs"]
@@ -69,6 +72,9 @@ fn main() {
     }
     if want("book") {
         book_files(quick);
+    }
+    if want("realtime") {
+        realtime_pieces(quick);
     }
     remove_workspaces();
 }
@@ -378,6 +384,60 @@ fn own_cost(quick: bool) {
     println!(
         "xargs -P 16 curl        CPU {:.3} ms per request (a process per request)",
         curl.cpu_ms / 500.0
+    );
+}
+
+/// `--provider realtime` against the stand-in Realtime server, beside the speech endpoint
+/// against its stand-in: pieces per second against `-j` with a 200 ms answer time, and the
+/// client's own CPU per piece with none (each piece's PCM decoded from base64 and encoded to
+/// mp3 in-process, where the speech endpoint's answer is already mp3).
+fn realtime_pieces(quick: bool) {
+    let items = if quick { 100 } else { 300 };
+    let latency = Duration::from_millis(200);
+    println!(
+        "\n## realtime: {items} pieces, answer time {} ms; pieces/s against -j (ideal -j / latency)",
+        latency.as_millis()
+    );
+    for workers in [1usize, 2, 4, 8, 16] {
+        let n = if workers == 1 { items.min(40) } else { items };
+        let ideal = workers as f64 / latency.as_secs_f64();
+        let ws = Workspace::new("realtime");
+        ws.lines(n);
+        let rt = realtime::RealtimeApi::builder()
+            .latency(latency)
+            .ms_per_char(1)
+            .start();
+        let run = ws.run_realtime(&rt, &["--rpm", "1000000", "-j", &workers.to_string()]);
+        let rt_rate = n as f64 / run.wall.as_secs_f64();
+        let ws = Workspace::new("realtime-speech");
+        ws.lines(n);
+        let api = FakeApi::builder().latency(latency).ms_per_char(1).start();
+        let speech = ws.run(&api, &["--rpm", "1000000", "-j", &workers.to_string()]);
+        let sp_rate = n as f64 / speech.wall.as_secs_f64();
+        println!(
+            "-j {workers:2}  realtime {rt_rate:7.1} pieces/s ratio {:.3} (exit {}, {} sessions)   speech endpoint {sp_rate:7.1} req/s ratio {:.3}",
+            rt_rate / ideal,
+            run.code,
+            rt.connections(),
+            sp_rate / ideal
+        );
+    }
+    let n = if quick { 300 } else { 1000 };
+    let ws = Workspace::new("realtime-cost");
+    ws.lines(n);
+    let rt = realtime::RealtimeApi::builder().ms_per_char(50).start();
+    let run = ws.run_realtime(&rt, &["--rpm", "1000000", "-j", "4"]);
+    let ws = Workspace::new("realtime-cost-speech");
+    ws.lines(n);
+    let api = FakeApi::builder().ms_per_char(50).start();
+    let speech = ws.run(&api, &["--rpm", "1000000", "-j", "4"]);
+    println!(
+        "own CPU, {n} pieces of ~2.1 s of speech, no latency, -j 4: realtime {:.2} ms per piece ({:.1} pieces/s, exit {}), speech endpoint {:.2} ms per request ({:.1} req/s)",
+        run.cpu_ms / n as f64,
+        n as f64 / run.wall.as_secs_f64(),
+        run.code,
+        speech.cpu_ms / n as f64,
+        n as f64 / speech.wall.as_secs_f64(),
     );
 }
 
@@ -718,6 +778,26 @@ impl Workspace {
             cmd.stderr(Stdio::null());
         }
         cmd
+    }
+
+    /// `run lines.txt --provider realtime` against the stand-in Realtime server.
+    fn run_realtime(&self, api: &realtime::RealtimeApi, extra: &[&str]) -> Run {
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "run",
+            "lines.txt",
+            "--provider",
+            "realtime",
+            "--base-url",
+            &api.base_url(),
+        ])
+        .args(extra)
+        .current_dir(&self.dir)
+        .env("OPENAI_API_KEY", KEY)
+        .env_remove("OPENAI_BASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        measure(&mut cmd)
     }
 
     fn run(&self, api: &FakeApi, extra: &[&str]) -> Run {

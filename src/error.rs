@@ -149,7 +149,10 @@ impl From<crate::config::ConfigError> for Error {
 
 impl From<QueueError> for Error {
     fn from(e: QueueError) -> Self {
-        Error::Queue(e.to_string())
+        match e {
+            QueueError::Locked(path) => Error::Locked(path),
+            other => Error::Queue(other.to_string()),
+        }
     }
 }
 

@@ -22,6 +22,7 @@ pub(crate) mod queue;
 pub(crate) mod report;
 pub(crate) mod run;
 pub mod settings;
+pub(crate) mod slug;
 pub(crate) mod store;
 pub mod verify;
 

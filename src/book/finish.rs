@@ -19,8 +19,8 @@ use super::playlist;
 use super::subtitles::{self, PieceTiming, SubtitleFormat};
 use super::{BookError, BookFormat, BookSettings};
 use crate::domain::AudioFormat;
-use crate::manifest::markdown::slug;
 use crate::queue::{self, BookItemRow};
+use crate::slug::slug;
 use crate::store::TempFile;
 
 /// The queue's name for the book file's fingerprint.

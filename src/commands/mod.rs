@@ -6,6 +6,7 @@
 mod generate;
 mod plan;
 mod plan_json;
+mod plan_rows;
 mod report;
 mod retry;
 mod status;

@@ -6,11 +6,12 @@ use std::io::Write;
 use std::sync::Arc;
 
 use super::plan_json::PlanJsonWriter;
+use super::plan_rows::{PlanRow, PlanTotals};
 use crate::config::Config;
 use crate::domain::ProviderKind;
 use crate::error::{Error, Outcome};
-use crate::plan::estimate::{self, Bound, Estimate, Pace, Workload};
-use crate::run::voice;
+use crate::plan::estimate::{Bound, Estimate, Workload};
+use crate::provider::voice::{self, shutdown_notice};
 use crate::{book, manifest, plan, queue};
 
 /// `plan`: what a run would do. Reads the queue if there is one; writes and sends nothing.
@@ -21,7 +22,7 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
     let cfg = &cfg;
     let defaults = Arc::new(cfg.voice.clone());
     let (_, characters) = plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
-    if let Some(notice) = crate::run::shutdown_notice(cfg, characters) {
+    if let Some(notice) = shutdown_notice(cfg, characters) {
         tracing::warn!("{notice}");
     }
     if let Some(espeak) = &espeak {
@@ -91,56 +92,6 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
 /// The first 128 bits of a hex fingerprint: a set of these is a fifth the size of strings.
 fn fingerprint_bits(hex: &str) -> Option<u128> {
     u128::from_str_radix(hex.get(..32)?, 16).ok()
-}
-
-/// One item of the plan, as the table and the JSON show it.
-#[derive(Debug, serde::Serialize)]
-pub(super) struct PlanRow<'a> {
-    pub key: &'a str,
-    pub title: Option<&'a str>,
-    pub output: &'a str,
-    pub characters: usize,
-    pub pieces: usize,
-    /// Pieces of this item to send: not in the store, and not already counted for an
-    /// earlier item with the same text and settings.
-    pub requests: usize,
-}
-
-/// What `plan` adds up.
-#[derive(Debug, Default)]
-pub(super) struct PlanTotals {
-    pub items: usize,
-    pub pieces: usize,
-    pub chars: usize,
-    /// The requests to send, their characters and their typical answer times.
-    pub work: Workload,
-    pub cost: f64,
-    /// A model with no known price that some request goes to: the cost is then unknown.
-    pub unpriced: Option<String>,
-}
-
-impl PlanTotals {
-    /// How long sending the work takes at the configuration's limits.
-    pub fn estimate(&self, cfg: &Config) -> Estimate {
-        estimate::estimate(&self.work, &pace(cfg))
-    }
-}
-
-/// The limits of a configuration, as the estimate takes them. espeak-ng keeps to no rate: only
-/// its `-j` processes at once hold it.
-fn pace(cfg: &Config) -> Pace {
-    match cfg.provider {
-        ProviderKind::Espeak => Pace {
-            rpm: u32::MAX,
-            cpm: None,
-            concurrency: cfg.concurrency,
-        },
-        ProviderKind::Openai | ProviderKind::Realtime => Pace {
-            rpm: cfg.rpm.planned(),
-            cpm: cfg.cpm,
-            concurrency: cfg.concurrency,
-        },
-    }
 }
 
 /// Where the plan goes: the table or the JSON document.

@@ -11,7 +11,7 @@
 
 use std::io::{self, Write};
 
-use super::plan::{PlanRow, PlanTotals};
+use super::plan_rows::{PlanRow, PlanTotals};
 use crate::config::Config;
 use crate::manifest::{BookMetadata, LeftOut};
 use crate::plan::estimate::answer_figures;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::config::queue_location;
 use crate::error::{Error, Outcome};
-use crate::run::QueueLock;
+use crate::queue::QueueLock;
 use crate::{queue, report};
 
 /// `report`: rewrite the files, or print one rendering. With `-q`, rewriting the files prints
@@ -16,7 +16,7 @@ pub(super) fn report(args: &ReportArgs, quiet: bool) -> Result<Outcome, Error> {
     // Rewriting the files is writing what a run writes: only with the queue's lock. Printing
     // is reading, which WAL allows beside a run.
     let _lock = match args.format {
-        None if db.is_file() => Some(QueueLock::acquire(&db).map_err(|e| match e {
+        None if db.is_file() => Some(QueueLock::acquire(&db).map_err(|e| match Error::from(e) {
             Error::Locked(path) => Error::Busy {
                 path,
                 hint: "it rewrites report.json and report.csv when it ends; `report --format json|csv|md` prints the report now",

@@ -4,7 +4,7 @@ use crate::cli::RetryArgs;
 use crate::config::queue_location;
 use crate::error::{Error, Outcome};
 use crate::queue;
-use crate::run::QueueLock;
+use crate::queue::QueueLock;
 
 /// `retry`: failed items back to pending (needs the queue's lock: not during a run). With `-q`
 /// it prints nothing.

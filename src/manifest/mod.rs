@@ -320,7 +320,7 @@ fn epub_items(path: &Path, opts: &ManifestOptions) -> Result<(Vec<Item>, EpubInf
         .enumerate()
         .map(|(index, (position, chapter))| {
             let number = format!("{:0width$}", index.saturating_add(1));
-            let slug = markdown::slug(&chapter.title);
+            let slug = crate::slug::slug(&chapter.title);
             let stem = if slug.is_empty() {
                 number
             } else {
@@ -368,7 +368,7 @@ fn markdown_items(text: &str, opts: &ManifestOptions) -> (Vec<Item>, Vec<usize>)
                 heading_only.push(ch.line);
                 return None;
             }
-            let slug = markdown::slug(&ch.title);
+            let slug = crate::slug::slug(&ch.title);
             let number = format!("{:0width$}", ch.number);
             let stem = if slug.is_empty() {
                 number

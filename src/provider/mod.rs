@@ -8,6 +8,7 @@ pub mod espeak;
 pub mod hints;
 pub mod openai;
 pub mod realtime;
+pub mod voice;
 
 use std::path::Path;
 use std::time::Duration;

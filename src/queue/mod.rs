@@ -5,6 +5,7 @@
 
 mod book;
 mod claims;
+mod lock;
 mod reads;
 mod runs;
 mod sync;
@@ -19,6 +20,7 @@ use rusqlite_migration::{M, Migrations};
 
 pub use book::*;
 pub use claims::*;
+pub use lock::QueueLock;
 pub use reads::*;
 pub use runs::*;
 pub use sync::*;
@@ -61,6 +63,11 @@ pub enum QueueError {
     Missing(PathBuf),
     #[error("{}: cannot open the queue: {reason}", path.display())]
     Open { path: PathBuf, reason: String },
+    /// Another process holds the queue's lock.
+    #[error("another run holds the queue {}", .0.display())]
+    Locked(PathBuf),
+    #[error("{}: cannot lock the queue: {reason}", path.display())]
+    Unlockable { path: PathBuf, reason: String },
     #[error("the claim on piece {0} was lost")]
     ClaimLost(String),
     #[error("queue: {0}")]

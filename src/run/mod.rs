@@ -5,14 +5,12 @@
 //! returns an [`Error`]; after it, every failure is a [`StopReason`] by type.
 
 mod checks;
-mod lock;
 pub mod pacer;
 pub mod progress;
 mod quiet;
 mod signals;
 mod streak;
 mod sync;
-pub mod voice;
 pub mod workers;
 
 use std::sync::Arc;
@@ -28,10 +26,10 @@ use crate::config::Config;
 use crate::domain::{ItemState, ProviderKind, io_reason};
 use crate::error::{Error, Outcome, StopReason, StorageError};
 use crate::provider::realtime::Realtime;
+use crate::provider::voice::{self, shutdown_notice};
 use crate::provider::{Provider, SpeechClient};
-use crate::queue::{self, QueueHandle, SyncSummary};
+use crate::queue::{self, QueueHandle, QueueLock, SyncSummary};
 use crate::{manifest, plan, report, store};
-pub use lock::QueueLock;
 use pacer::Pacer;
 use workers::Pool;
 
@@ -52,21 +50,6 @@ pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
         eprintln!("error: {reason}; run the same command again to resume");
         Outcome::Stopped(reason)
     }))
-}
-
-/// The warning of a model OpenAI shuts down (SPEC section 10), when this run or plan uses one at
-/// api.openai.com: the date, the command that switches, and what switching costs.
-pub(crate) fn shutdown_notice(cfg: &Config, characters: usize) -> Option<String> {
-    if cfg.provider != ProviderKind::Openai {
-        return None;
-    }
-    plan::prices::shutdown_notice(
-        &cfg.voice.model,
-        &cfg.base_url,
-        &cfg.input,
-        characters,
-        plan::prices::today(),
-    )
 }
 
 /// A run ready to send: the manifest checked, the voice set up, the queue locked, opened and

@@ -389,3 +389,21 @@ fn a_session_at_its_time_limit_is_replaced_before_the_next_piece() {
         "one session for the worker, reused"
     );
 }
+
+#[test]
+fn max_cost_counts_the_billed_spend_and_stops_before_passing_it() {
+    let ws = Workspace::new();
+    let text: String = (1..=12)
+        .map(|i| format!("Line number {i} to say.\n"))
+        .collect();
+    ws.write("lines.txt", text);
+    let api = RealtimeApi::start();
+    let out = run_rt(&ws, &api, "lines.txt", &["-j", "1", "--max-cost", "0.002"]);
+    assert_exit(&out, 3);
+    let report = ws.report("lines-audio");
+    let billed = report["totals"]["billed_usd"].as_f64().unwrap();
+    assert!(billed <= 0.002, "billed {billed}");
+    let done = report["totals"]["done"].as_u64().unwrap();
+    assert!((2..12).contains(&done), "{done} done");
+    assert!(report["outcome"].as_str().unwrap().contains("--max-cost"));
+}

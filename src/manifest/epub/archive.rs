@@ -10,10 +10,28 @@
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
 
+use roxmltree::{Document, ParsingOptions};
 use zip::ZipArchive;
 use zip::result::ZipError;
 
 use super::EpubError;
+
+/// Enough nodes for any real package document; a bound on what a hostile one can make us build.
+const NODES_LIMIT: u32 = 4_000_000;
+
+/// Parses `text` (the file `path` in the archive) as XML. DTDs are allowed (EPUB 2 documents
+/// carry the XHTML one); roxmltree bounds entity expansion.
+pub(super) fn parse_xml<'t>(path: &str, text: &'t str) -> Result<Document<'t>, EpubError> {
+    let options = ParsingOptions {
+        allow_dtd: true,
+        nodes_limit: NODES_LIMIT,
+        ..ParsingOptions::default()
+    };
+    Document::parse_with_options(text, options).map_err(|e| EpubError::InvalidXml {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
+}
 
 /// Most bytes one entry may inflate to. Content documents are rarely over a few MiB and cover
 /// images rarely over 20 MiB.
@@ -134,7 +152,7 @@ impl<'b> Archive<'b> {
             return Ok(());
         };
         let text = String::from_utf8_lossy(&bytes);
-        let doc = super::package::parse_xml(PATH, &text)?;
+        let doc = parse_xml(PATH, &text)?;
         for data in doc
             .descendants()
             .filter(|n| n.tag_name().name() == "EncryptedData")

@@ -72,7 +72,7 @@ pub(super) enum Event<'t> {
 /// Calls `each` with the events of the document `text`, parsed as XML if it is well-formed,
 /// else as HTML.
 pub(super) fn events(text: &str, each: &mut dyn FnMut(Event<'_>)) {
-    match super::package::parse_xml("", text) {
+    match super::archive::parse_xml("", text) {
         Ok(doc) => xml_events(&doc, each),
         Err(_) => html_events(text, each),
     }

@@ -5,27 +5,10 @@
 
 use std::collections::HashMap;
 
-use roxmltree::{Document, Node, ParsingOptions};
+use roxmltree::{Document, Node};
 
 use super::EpubError;
-use super::archive::{self, Archive, Target};
-
-/// Enough nodes for any real package document; a bound on what a hostile one can make us build.
-const NODES_LIMIT: u32 = 4_000_000;
-
-/// Parses `text` (the file `path` in the archive) as XML. DTDs are allowed (EPUB 2 documents
-/// carry the XHTML one); roxmltree bounds entity expansion.
-pub(super) fn parse_xml<'t>(path: &str, text: &'t str) -> Result<Document<'t>, EpubError> {
-    let options = ParsingOptions {
-        allow_dtd: true,
-        nodes_limit: NODES_LIMIT,
-        ..ParsingOptions::default()
-    };
-    Document::parse_with_options(text, options).map_err(|e| EpubError::InvalidXml {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })
-}
+use super::archive::{self, Archive, Target, parse_xml};
 
 /// One file of the package manifest.
 #[derive(Debug, Clone)]

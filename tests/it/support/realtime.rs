@@ -83,6 +83,8 @@ struct State {
     log: Vec<RtRequest>,
     connections: usize,
     deltas: usize,
+    /// How long a response takes before its first event (the model thinking).
+    latency: Duration,
 }
 
 /// Configures a [`RealtimeApi`].
@@ -98,6 +100,12 @@ impl RealtimeApiBuilder {
     /// Milliseconds of audio per character (default 50).
     pub fn ms_per_char(mut self, ms: u64) -> Self {
         self.0.ms_per_char = ms;
+        self
+    }
+
+    /// How long each response waits before its first event.
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.0.latency = latency;
         self
     }
 
@@ -186,6 +194,7 @@ impl RealtimeApi {
             log: Vec::new(),
             connections: 0,
             deltas: 4,
+            latency: Duration::ZERO,
         })
     }
 
@@ -325,7 +334,7 @@ async fn serve(stream: tokio::net::TcpStream, shared: Arc<Mutex<State>>) {
                     .as_str()
                     .unwrap_or(&voice)
                     .to_owned();
-                let (fault, ms_per_char, deltas) = {
+                let (fault, ms_per_char, deltas, latency) = {
                     let mut state = lock(&shared);
                     let fault = state.rules.iter_mut().find_map(|(needle, fault, left)| {
                         (*left > 0 && text.contains(needle.as_str())).then(|| {
@@ -333,8 +342,11 @@ async fn serve(stream: tokio::net::TcpStream, shared: Arc<Mutex<State>>) {
                             fault.clone()
                         })
                     });
-                    (fault, state.ms_per_char, state.deltas)
+                    (fault, state.ms_per_char, state.deltas, state.latency)
                 };
+                if !latency.is_zero() {
+                    tokio::time::sleep(latency).await;
+                }
                 let firmer = instructions.contains("did not match");
                 let record = RtRequest {
                     connection,

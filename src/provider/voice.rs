@@ -1,6 +1,7 @@
 //! Who speaks in a run or a plan, set up and checked before anything is written: with
 //! `--provider espeak`, the program is found, its voices read, the default `--voice` turned
-//! into the espeak voice it names, and every item's voice and format checked against them.
+//! into the espeak voice it names, and every item's voice and format checked against them;
+//! with OpenAI's API, the warning of a model that is shut down. `run` and `plan` both use it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,6 +12,21 @@ use crate::error::Error;
 use crate::manifest::Manifest;
 use crate::plan;
 use crate::provider::espeak::Espeak;
+
+/// The warning of a model OpenAI shuts down (SPEC section 10), when this run or plan uses one at
+/// api.openai.com: the date, the command that switches, and what switching costs.
+pub(crate) fn shutdown_notice(cfg: &Config, characters: usize) -> Option<String> {
+    if cfg.provider != ProviderKind::Openai {
+        return None;
+    }
+    plan::prices::shutdown_notice(
+        &cfg.voice.model,
+        &cfg.base_url,
+        &cfg.input,
+        characters,
+        plan::prices::today(),
+    )
+}
 
 /// With `--provider espeak`: finds the program on `PATH`, reads its voices, and resolves the
 /// default voice in `cfg` (an OpenAI name becomes the English voice it maps to; with no

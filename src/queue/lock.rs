@@ -3,8 +3,8 @@
 use std::fs::File;
 use std::path::Path;
 
+use super::QueueError;
 use crate::domain::io_reason;
-use crate::error::Error;
 
 /// The exclusive lock of a queue: an advisory lock on the database file itself, held for the
 /// whole run and released by the kernel if the process dies, so a killed run never blocks the
@@ -16,28 +16,25 @@ pub struct QueueLock {
 }
 
 impl QueueLock {
-    /// Takes the lock, or fails with [`Error::Locked`] if another process holds it.
-    pub fn acquire(db: &Path) -> Result<QueueLock, Error> {
+    /// Takes the lock, or fails with [`QueueError::Locked`] if another process holds it.
+    pub fn acquire(db: &Path) -> Result<QueueLock, QueueError> {
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(db)
-            .map_err(|e| {
-                Error::input(format!(
-                    "{}: cannot open the queue: {}",
-                    db.display(),
-                    io_reason(&e)
-                ))
+            .map_err(|e| QueueError::Open {
+                path: db.to_path_buf(),
+                reason: io_reason(&e),
             })?;
         match file.try_lock() {
             Ok(()) => Ok(QueueLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(db.to_path_buf())),
-            Err(std::fs::TryLockError::Error(e)) => Err(Error::input(format!(
-                "{}: cannot lock the queue: {e}",
-                db.display()
-            ))),
+            Err(std::fs::TryLockError::WouldBlock) => Err(QueueError::Locked(db.to_path_buf())),
+            Err(std::fs::TryLockError::Error(e)) => Err(QueueError::Unlockable {
+                path: db.to_path_buf(),
+                reason: e.to_string(),
+            }),
         }
     }
 }
