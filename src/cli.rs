@@ -6,6 +6,7 @@ use std::ffi::OsStr;
 use std::fmt::Display;
 use std::marker::PhantomData;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::error::ErrorKind;
@@ -365,10 +366,7 @@ impl<T: Named + Send + Sync> TypedValueParser for NamedParser<T> {
         let flag = arg
             .and_then(clap::Arg::get_long)
             .map_or_else(String::new, |long| format!("--{long}: "));
-        value
-            .to_string_lossy()
-            .parse::<T>()
-            .map_err(|e| refused(cmd, format!("{flag}{e}")))
+        parse(cmd, value, &flag)
     }
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
@@ -393,14 +391,18 @@ impl TypedValueParser for RpmParser {
         _arg: Option<&clap::Arg>,
         value: &OsStr,
     ) -> Result<Rpm, clap::Error> {
-        value
-            .to_string_lossy()
-            .parse::<Rpm>()
-            .map_err(|e| refused(cmd, e))
+        parse(cmd, value, "")
     }
 }
 
-/// A value refused on the command line: one line, exit code 2 (clap's for usage errors).
-fn refused(cmd: &clap::Command, message: impl Display) -> clap::Error {
-    clap::Error::raw(ErrorKind::InvalidValue, format!("{message}\n")).with_cmd(cmd)
+/// A setting's value parsed by its own `FromStr`; a refused one is one line after `prefix`, exit
+/// code 2 (clap's for usage errors).
+fn parse<T: FromStr<Err: Display>>(
+    cmd: &clap::Command,
+    value: &OsStr,
+    prefix: &str,
+) -> Result<T, clap::Error> {
+    value.to_string_lossy().parse::<T>().map_err(|e| {
+        clap::Error::raw(ErrorKind::InvalidValue, format!("{prefix}{e}\n")).with_cmd(cmd)
+    })
 }

@@ -229,15 +229,7 @@ struct Worked {
 /// The workers send while the manifest is synced; every failure becomes a [`StopReason`].
 /// Returns with the signal handler still running: it is kept until the run ends.
 async fn work(ready: Ready, quiet: bool) -> (Worked, tokio::task::JoinHandle<()>) {
-    let Ready {
-        cfg,
-        manifest,
-        lock,
-        run_id,
-        pool,
-        writer,
-        book,
-    } = ready;
+    let (cfg, pool) = (ready.cfg, ready.pool);
     // Fired by the first signal, which also stops the pool while it lives; the handler holds
     // the pool weakly, so dropping the pool below still ends the queue's writer thread.
     let interrupted = CancellationToken::new();
@@ -250,7 +242,7 @@ async fn work(ready: Ready, quiet: bool) -> (Worked, tokio::task::JoinHandle<()>
     let defaults = Arc::new(cfg.voice.clone());
     let sync = sync::spawn_sync(
         Arc::clone(&pool),
-        manifest,
+        ready.manifest,
         defaults,
         cfg.max_chars,
         cfg.pause_ms,
@@ -287,10 +279,10 @@ async fn work(ready: Ready, quiet: bool) -> (Worked, tokio::task::JoinHandle<()>
     drop(pool);
     let worked = Worked {
         cfg,
-        lock,
-        run_id,
-        writer,
-        book,
+        lock: ready.lock,
+        run_id: ready.run_id,
+        writer: ready.writer,
+        book: ready.book,
         interrupted,
         stopped,
         stats,

@@ -7,6 +7,27 @@ fn two_lines(ws: &Workspace) {
     ws.write("lines.txt", "One.\nTwo.\n");
 }
 
+/// Runs `lines.txt` against `api` with the test hook `fault` armed: (exit code, stderr).
+fn run_with_fault(
+    ws: &Workspace,
+    api: &FakeApi,
+    fault: &str,
+    flags: &[&str],
+) -> (Option<i32>, String) {
+    let base = api.base_url();
+    let mut args = vec!["run", "lines.txt", "--base-url", &base];
+    args.extend_from_slice(flags);
+    let out = ws
+        .command(&args)
+        .env("TTS_BATCH_FAULT", fault)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn a_report_that_cannot_be_written_is_exit_3_not_1() {
     let ws = Workspace::new();
@@ -35,14 +56,8 @@ fn a_dead_queue_writer_is_exit_3_not_1() {
     let ws = Workspace::new();
     two_lines(&ws);
     let api = FakeApi::start();
-    let base = api.base_url();
-    let out = ws
-        .command(&["run", "lines.txt", "--base-url", &base])
-        .env("TTS_BATCH_FAULT", "queue-writer-panic")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let (code, stderr) = run_with_fault(&ws, &api, "queue-writer-panic", &[]);
+    assert_eq!(code, Some(3), "{stderr}");
     assert!(stderr.contains("queue"), "{stderr}");
     assert_exit(&ws.run_against(&api, "lines.txt", &[]), 0);
     assert_eq!(ws.report("lines-audio")["totals"]["done"], 2);
@@ -53,15 +68,9 @@ fn a_queue_error_after_requests_went_out_is_exit_3_not_2() {
     let ws = Workspace::new();
     two_lines(&ws);
     let api = FakeApi::start();
-    let base = api.base_url();
-    let out = ws
-        .command(&["run", "lines.txt", "--base-url", &base])
-        .env("TTS_BATCH_FAULT", "queue-end-run")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = run_with_fault(&ws, &api, "queue-end-run", &[]);
     assert!(api.count() > 0, "requests went out");
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(code, Some(3), "{stderr}");
     assert!(stderr.contains("queue"), "{stderr}");
     api.reset_log();
     assert_exit(&ws.run_against(&api, "lines.txt", &[]), 0);
@@ -73,16 +82,10 @@ fn a_quiet_runs_queue_read_after_requests_went_out_is_exit_3_not_2() {
     let ws = Workspace::new();
     two_lines(&ws);
     let api = FakeApi::start();
-    let base = api.base_url();
     // `-q` reads the failed items from the queue at the very end, after every request.
-    let out = ws
-        .command(&["run", "lines.txt", "-q", "--base-url", &base])
-        .env("TTS_BATCH_FAULT", "queue-failed-items")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = run_with_fault(&ws, &api, "queue-failed-items", &["-q"]);
     assert_eq!(api.count(), 2, "requests went out");
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(code, Some(3), "{stderr}");
     assert!(
         stderr.contains("stopped: the queue failed") && stderr.contains("queue-failed-items"),
         "{stderr}"
