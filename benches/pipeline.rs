@@ -13,6 +13,9 @@
 #[path = "../tests/it/support/epub.rs"]
 #[allow(dead_code)] // the test suite's EPUB builder; the benchmark uses one generator of it
 mod epub;
+#[path = "../tests/it/support/packing.rs"]
+#[allow(dead_code)] // fields the test prints in its messages
+mod packing;
 #[path = "../tests/it/support/realtime.rs"]
 mod realtime;
 #[path = "../tests/it/support/server.rs"]
@@ -73,6 +76,9 @@ fn main() {
     if want("book") {
         book_files(quick);
     }
+    if want("packing") {
+        piece_packing();
+    }
     if want("realtime") {
         realtime_pieces(quick);
     }
@@ -81,6 +87,28 @@ fn main() {
 
 // ---------------------------------------------------------------------------------------------
 // Scenarios
+
+/// How full pieces are (characters over pieces × `--max-chars`, and pieces against the fewest
+/// possible) and how many pieces a random one-paragraph edit changes (mean and most, over 300
+/// edits), on the corpus books' chapters longer than `--max-chars`.
+fn piece_packing() {
+    let texts: Vec<String> = packing::corpus_chapters()
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    println!("\n## piece packing (corpus books, 300 random one-paragraph edits)");
+    for max_chars in [4096, 2000, 1000] {
+        let p = packing::measure(&texts, max_chars, 300, max_chars as u64);
+        println!(
+            "--max-chars {max_chars}: {} pieces (fewest {}), {:.1}% full; an edit changes {:.2} pieces on average, at most {}",
+            p.pieces,
+            p.fewest,
+            p.fill * 100.0,
+            p.changed_mean,
+            p.changed_max
+        );
+    }
+}
 
 /// `--rpm R` with plenty of workers on a zero-latency server: achieved rate over R, and the
 /// busiest 1-second and 60-second windows against their caps.

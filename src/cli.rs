@@ -46,6 +46,13 @@ pub enum Command {
     Report(ReportArgs),
     /// Put failed items back to pending, so that the next run tries them again.
     Retry(RetryArgs),
+    /// Print exactly the text each item sends, piece by piece, after every rule and the
+    /// lexicon. Sends nothing, writes nothing (but --dir), needs no key.
+    #[command(
+        after_help = "On stdout each item starts with a line `=== KEY: TITLE ===`; its pieces follow,
+separated by a line holding only `---`. With --dir, DIR/<key>.txt holds one item's pieces."
+    )]
+    Text(TextArgs),
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
     #[command(after_help = "Install it where the shell looks:
   tts-batch completions bash > ~/.local/share/bash-completion/completions/tts-batch
@@ -258,6 +265,11 @@ pub struct JobArgs {
     /// Allow a plain http:// base URL to a host other than loopback (the key travels in clear)
     #[arg(long)]
     pub allow_insecure_http: bool,
+
+    /// Pronunciation lexicon (TOML): `[replace]` maps words or phrases, matched as whole words
+    /// as written, to what to say instead; `[replace_any_case]` does the same ignoring case
+    #[arg(long, value_name = "FILE")]
+    pub lexicon: Option<PathBuf>,
 }
 
 /// Options of `plan`.
@@ -269,6 +281,21 @@ pub struct PlanArgs {
     /// Print the plan as one JSON document (totals, settings, items) instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of `text`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TextArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+
+    /// Only these items (by key); repeat for several.
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+
+    /// Write one DIR/<key>.txt per item instead of printing.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Where a queue is: a manifest or job file (its default `--out`), or `--db` itself.

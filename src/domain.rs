@@ -101,6 +101,8 @@ pub struct Item {
     pub has_extension: bool,
     /// The line of the manifest where the item is (its heading, for a chapter).
     pub line: u64,
+    /// How many words or phrases the lexicon replaced in `text` (`plan` shows it).
+    pub replacements: usize,
 }
 
 /// One request's worth of text.

@@ -4,7 +4,7 @@
 
 pub mod cover;
 pub mod ffmpeg;
-mod files;
+pub(crate) mod files;
 mod finish;
 pub mod layout;
 mod m4b;

@@ -1,5 +1,5 @@
 //! The program for a parsed command line, and the commands other than `run` (which has its own
-//! folder): `plan` (its JSON in `plan_json.rs`), `status`, `report`, `retry`, and
+//! folder): `plan` (its JSON in `plan_json.rs`), `status`, `report`, `retry`, `text`, and
 //! `completions` and `man` (`generate.rs`). Each is thin: read the configuration, call the
 //! stages in order, print.
 
@@ -10,6 +10,7 @@ mod plan_rows;
 mod report;
 mod retry;
 mod status;
+mod text;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, env};
@@ -47,6 +48,7 @@ async fn execute(cli: Cli) -> Result<Outcome, Error> {
         Command::Status(args) => status::status(&args),
         Command::Report(args) => report::report(&args, quiet),
         Command::Retry(args) => retry::retry(&args, quiet),
+        Command::Text(args) => text::text(Config::from_args(&args.job, &env)?, &args),
         Command::Completions(args) => generate::completions(args.shell),
         Command::Man => generate::man(),
     }

@@ -40,6 +40,7 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
         Err(queue::QueueError::Missing(_)) => HashSet::new(),
         Err(e) => return Err(e.into()),
     };
+    let lexicon = cfg.manifest.lexicon.is_some();
     let stdout = std::io::stdout();
     let out = std::io::BufWriter::new(stdout.lock());
     let write_err = |e: std::io::Error| Error::Other(e.into());
@@ -50,12 +51,16 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
         )
     } else {
         // Books list their chapters' titles, so that `plan` shows what a listener will hear.
-        Render::table(out, manifest.metadata(), manifest.is_book()).map_err(write_err)?
+        Render::table(out, manifest.metadata(), manifest.is_book(), lexicon).map_err(write_err)?
     };
     let mut seen: HashSet<u128> = HashSet::new();
     let mut totals = PlanTotals::default();
+    let mut voices = voice::ItemVoices::new(cfg, &manifest, espeak.as_ref());
     for (seq, item) in manifest.items().map_err(Error::input)?.enumerate() {
-        let item = item.map_err(Error::input)?;
+        let mut item = item.map_err(Error::input)?;
+        voices.apply(&mut item);
+        let replacements = lexicon.then_some(item.replacements);
+        totals.replacements += item.replacements;
         let item = plan::plan_item(seq, &item, &defaults, cfg.max_chars, cfg.pause_ms);
         let mut item_requests = 0;
         for p in &item.pieces {
@@ -80,6 +85,8 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
                 characters: item.characters,
                 pieces: item.pieces.len(),
                 requests: item_requests,
+                replacements,
+                voice: (cfg.provider == ProviderKind::Espeak).then_some(&item.settings.voice),
             })
             .map_err(write_err)?;
     }
@@ -96,10 +103,12 @@ fn fingerprint_bits(hex: &str) -> Option<u128> {
 
 /// Where the plan goes: the table or the JSON document.
 enum Render<W: Write> {
-    /// The table; `titled` adds a TITLE column (books).
+    /// The table; `titled` adds a TITLE column (books), `lexicon` a LEXICON column (the
+    /// replacements in each item).
     Table {
         w: W,
         titled: bool,
+        lexicon: bool,
     },
     Json(PlanJsonWriter<W>),
 }
@@ -113,32 +122,42 @@ impl<W: Write> Render<W> {
         mut w: W,
         book: Option<&manifest::BookMetadata>,
         titled: bool,
+        lexicon: bool,
     ) -> std::io::Result<Self> {
         if let Some(book) = book {
             writeln!(w, "{}\n", render_book(book))?;
         }
         writeln!(
             w,
-            "{:<KEY_WIDTH$}  {:>6}  {:>9}  {:>8}  OUTPUT{}",
+            "{:<KEY_WIDTH$}  {:>6}  {:>9}  {:>8}  {}OUTPUT{}",
             "KEY",
             "PIECES",
             "CHARS",
             "REQUESTS",
+            if lexicon { "LEXICON  " } else { "" },
             if titled { "  TITLE" } else { "" }
         )?;
-        Ok(Render::Table { w, titled })
+        Ok(Render::Table { w, titled, lexicon })
     }
 
     fn item(&mut self, row: &PlanRow<'_>) -> std::io::Result<()> {
         match self {
-            Render::Table { w, titled } => {
+            Render::Table { w, titled, lexicon } => {
                 let title = match (row.title, *titled) {
                     (Some(title), true) => format!("  {title}"),
                     _ => String::new(),
                 };
+                let replaced = match (row.replacements, *lexicon) {
+                    (Some(n), true) => format!("{n:>7}  "),
+                    _ => String::new(),
+                };
+                let title = match row.voice {
+                    Some(voice) => format!("{title}  (voice {voice})"),
+                    None => title,
+                };
                 writeln!(
                     w,
-                    "{:<KEY_WIDTH$}  {:>6}  {:>9}  {:>8}  {}{title}",
+                    "{:<KEY_WIDTH$}  {:>6}  {:>9}  {:>8}  {replaced}{}{title}",
                     row.key, row.pieces, row.characters, row.requests, row.output
                 )
             }
@@ -156,6 +175,9 @@ impl<W: Write> Render<W> {
             Render::Table { mut w, .. } => {
                 w.write_all(render_left_out(left_out).as_bytes())?;
                 w.write_all(render_plan_totals(cfg, totals).as_bytes())?;
+                if cfg.manifest.lexicon.is_some() {
+                    writeln!(w, "lexicon: {} replacements", totals.replacements)?;
+                }
                 w
             }
             Render::Json(json) => json.end(cfg, totals, left_out)?,

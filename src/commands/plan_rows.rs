@@ -17,6 +17,12 @@ pub(super) struct PlanRow<'a> {
     /// Pieces of this item to send: not in the store, and not already counted for an
     /// earlier item with the same text and settings.
     pub requests: usize,
+    /// Words or phrases the lexicon replaced in the item (None without `--lexicon`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacements: Option<usize>,
+    /// The voice the item is spoken in (with espeak, where it follows the item's language).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice: Option<&'a str>,
 }
 
 /// What `plan` adds up.
@@ -28,6 +34,8 @@ pub(super) struct PlanTotals {
     /// The requests to send, their characters and their typical answer times.
     pub work: Workload,
     pub cost: f64,
+    /// Words or phrases the lexicon replaced, in all items.
+    pub replacements: usize,
     /// A model with no known price that some request goes to: the cost is then unknown.
     pub unpriced: Option<String>,
 }

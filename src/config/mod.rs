@@ -63,7 +63,7 @@ pub struct Config {
 }
 
 /// Reads a job file: the options under their long names, `input` naming the manifest.
-/// `input`, `out`, `db`, `api-key-file` and `cover` become relative to the job file's folder.
+/// `input`, `out`, `db`, `api-key-file`, `cover` and `lexicon` become relative to the job file's folder.
 fn load_job(path: &Path) -> Result<JobArgs, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(format!("{}: {}", path.display(), io_reason(&e))))?;
@@ -93,6 +93,7 @@ fn load_job(path: &Path) -> Result<JobArgs, ConfigError> {
         &mut job.db,
         &mut job.api_key_file,
         &mut job.cover,
+        &mut job.lexicon,
     ] {
         p.as_mut().map(rebase);
     }
@@ -369,6 +370,12 @@ impl Config {
                 chapter_level: o.chapter_level,
                 read_code: o.read_code,
                 keep_front_matter: o.keep_front_matter,
+                lexicon: match &o.lexicon {
+                    Some(path) => Some(std::sync::Arc::new(
+                        crate::manifest::lexicon::Lexicon::load(path).map_err(ConfigError::new)?,
+                    )),
+                    None => None,
+                },
             },
             input: o.input,
             out,

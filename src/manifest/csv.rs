@@ -172,6 +172,7 @@ impl Rows<'_> {
             output,
             has_extension,
             line,
+            replacements: 0,
         }))
     }
 }
@@ -334,6 +335,7 @@ mod tests {
             chapter_level: None,
             read_code: false,
             keep_front_matter: false,
+            lexicon: None,
         }
     }
 

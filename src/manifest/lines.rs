@@ -22,6 +22,7 @@ pub(crate) fn items(text: &str) -> impl Iterator<Item = Item> + '_ {
             overrides: Overrides::default(),
             has_extension: false,
             line: i as u64 + 1,
+            replacements: 0,
         })
     })
 }

@@ -3,6 +3,8 @@
 
 pub(crate) mod csv;
 pub(crate) mod epub;
+pub(crate) mod language;
+pub(crate) mod lexicon;
 pub(crate) mod lines;
 pub mod markdown;
 mod speech;
@@ -25,6 +27,8 @@ pub(crate) struct ManifestOptions {
     pub read_code: bool,
     /// EPUB: keep the front and back matter that is left out by default.
     pub keep_front_matter: bool,
+    /// `--lexicon`: replacements applied to every item's spoken text.
+    pub lexicon: Option<std::sync::Arc<lexicon::Lexicon>>,
 }
 
 /// A manifest that cannot be read. The message names the file and, where there is one, the line.
@@ -180,6 +184,25 @@ impl Manifest {
         &self,
         warn: bool,
     ) -> Result<Box<dyn Iterator<Item = Result<Item, ManifestError>> + '_>, ManifestError> {
+        let items = self.items_as_written(warn)?;
+        let Some(lexicon) = self.opts.lexicon.as_ref().filter(|l| !l.is_empty()) else {
+            return Ok(items);
+        };
+        Ok(Box::new(items.map(move |item| {
+            item.map(|mut item| {
+                let (text, count) = lexicon.apply(&item.text);
+                item.text = normalize(&text);
+                item.replacements = count;
+                item
+            })
+        })))
+    }
+
+    /// The items before the lexicon.
+    fn items_as_written(
+        &self,
+        warn: bool,
+    ) -> Result<Box<dyn Iterator<Item = Result<Item, ManifestError>> + '_>, ManifestError> {
         let err = |e: csv::CsvError| ManifestError::new(&self.path, e.to_string());
         Ok(match self.opts.format {
             InputFormat::Lines => Box::new(lines::items(&self.text).map(Ok)),
@@ -292,6 +315,7 @@ fn epub_items(path: &Path, opts: &ManifestOptions) -> Result<(Vec<Item>, EpubInf
     let bytes = std::fs::read(path).map_err(|e| ManifestError::new(path, io_reason(&e)))?;
     let options = epub::EpubOptions {
         keep_front_matter: opts.keep_front_matter,
+        read_code: opts.read_code,
     };
     let book = epub::read(&bytes, &options).map_err(|e| ManifestError::new(path, e.to_string()))?;
     let mut left_out = Vec::new();
@@ -337,6 +361,7 @@ fn epub_items(path: &Path, opts: &ManifestOptions) -> Result<(Vec<Item>, EpubInf
                 line: u64::try_from(position)
                     .unwrap_or(u64::MAX)
                     .saturating_add(1),
+                replacements: 0,
             }
         })
         .collect();
@@ -383,6 +408,7 @@ fn markdown_items(text: &str, opts: &ManifestOptions) -> (Vec<Item>, Vec<usize>)
                 output: stem,
                 has_extension: false,
                 line: ch.line as u64,
+                replacements: 0,
             })
         })
         .collect();
@@ -493,6 +519,7 @@ mod tests {
             chapter_level: None,
             read_code: false,
             keep_front_matter: false,
+            lexicon: None,
         }
     }
 

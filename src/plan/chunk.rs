@@ -11,17 +11,18 @@ use unicode_segmentation::UnicodeSegmentation;
 pub use crate::manifest::normalize;
 
 /// Cuts already-normalised `text` into the pieces of one item, each at most `max_chars`
-/// characters, so that an edit stays local: pieces end at paragraph ends, and where a run of
-/// paragraphs is cut depends only on those paragraphs' own text.
+/// characters: pieces packed full, yet placed so that an edit stays local.
 ///
-/// Text that fits in one request is one piece. Otherwise each paragraph is an atom (a paragraph
-/// longer than `max_chars` is cut by [`split`] into atoms of its own, with a cut before and
-/// after it), and a cut follows an atom when a hash of its text says so, with a chance
-/// proportional to its length (one cut per `max_chars` characters on average: content-defined
-/// chunking). Between two such cuts, whole paragraphs are packed greedily. An edited paragraph
-/// thus changes the piece it is in; the pieces before and after it keep their text (unless the
-/// edit moves its own cut, which merges or splits its piece with a neighbour, or its run of
-/// paragraphs is longer than one piece and the packing after it shifts within that run).
+/// Text that fits in one request is one piece. Otherwise the text is cut into atoms: each
+/// paragraph, or, for a paragraph longer than `max_chars`, each of its sentences (a sentence
+/// longer than that cut by [`split`]). Pieces are then taken from the front: when the rest fits
+/// in one piece it is one piece; when it fits in two, the cut is the strongest one that leaves
+/// both under the limit; otherwise the piece ends at the strongest atom end that makes it at
+/// least [`FILL`] of the limit (the last one that fits if none does). An atom end's strength is
+/// a hash of that atom's text alone, so where a piece ends depends only on the text near it, not
+/// on where the piece starts: after an edit, the next cut falls back on the same strong atom
+/// end, and the pieces after it keep their text (`benches/pipeline.rs` measures how full pieces
+/// are and how many an edit changes; `tests/it/packing.rs` holds them to SPEC §3).
 pub fn pieces(text: &str, max_chars: usize) -> Vec<String> {
     let text = text.trim();
     let max = max_chars.max(1);
@@ -31,72 +32,98 @@ pub fn pieces(text: &str, max_chars: usize) -> Vec<String> {
     if char_count(text) <= max {
         return vec![text.to_owned()];
     }
-    struct Atom {
-        text: String,
-        chars: usize,
-        cut_after: bool,
+    let atoms = atoms(text, max);
+    // chars[i]: characters of `text` before atom i's start; ends[i]: before its end.
+    let mut starts = Vec::with_capacity(atoms.len());
+    let mut ends = Vec::with_capacity(atoms.len());
+    let (mut byte, mut chars) = (0, 0);
+    for atom in &atoms {
+        chars += char_count(&text[byte..atom.start]);
+        starts.push(chars);
+        chars += char_count(&text[atom.clone()]);
+        ends.push(chars);
+        byte = atom.end;
     }
-    let mut atoms: Vec<Atom> = Vec::new();
-    for paragraph in text.split("\n\n") {
-        let paragraph = paragraph.trim();
-        let chars = char_count(paragraph);
-        if chars == 0 {
-            continue;
-        }
-        if chars > max {
-            if let Some(last) = atoms.last_mut() {
-                last.cut_after = true;
-            }
-            atoms.extend(split(paragraph, max).into_iter().map(|text| Atom {
-                chars: char_count(&text),
-                text,
-                cut_after: true,
-            }));
-        } else {
-            atoms.push(Atom {
-                cut_after: is_cut(paragraph, chars, max),
-                text: paragraph.to_owned(),
-                chars,
-            });
-        }
-    }
+    let len = |i: usize, j: usize| ends[j - 1] - starts[i];
+    let strength: Vec<u64> = atoms.iter().map(|a| strength(&text[a.clone()])).collect();
+    let low = ((max as f64) * FILL).ceil() as usize;
+    let n = atoms.len();
     let mut pieces = Vec::new();
-    let mut current = String::new();
-    let mut current_chars = 0usize;
-    for atom in atoms {
-        if current_chars > 0 && current_chars + 2 + atom.chars > max {
-            pieces.push(std::mem::take(&mut current));
-            current_chars = 0;
-        }
-        if current_chars > 0 {
-            current.push_str("\n\n");
-            current_chars += 2;
-        }
-        current.push_str(&atom.text);
-        current_chars += atom.chars;
-        if atom.cut_after {
-            pieces.push(std::mem::take(&mut current));
-            current_chars = 0;
-        }
-    }
-    if current_chars > 0 {
-        pieces.push(current);
+    let mut start = 0;
+    while start < n {
+        let end = if len(start, n) <= max {
+            n
+        } else {
+            // Ends j (exclusive) whose piece start..j fits.
+            let fits = (start + 1..n).take_while(|&j| len(start, j) <= max);
+            let strongest =
+                |ends: &mut dyn Iterator<Item = usize>| ends.max_by_key(|&j| (strength[j - 1], j));
+            strongest(&mut fits.clone().filter(|&j| len(j, n) <= max))
+                .or_else(|| strongest(&mut fits.clone().filter(|&j| len(start, j) >= low)))
+                .or_else(|| fits.last())
+                .unwrap_or(start + 1)
+        };
+        pieces.push(text[atoms[start].start..atoms[end - 1].end].to_owned());
+        start = end;
     }
     pieces
 }
 
-/// Whether a piece may end after this paragraph: true for about `chars / max` of
-/// paragraphs, decided by a hash of the paragraph's text alone (stable across runs, versions
-/// and platforms: SHA-256).
-fn is_cut(paragraph: &str, chars: usize, max: usize) -> bool {
+/// The share of `--max-chars` a piece is filled to before it may end at any atom end.
+const FILL: f64 = 0.7;
+
+/// The atoms of `text` that [`pieces`] packs, as trimmed byte ranges in order: paragraphs of at
+/// most `max` characters, else their sentences, else [`split`]'s pieces of a sentence.
+fn atoms(text: &str, max: usize) -> Vec<std::ops::Range<usize>> {
+    let mut atoms = Vec::new();
+    let push_split = |atoms: &mut Vec<std::ops::Range<usize>>, offset: usize, part: &str| {
+        // `split`'s pieces are `part` in order with only whitespace between them.
+        let mut cursor = 0;
+        for piece in split(part, max) {
+            let at = part[cursor..]
+                .find(piece.as_str())
+                .map_or(cursor, |i| cursor + i);
+            atoms.push(offset + at..offset + at + piece.len());
+            cursor = at + piece.len();
+        }
+    };
+    let mut offset = 0;
+    for paragraph in text.split("\n\n") {
+        let here = offset;
+        offset += paragraph.len() + 2;
+        let trimmed = paragraph.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        let at = here + (paragraph.len() - paragraph.trim_start().len());
+        if char_count(trimmed) <= max {
+            atoms.push(at..at + trimmed.len());
+            continue;
+        }
+        let mut from = 0;
+        let ends = breaks(trimmed)
+            .into_iter()
+            .filter(|b| b.level == Level::Sentence)
+            .map(|b| b.byte)
+            .chain([trimmed.len()]);
+        for end in ends {
+            let sentence = &trimmed[from..end];
+            let lead = sentence.len() - sentence.trim_start().len();
+            push_split(&mut atoms, at + from + lead, sentence.trim());
+            from = end;
+        }
+    }
+    atoms
+}
+
+/// How strong a cut after this atom is: a hash of its text alone (stable across runs,
+/// versions and platforms: SHA-256).
+fn strength(paragraph: &str) -> u64 {
     use sha2::{Digest, Sha256};
-    let target = (max).max(1) as u64;
     let digest = Sha256::digest(paragraph.as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
-    let h = u64::from_be_bytes(first);
-    let chars = chars as u64;
-    chars >= target || h < (u64::MAX / target).saturating_mul(chars)
+    u64::from_be_bytes(first)
 }
 
 /// Splits already-normalised `text` into pieces of at most `max_chars` characters (Unicode scalar

@@ -180,6 +180,7 @@ mod tests {
             output: key.into(),
             has_extension: false,
             line: 1,
+            replacements: 0,
         }
     }
 

@@ -88,3 +88,60 @@ pub fn check_espeak_items(
     }
     Ok(())
 }
+
+/// With `--provider espeak`, each item's voice by its language: with no `--voice`, a manifest
+/// that does not state its language (an EPUB's `dc:language` already chose the default voice)
+/// has each item's language detected from its text, and an item in another language than the
+/// default voice's is spoken by the voice of its own. With a `--voice`, one warning when an
+/// item's script plainly is not the one the voice reads.
+#[derive(Debug, Clone)]
+pub struct ItemVoices {
+    voices: Option<crate::provider::espeak::VoiceList>,
+    default: String,
+    pick: bool,
+    warned: bool,
+}
+
+impl ItemVoices {
+    pub fn new(cfg: &Config, manifest: &Manifest, espeak: Option<&Espeak>) -> Self {
+        let stated = manifest
+            .metadata()
+            .and_then(|book| book.language.as_deref())
+            .is_some();
+        ItemVoices {
+            voices: espeak.map(|e| e.voices().clone()),
+            default: cfg.voice.voice.clone(),
+            pick: !cfg.voice_given && !stated,
+            warned: !cfg.voice_given,
+        }
+    }
+
+    /// Sets the item's voice from its language where it should have its own (see above).
+    pub fn apply(&mut self, item: &mut crate::manifest::Item) {
+        let Some(voices) = &self.voices else {
+            return;
+        };
+        if item.overrides.voice.is_some() {
+            return;
+        }
+        if self.pick {
+            let voice = crate::manifest::language::detect(&item.text)
+                .and_then(|tag| voices.voice_for_language(&tag));
+            if let Some(voice) = voice.filter(|v| *v != self.default) {
+                item.overrides.voice = Some(voice);
+            }
+        } else if !self.warned
+            && let Some(text_script) = crate::manifest::language::script(&item.text)
+            && let Some(voice_script) = crate::manifest::language::script_of_language(&self.default)
+            && text_script != voice_script
+        {
+            self.warned = true;
+            tracing::warn!(
+                "item `{}` is written in {text_script} script, and --voice {} reads {voice_script}: \
+                 leave --voice out to have the text's language pick the voice",
+                item.key,
+                self.default
+            );
+        }
+    }
+}

@@ -57,6 +57,8 @@ pub async fn run(cfg: Config, quiet: bool) -> Result<Outcome, Error> {
 struct Ready {
     cfg: Config,
     manifest: manifest::Manifest,
+    /// Each item's voice by its language (espeak).
+    voices: voice::ItemVoices,
     lock: QueueLock,
     run_id: i64,
     pool: Arc<Pool>,
@@ -93,6 +95,7 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
         book: Arc::clone(&book_meta),
         total: u32::try_from(item_count).unwrap_or(u32::MAX),
     });
+    let voices = voice::ItemVoices::new(&cfg, &manifest, espeak.as_ref());
     // The API's key is read before anything is written; espeak-ng needs none and no pacing.
     let (provider, paced): (Arc<dyn Provider>, bool) = match espeak {
         Some(espeak) => (Arc::new(espeak), false),
@@ -192,6 +195,7 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
     Ok(Ready {
         cfg,
         manifest,
+        voices,
         lock,
         run_id,
         pool,
@@ -246,6 +250,7 @@ async fn work(ready: Ready, quiet: bool) -> (Worked, tokio::task::JoinHandle<()>
         defaults,
         cfg.max_chars,
         cfg.pause_ms,
+        ready.voices,
         cfg.concurrency,
     );
     let worked = pool.run(cfg.concurrency).await;

@@ -26,6 +26,7 @@ pub(super) fn spawn_sync(
     defaults: Arc<VoiceSettings>,
     max_chars: usize,
     pause_ms: u64,
+    mut voices: super::voice::ItemVoices,
     concurrency: usize,
 ) -> tokio::task::JoinHandle<Result<queue::SyncSummary, StorageError>> {
     let out = pool.out.clone();
@@ -72,7 +73,8 @@ pub(super) fn spawn_sync(
             if pool.stop.is_cancelled() {
                 return Ok(summary);
             }
-            let item = item?;
+            let mut item = item?;
+            voices.apply(&mut item);
             chunk.push(plan::plan_item(seq, &item, &defaults, max_chars, pause_ms));
             if chunk.len() >= chunk_len {
                 flush(std::mem::take(&mut chunk), &mut summary)?;

@@ -155,7 +155,7 @@ Short one.
         let report = ws.report("long-audio");
         for (key, text) in [("0001", long.as_str()), ("0003", echo.as_str())] {
             let item = item(&report, key);
-            let pieces = tts_batch::chunk::split(&tts_batch::chunk::normalize(text), 120);
+            let pieces = tts_batch::chunk::pieces(&tts_batch::chunk::normalize(text), 120);
             assert!(pieces.len() >= 4, "{format}: {} pieces", pieces.len());
             assert_eq!(item["chunks"].as_u64(), Some(pieces.len() as u64));
             // The joined file lasts exactly as long as its pieces, each counted as often as it occurs.

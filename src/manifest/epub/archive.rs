@@ -151,7 +151,7 @@ impl<'b> Archive<'b> {
         let Some(bytes) = self.read(PATH)? else {
             return Ok(());
         };
-        let text = String::from_utf8_lossy(&bytes);
+        let text = super::decode::decode(PATH, &bytes);
         let doc = parse_xml(PATH, &text)?;
         for data in doc
             .descendants()

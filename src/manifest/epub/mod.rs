@@ -20,6 +20,7 @@
 //! The reader is a pure function over bytes: no file system, no other part of the program.
 
 mod archive;
+mod decode;
 mod markup;
 mod package;
 mod text;
@@ -36,6 +37,8 @@ use toc::{Landmark, TocEntry};
 pub struct EpubOptions {
     /// Keep front and back matter (title page, copyright, ...) that is left out by default.
     pub keep_front_matter: bool,
+    /// Read `<pre>` (code) aloud, as `--read-code` reads Markdown's code blocks.
+    pub read_code: bool,
 }
 
 /// A book: what it says about itself, and its chapters in reading order.
@@ -141,12 +144,43 @@ pub fn read(bytes: &[u8], opts: &EpubOptions) -> Result<Book, EpubError> {
         guide: &package.guide,
     };
 
+    // Documents listed at the chapter level: where they are few, the chapters are the
+    // entries under them (stories of one document listed under a part heading).
+    let listed_at_level = {
+        let mut paths: Vec<&str> = navigation
+            .toc
+            .iter()
+            .filter(|e| e.depth <= level)
+            .filter_map(|e| e.target.as_ref().map(|t| t.path.as_str()))
+            .collect();
+        paths.sort_unstable();
+        paths.dedup();
+        paths.len()
+    };
+
     let mut chapters = Vec::new();
+    let mut read_paths: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for (item, linear) in spine {
+        // A spine that lists a document twice, or parts of one as `file#id`, reads it once.
+        if !read_paths.insert(item.path.as_str()) {
+            continue;
+        }
         let entries = entries_by_file
             .get(item.path.as_str())
             .map_or(&[][..], Vec::as_slice);
-        let (first_title, cuts) = cuts(entries, level);
+        // Where the whole book is one or two documents, every titled entry into this one
+        // starts a chapter, however deep the contents nests it under parts.
+        let deeper: Vec<usize> = entries
+            .iter()
+            .filter(|e| e.depth > level && !e.title.trim().is_empty())
+            .filter(|e| e.target.as_ref().is_some_and(|t| t.fragment.is_some()))
+            .map(|e| e.depth)
+            .collect();
+        let document_level = match deeper.iter().max() {
+            Some(&deepest) if listed_at_level < 3 && deeper.len() >= 2 => deepest,
+            _ => level,
+        };
+        let (first_title, cuts) = cuts(entries, document_level);
         let is_text = matches!(
             item.media_type.as_str(),
             "application/xhtml+xml" | "text/html" | "application/html" | ""
@@ -155,7 +189,12 @@ pub fn read(bytes: &[u8], opts: &EpubOptions) -> Result<Book, EpubError> {
             let bytes = archive
                 .read(&item.path)?
                 .ok_or_else(|| EpubError::MissingSpineEntry(item.path.clone()))?;
-            text::read(&String::from_utf8_lossy(&bytes), &cuts, first_title)
+            text::read(
+                &decode::decode(&item.path, &bytes),
+                &cuts,
+                first_title,
+                opts.read_code,
+            )
         } else {
             text::Content::default()
         };
@@ -177,16 +216,15 @@ pub fn read(bytes: &[u8], opts: &EpubOptions) -> Result<Book, EpubError> {
                 .or_else(|| segment.heading.clone())
                 .or_else(|| content.title.as_deref().map(package::collapse))
                 .unwrap_or_default();
-            let mut speech = segment.text.clone();
-            if !speech.is_empty() && !segment.starts_with_heading && !title.is_empty() {
-                speech = format!("{title}\n\n{speech}");
-            }
+            let speech = heading_first(&segment, &title);
             let front_matter = if !linear {
                 Some("outside the reading order (linear=\"no\")".to_owned())
             } else if item.has_property("nav") {
                 Some("table of contents (the nav document)".to_owned())
             } else {
-                semantics.front_matter(&item.path, fragment, &segment.types, &title)
+                semantics
+                    .front_matter(&item.path, fragment, &segment.types, &title)
+                    .or_else(|| shape_kind(&segment, &speech))
             };
             let front_matter = front_matter.filter(|_| !opts.keep_front_matter);
             let reason = match front_matter {
@@ -196,6 +234,7 @@ pub fn read(bytes: &[u8], opts: &EpubOptions) -> Result<Book, EpubError> {
                 _ if segment.starts_with_heading && !speech.contains("\n\n") => {
                     Some("only a heading".to_owned())
                 }
+
                 _ => None,
             };
             chapters.push(Chapter {
@@ -213,6 +252,41 @@ pub fn read(bytes: &[u8], opts: &EpubOptions) -> Result<Book, EpubError> {
     Ok(Book { metadata, chapters })
 }
 
+/// Front matter known by its shape: a title page is headings alone (the book's title,
+/// subtitle and author, as Project Gutenberg's), a contents list is links alone.
+fn shape_kind(segment: &text::Segment, speech: &str) -> Option<String> {
+    if segment.prose_words == 0 && speech.contains("\n\n") {
+        return Some("title page (only headings)".to_owned());
+    }
+    if segment.link_words >= 3 && segment.link_words * 10 >= segment.prose_words * 9 {
+        return Some("table of contents (only links)".to_owned());
+    }
+    None
+}
+
+/// What a segment says, its heading first, once: the title is put before the text when the
+/// text does not start with a heading, and then the heading found later (after an epigraph,
+/// a page number or a label) is not read again.
+fn heading_first(segment: &text::Segment, title: &str) -> String {
+    let text = &segment.text;
+    if text.is_empty() || segment.starts_with_heading || title.is_empty() {
+        return text.clone();
+    }
+    let mut paragraphs: Vec<&str> = text.split("\n\n").collect();
+    if let Some(heading) = &segment.heading
+        && let Some(at) = paragraphs.iter().position(|p| text::same_words(p, heading))
+        && (text::same_words(heading, title) || title.contains(heading.as_str()))
+    {
+        paragraphs.remove(at);
+    }
+    let rest = paragraphs.join("\n\n");
+    if rest.is_empty() {
+        title.to_owned()
+    } else {
+        format!("{title}\n\n{rest}")
+    }
+}
+
 /// The title of a document's first table-of-contents entry, and where the entries after it
 /// cut the document into chapters: those at the chapter level or above that point at an
 /// element inside it.
@@ -223,7 +297,11 @@ fn cuts<'e>(entries: &[&'e TocEntry], level: usize) -> (&'e str, Vec<text::Cut>)
         .and_then(|e| e.target.as_ref())
         .and_then(|t| t.fragment.as_deref());
     let mut cuts: Vec<text::Cut> = Vec::new();
-    for entry in entries.iter().skip(1).filter(|e| e.depth <= level) {
+    for entry in entries
+        .iter()
+        .skip(1)
+        .filter(|e| e.depth <= level && !e.title.trim().is_empty())
+    {
         let Some(id) = entry.target.as_ref().and_then(|t| t.fragment.as_deref()) else {
             continue;
         };
@@ -278,7 +356,7 @@ fn navigation(archive: &mut Archive<'_>, package: &Package) -> Result<toc::Navig
     if let Some(nav) = package.manifest.values().find(|i| i.has_property("nav"))
         && let Some(bytes) = archive.read(&nav.path)?
     {
-        navigation = toc::read_nav(&nav.path, &String::from_utf8_lossy(&bytes));
+        navigation = toc::read_nav(&nav.path, &decode::decode(&nav.path, &bytes));
     }
     if navigation.toc.is_empty() {
         let ncx = package
@@ -294,7 +372,7 @@ fn navigation(archive: &mut Archive<'_>, package: &Package) -> Result<toc::Navig
         if let Some(ncx) = ncx
             && let Some(bytes) = archive.read(&ncx.path)?
         {
-            navigation.toc = toc::read_ncx(&ncx.path, &String::from_utf8_lossy(&bytes));
+            navigation.toc = toc::read_ncx(&ncx.path, &decode::decode(&ncx.path, &bytes));
         }
     }
     Ok(navigation)
@@ -381,8 +459,9 @@ impl Semantics<'_> {
         if let Some(kind) = guide.and_then(|(kind, _)| guide_kind(kind)) {
             return Some(format!("{kind} (OPF guide)"));
         }
+        // A guide entry of a type the OPF does not define ("index.xhtml") says nothing.
         let has_semantics = landmark.is_some()
-            || guide.is_some()
+            || guide.is_some_and(|(kind, _)| is_guide_type(kind))
             || types.iter().any(|t| !DIVISIONS.contains(&t.as_str()));
         if has_semantics {
             return None;
@@ -411,6 +490,30 @@ fn matter_kind(epub_type: &str) -> Option<&'static str> {
         "endnotes" | "rearnotes" | "footnotes" => "endnotes",
         _ => return None,
     })
+}
+
+/// Whether `kind` is a type the OPF 2 guide defines.
+fn is_guide_type(kind: &str) -> bool {
+    const TYPES: [&str; 17] = [
+        "cover",
+        "title-page",
+        "toc",
+        "index",
+        "glossary",
+        "acknowledgements",
+        "bibliography",
+        "colophon",
+        "copyright-page",
+        "dedication",
+        "epigraph",
+        "foreword",
+        "loi",
+        "lot",
+        "notes",
+        "preface",
+        "text",
+    ];
+    TYPES.contains(&kind) || kind.starts_with("other.")
 }
 
 /// The kind of front or back matter an OPF guide type names.
@@ -452,7 +555,7 @@ fn label_kind(title: &str) -> Option<&'static str> {
     }
     Some(match label.as_str() {
         "cover" | "front cover" | "cover page" => "cover",
-        "title page" | "titlepage" | "title" => "title page",
+        "title page" | "titlepage" | "title" | "front page" | "frontpage" => "title page",
         "half title" | "half title page" | "halftitle" => "half-title page",
         "contents" | "table of contents" | "toc" => "table of contents",
         "copyright" | "copyright page" | "copyright notice" => "copyright page",
@@ -475,6 +578,9 @@ fn file_kind(file: &str) -> Option<&'static str> {
         .trim_matches(|c: char| c.is_ascii_digit() || matches!(c, '_' | '-' | '.' | ' '))
         .to_ascii_lowercase()
         .replace('_', "-");
+    if stem.contains("titlepage") || stem.contains("title-page") {
+        return Some("title page");
+    }
     Some(match stem.as_str() {
         "cover" | "coverpage" | "cover-page" => "cover",
         "titlepage" | "title-page" | "title" => "title page",

@@ -56,7 +56,7 @@ pub(super) struct Package {
 pub(super) fn read(archive: &mut Archive<'_>) -> Result<Package, EpubError> {
     const CONTAINER: &str = "META-INF/container.xml";
     let container = archive.read(CONTAINER)?.ok_or(EpubError::NoContainer)?;
-    let container = String::from_utf8_lossy(&container);
+    let container = super::decode::decode(CONTAINER, &container);
     let doc = parse_xml(CONTAINER, &container)?;
     let rootfiles: Vec<Node<'_, '_>> = doc
         .descendants()
@@ -74,7 +74,7 @@ pub(super) fn read(archive: &mut Archive<'_>) -> Result<Package, EpubError> {
     let bytes = archive
         .read(&path)?
         .ok_or_else(|| EpubError::NoPackage(format!("`{path}` is not in the archive")))?;
-    let text = String::from_utf8_lossy(&bytes);
+    let text = super::decode::decode(&path, &bytes);
     let doc = parse_xml(&path, &text)?;
     parse_package(path, &doc)
 }

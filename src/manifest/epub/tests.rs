@@ -93,6 +93,7 @@ fn front_matter_is_kept_on_request() {
         &corpus("jekyll-hyde.epub"),
         &EpubOptions {
             keep_front_matter: true,
+            read_code: false,
         },
     )
     .unwrap();
@@ -169,6 +170,7 @@ fn an_epub2_book_without_semantics_is_read_by_its_ncx_titles_and_file_names() {
         &plain_book().build(),
         &EpubOptions {
             keep_front_matter: true,
+            read_code: false,
         },
     )
     .unwrap();
@@ -525,4 +527,155 @@ fn well_known_titles_and_file_names_name_front_and_back_matter() {
     ] {
         assert_eq!(file_kind(file), kind, "{file}");
     }
+}
+
+/// The book's files with one file's bytes replaced.
+fn with_file(book: &TestBook, path: &str, bytes: Vec<u8>) -> Vec<u8> {
+    let files: Vec<(String, Vec<u8>)> = book
+        .files()
+        .into_iter()
+        .map(|(name, old)| {
+            let new = if name == path { bytes.clone() } else { old };
+            (name, new)
+        })
+        .collect();
+    build::zip(&files)
+}
+
+fn utf16le(text: &str) -> Vec<u8> {
+    let mut out = vec![0xff, 0xfe];
+    out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    out
+}
+
+#[test]
+fn documents_in_windows_1252_latin_1_and_utf_16_are_decoded_as_declared() {
+    let book = TestBook::new("Encodings")
+        .chapter("a.xhtml", "One", &["placeholder"])
+        .chapter("b.xhtml", "Two", &["placeholder"]);
+    let latin = b"<?xml version=\"1.0\" encoding=\"windows-1252\"?>\n<html xmlns=\"http://www.w3.org/1999/xhtml\"><head><title>One</title></head><body><h2>One</h2><p>Caf\xe9 \x93cr\xe8me\x94 \x96 na\xefve.</p></body></html>".to_vec();
+    let utf16 = utf16le(
+        "<?xml version=\"1.0\" encoding=\"UTF-16\"?>\n<html xmlns=\"http://www.w3.org/1999/xhtml\"><head><title>Two</title></head><body><h2>Two</h2><p>Grüße aus Köln.</p></body></html>",
+    );
+    // The package document in UTF-16 too.
+    let files: Vec<(String, Vec<u8>)> = book
+        .files()
+        .into_iter()
+        .map(|(n, b)| match n.as_str() {
+            "OEBPS/a.xhtml" => (n, latin.clone()),
+            "OEBPS/b.xhtml" => (n, utf16.clone()),
+            "OEBPS/content.opf" => {
+                let text = String::from_utf8(b)
+                    .unwrap()
+                    .replace("encoding=\"utf-8\"", "encoding=\"UTF-16\"");
+                (n, utf16le(&text))
+            }
+            _ => (n, b),
+        })
+        .collect();
+    let book = read(&build::zip(&files), &default()).unwrap();
+    let texts: Vec<&str> = book
+        .chapters
+        .iter()
+        .filter(|c| c.kept)
+        .map(|c| c.text.as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        ["One\n\nCafé “crème” – naïve.", "Two\n\nGrüße aus Köln."]
+    );
+    assert_eq!(book.metadata.title.as_deref(), Some("Encodings"));
+}
+
+#[test]
+fn navigation_hidden_content_and_gutenberg_boilerplate_are_not_read() {
+    let body = concat!(
+        "<div class=\"related\" role=\"navigation\"><h3>Navigation</h3><ul><li><a href=\"x\">next</a></li></ul></div>",
+        "<nav><p>Skip to content</p></nav>",
+        "<h1>The Chapter</h1>",
+        "<p>Seen.</p><p aria-hidden=\"true\">Unseen one.</p><p style=\"color: red; display : none\">Unseen two.</p>",
+        "<p hidden=\"\">Unseen three.</p>",
+        "<div class=\"pg-boilerplate pgfooter\" id=\"pg-footer\"><p>End of the Project Gutenberg EBook.</p></div>",
+    );
+    let book = TestBook::new("Hidden").doc("a.xhtml", "", body);
+    let book = read(&book.build(), &default()).unwrap();
+    let kept: Vec<(&str, &str)> = book
+        .chapters
+        .iter()
+        .filter(|c| c.kept)
+        .map(|c| (c.title.as_str(), c.text.as_str()))
+        .collect();
+    assert_eq!(kept, [("The Chapter", "The Chapter\n\nSeen.")]);
+
+    // A Gutenberg book whose header and licence are plain text between the markers.
+    let body = concat!(
+        "<p>The Project Gutenberg EBook of Tales, by Someone</p><p>This eBook is for the use of anyone anywhere.</p>",
+        "<p>*** START OF THIS PROJECT GUTENBERG EBOOK TALES ***</p>",
+        "<h2>The Tale</h2><p>Once upon a time.</p>",
+        "<p>*** END OF THIS PROJECT GUTENBERG EBOOK TALES ***</p><p>Updated editions will replace the previous one.</p>",
+    );
+    let book = TestBook::new("Tales").doc("a.xhtml", "The Tale", body);
+    let book = read(&book.build(), &default()).unwrap();
+    let texts: Vec<&str> = book
+        .chapters
+        .iter()
+        .filter(|c| c.kept)
+        .map(|c| c.text.as_str())
+        .collect();
+    assert_eq!(texts, ["The Tale\n\nOnce upon a time."]);
+}
+
+#[test]
+fn a_heading_after_an_epigraph_is_read_once_first() {
+    let body = "<p class=\"page\">17</p><blockquote><p>All happy families are alike.</p></blockquote><h2>Chapter One</h2><p>Everything was in confusion.</p>";
+    let book = TestBook::new("Once").doc("a.xhtml", "Chapter One", body);
+    let book = read(&book.build(), &default()).unwrap();
+    let chapter = book.chapters.iter().find(|c| c.kept).unwrap();
+    assert_eq!(
+        chapter.text,
+        "Chapter One\n\n17\n\nAll happy families are alike.\n\nEverything was in confusion."
+    );
+}
+
+#[test]
+fn a_spine_listing_a_document_twice_or_in_parts_reads_it_once() {
+    let book = TestBook::new("Twice")
+        .chapter("a.xhtml", "One", &["First."])
+        .chapter("b.xhtml", "Two", &["Second."]);
+    let opf = book.opf().replace(
+        "<itemref idref=\"d1\"/>",
+        "<itemref idref=\"d1\"/><itemref idref=\"d0\"/><itemref idref=\"part\"/>",
+    );
+    let opf = opf.replace(
+        "</manifest>",
+        "<item id=\"part\" href=\"a.xhtml#s2\" media-type=\"application/xhtml+xml\"/></manifest>",
+    );
+    let bytes = with_file(&book, "OEBPS/content.opf", opf.into_bytes());
+    let book = read(&bytes, &default()).unwrap();
+    assert_eq!(kept_titles(&book), ["One", "Two"]);
+}
+
+#[test]
+fn a_malformed_guide_keeps_the_label_rules_and_front_pages_are_title_pages() {
+    let book = TestBook::new("Guide")
+        .doc("front.xhtml", "Front page", "<h1>Guide</h1><p>A novel.</p>")
+        .doc(
+            "9780000_titlepage.xhtml",
+            "",
+            "<p>Guide</p><p>by A. Writer</p>",
+        )
+        .doc("contents.xhtml", "Contents", "<p>One. Two.</p>")
+        .guide("contents.xhtml")
+        .chapter("one.xhtml", "One", &["Text."]);
+    let book = read(&book.build(), &default()).unwrap();
+    assert_eq!(kept_titles(&book), ["One"]);
+    let reasons: Vec<&str> = left_out(&book).into_iter().map(|(_, r)| r).collect();
+    assert_eq!(
+        reasons,
+        [
+            "title page (titled \"Front page\")",
+            "title page (file name 9780000_titlepage.xhtml)",
+            "table of contents (titled \"Contents\")",
+        ]
+    );
 }

@@ -35,6 +35,10 @@ pub(super) struct Segment {
     /// `epub:type` values and `doc-` roles of the body and of the elements opened before the
     /// segment's first word: what the segment is (`chapter`, `colophon`, `toc`, ...).
     pub(super) types: Vec<String>,
+    /// Words outside headings, and how many of them are the text of links (a contents list
+    /// is all links).
+    pub(super) prose_words: usize,
+    pub(super) link_words: usize,
 }
 
 /// A document read: its `<title>` and its segments in document order.
@@ -44,10 +48,11 @@ pub(super) struct Content {
     pub(super) segments: Vec<Segment>,
 }
 
-/// Elements that are not read, with everything in them.
-const HIDDEN: [&str; 17] = [
+/// Elements that are not read, with everything in them. `<label>` captions a form control,
+/// and SiSU books put each paragraph's number in one.
+const HIDDEN: [&str; 18] = [
     "script", "style", "template", "svg", "math", "img", "audio", "video", "object", "iframe",
-    "noscript", "canvas", "button", "select", "input", "textarea", "map",
+    "noscript", "canvas", "button", "select", "input", "textarea", "map", "label",
 ];
 
 /// Elements that start and end a paragraph.
@@ -103,8 +108,9 @@ const NOTES: [&str; 7] = [
 
 /// Reads the document `text`, cutting it at the elements whose id is one of `cuts`' ids.
 /// `first_title` is the table-of-contents title of the stretch before the first cut.
-pub(super) fn read(text: &str, cuts: &[Cut], first_title: &str) -> Content {
+pub(super) fn read(text: &str, cuts: &[Cut], first_title: &str, read_code: bool) -> Content {
     let mut reader = Reader::new(cuts, first_title);
+    reader.read_code = read_code;
     markup::events(text, &mut |event| reader.event(event));
     reader.finish()
 }
@@ -166,6 +172,10 @@ struct Reader<'c> {
     current: Segment,
     /// Number of segments finished, i.e. the index of the current one.
     segment_no: usize,
+    /// Whether `<pre>` is read (`--read-code`).
+    read_code: bool,
+    /// Links open around the current text.
+    links: usize,
 }
 
 impl<'c> Reader<'c> {
@@ -186,6 +196,8 @@ impl<'c> Reader<'c> {
             content: Content::default(),
             current: Segment::default(),
             segment_no: 0,
+            read_code: false,
+            links: 0,
         }
     }
 
@@ -212,7 +224,7 @@ impl<'c> Reader<'c> {
 
     fn end_segment(&mut self) {
         let mut segment = std::mem::take(&mut self.current);
-        segment.text = std::mem::take(&mut self.speech.text);
+        segment.text = without_gutenberg_boilerplate(std::mem::take(&mut self.speech.text));
         self.speech = Speech::default();
         self.content.segments.push(segment);
         self.segment_no = self.segment_no.saturating_add(1);
@@ -274,6 +286,12 @@ impl<'c> Reader<'c> {
         if self.sups == 0 {
             self.words_outside_sup = self.words_outside_sup.saturating_add(words);
         }
+        if self.headings == 0 {
+            self.current.prose_words = self.current.prose_words.saturating_add(words);
+            if self.links > 0 {
+                self.current.link_words = self.current.link_words.saturating_add(words);
+            }
+        }
     }
 
     fn open(&mut self, tag: Tag) {
@@ -310,6 +328,7 @@ impl<'c> Reader<'c> {
             Kind::LineBreak => self.speech.gap(Gap::Line),
             Kind::Sup => self.sups = self.sups.saturating_add(1),
             Kind::Link => {
+                self.links = self.links.saturating_add(1);
                 if let Some(sup) = self.frames.iter_mut().rev().find(|f| f.kind == Kind::Sup) {
                     sup.flag |= tag.attribute("href").is_some();
                 }
@@ -351,7 +370,11 @@ impl<'c> Reader<'c> {
             || tag.is("noteref")
             || tag.is("pagebreak")
             || tag.attribute("hidden").is_some()
-            || (!at_top && NOTES.iter().any(|n| tag.is(n)));
+            || (!at_top && NOTES.iter().any(|n| tag.is(n)))
+            || is_navigation(tag)
+            || is_hidden_by_style(tag)
+            || is_gutenberg_boilerplate(tag)
+            || (name == "pre" && !self.read_code);
         if name == "head" {
             Kind::Head
         } else if hidden {
@@ -409,6 +432,7 @@ impl<'c> Reader<'c> {
                 }
             }
             Kind::Link => {
+                self.links = self.links.saturating_sub(1);
                 let inside_sup_only = self.words_outside_sup == frame.words_outside_sup;
                 let wrote = self.speech.text.len() > frame.mark.len;
                 if frame.flag && wrote && inside_sup_only && self.sups == 0 {
@@ -452,6 +476,77 @@ impl<'c> Reader<'c> {
     }
 }
 
+/// Navigation that is no part of the text: `<nav>` (but a table of contents, which is front
+/// matter left out or kept whole), `role="navigation"` (the bars that documentation generators
+/// repeat on every page: Sphinx's "related" and sidebar).
+fn is_navigation(tag: &Tag) -> bool {
+    let toc = tag.is("toc") || tag.is("landmarks") || tag.is("page-list");
+    (tag.name == "nav" && !toc)
+        || tag
+            .attribute("role")
+            .is_some_and(|r| r.split_whitespace().any(|r| r == "navigation"))
+}
+
+/// Content the book hides: `aria-hidden="true"`, or an inline `display: none`.
+fn is_hidden_by_style(tag: &Tag) -> bool {
+    tag.attribute("aria-hidden")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        || tag.attribute("style").is_some_and(|style| {
+            let style: String = style
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            style.split(';').any(|d| d == "display:none")
+        })
+}
+
+/// Project Gutenberg's header and licence, as its Ebookmaker marks them.
+fn is_gutenberg_boilerplate(tag: &Tag) -> bool {
+    const IDS: [&str; 5] = [
+        "pg-header",
+        "pg-footer",
+        "pg-machine-header",
+        "pg-start-separator",
+        "pg-end-separator",
+    ];
+    tag.attribute("class").is_some_and(|c| {
+        c.split_whitespace()
+            .any(|c| matches!(c, "pg-boilerplate" | "pgheader" | "pgfooter"))
+    }) || tag.attribute("id").is_some_and(|id| IDS.contains(&id))
+}
+
+/// `text` without Project Gutenberg's header (everything up to the `*** START OF THE PROJECT
+/// GUTENBERG EBOOK ... ***` line) and licence (from the `*** END OF ...` line on), for books
+/// whose boilerplate is not marked up as such.
+fn without_gutenberg_boilerplate(text: String) -> String {
+    let marker = |paragraph: &str, word: &str| {
+        let p = paragraph
+            .trim_start_matches(['*', ' '])
+            .to_ascii_uppercase();
+        paragraph.trim_start().starts_with("***")
+            && p.starts_with(word)
+            && p.contains("PROJECT GUTENBERG")
+    };
+    if !text.contains("***") {
+        return text;
+    }
+    let paragraphs: Vec<&str> = text.split("\n\n").collect();
+    let start = paragraphs
+        .iter()
+        .position(|p| marker(p, "START OF"))
+        .map_or(0, |i| i + 1);
+    let end = paragraphs
+        .iter()
+        .position(|p| marker(p, "END OF"))
+        .unwrap_or(paragraphs.len())
+        .max(start);
+    if start == 0 && end == paragraphs.len() {
+        return text;
+    }
+    paragraphs[start..end].join("\n\n")
+}
+
 fn is_heading(name: &str) -> bool {
     matches!(name, "h1" | "h2" | "h3" | "h4" | "h5" | "h6")
 }
@@ -478,7 +573,7 @@ mod tests {
     }
 
     fn speak(body: &str) -> String {
-        let content = read(&xhtml(body), &[], "");
+        let content = read(&xhtml(body), &[], "", false);
         assert_eq!(content.segments.len(), 1);
         content.segments[0].text.clone()
     }
@@ -513,8 +608,16 @@ mod tests {
             speak(
                 "<p>See <a href=\"https://x.org\">https://www.x.org/a_b</a>'s page, _Un_<i>important</i> and hello_world.</p><pre>read_line()\n  next</pre>"
             ),
-            "See x.org's page, Unimportant and hello world.\n\nread_line()\nnext"
+            "See x.org's page, Unimportant and hello world."
         );
+        // `<pre>` is code: read only with --read-code, its line breaks kept.
+        let content = read(
+            &xhtml("<p>Call it.</p><pre>read_line()\n  next</pre>"),
+            &[],
+            "",
+            true,
+        );
+        assert_eq!(content.segments[0].text, "Call it.\n\nread_line()\nnext");
     }
 
     #[test]
@@ -530,7 +633,7 @@ mod tests {
     #[test]
     fn an_hgroup_is_one_heading_said_as_the_toc_says_it() {
         let body = r#"<section epub:type="chapter"><hgroup><h2 epub:type="ordinal">I</h2><p epub:type="title">Down the Rabbit-Hole</p></hgroup><p>Alice was beginning.</p></section>"#;
-        let content = read(&xhtml(body), &[], "I: Down the Rabbit-Hole");
+        let content = read(&xhtml(body), &[], "I: Down the Rabbit-Hole", false);
         let segment = &content.segments[0];
         assert_eq!(
             segment.text,
@@ -539,7 +642,7 @@ mod tests {
         assert_eq!(segment.heading.as_deref(), Some("I: Down the Rabbit-Hole"));
         assert!(segment.starts_with_heading);
         assert_eq!(segment.types, ["chapter"]);
-        let content = read(&xhtml(body), &[], "");
+        let content = read(&xhtml(body), &[], "", false);
         assert_eq!(
             content.segments[0].text,
             "I. Down the Rabbit-Hole\n\nAlice was beginning."
@@ -560,7 +663,7 @@ mod tests {
                 title: "Two".into(),
             },
         ];
-        let content = read(&xhtml(body), &cuts, "Book");
+        let content = read(&xhtml(body), &cuts, "Book", false);
         let got: Vec<(Option<usize>, &str, bool)> = content
             .segments
             .iter()
@@ -579,7 +682,7 @@ mod tests {
     #[test]
     fn tag_soup_reads_like_xhtml() {
         let html = "<html><head><title>T</title></head><body><p>One&nbsp;&mdash; two<p>Three &amp; four<br>five</body>";
-        let content = read(html, &[], "");
+        let content = read(html, &[], "", false);
         assert_eq!(content.segments[0].text, "One — two\n\nThree & four\nfive");
         assert_eq!(content.title.as_deref(), Some("T"));
     }
@@ -587,7 +690,7 @@ mod tests {
     #[test]
     fn an_endnotes_document_is_read_but_notes_inside_a_chapter_are_not() {
         let notes = r#"<section epub:type="endnotes"><h2>Endnotes</h2><ol><li id="n1"><p>A note.</p></li></ol></section>"#;
-        let content = read(&xhtml(notes), &[], "");
+        let content = read(&xhtml(notes), &[], "", false);
         assert_eq!(content.segments[0].text, "Endnotes\n\nA note.");
         assert_eq!(content.segments[0].types, ["endnotes"]);
     }

@@ -7,6 +7,7 @@
 pub mod decode;
 pub mod epub;
 pub mod outage;
+pub mod packing;
 pub mod playback;
 pub mod probe;
 pub mod realtime;
