@@ -14,6 +14,8 @@
 #[path = "../tests/it/support/epub.rs"]
 #[allow(dead_code)] // the test suite's EPUB builder; the benchmark uses one generator of it
 mod epub;
+#[path = "../tests/it/support/hearing.rs"]
+mod hearing;
 #[path = "../tests/it/support/packing.rs"]
 #[allow(dead_code)] // fields the test prints in its messages
 mod packing;

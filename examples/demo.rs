@@ -7,6 +7,8 @@
 //! Any `run` flag may follow the manifest (`--audio-format wav`, `-o DIR`, `--rpm 600`, ...).
 //! Interrupt it and run it again: it resumes, as a real run does.
 
+#[path = "../tests/it/support/hearing.rs"]
+mod hearing;
 #[path = "../tests/it/support/server.rs"]
 mod server;
 #[path = "../tests/it/support/synth.rs"]

@@ -46,6 +46,10 @@ pub enum Command {
     Report(ReportArgs),
     /// Put failed items back to pending, so that the next run tries them again.
     Retry(RetryArgs),
+    /// Hear the done items of a queue back through a transcription endpoint and score each
+    /// piece against its text, without speaking anything again (--fix: re-request the pieces
+    /// over --max-wer). Takes the options of `run`; --verify is implied.
+    Verify(VerifyArgs),
     /// Print exactly the text each item sends, piece by piece, after every rule and the
     /// lexicon. Sends nothing, writes nothing (but --dir), needs no key.
     #[command(
@@ -273,10 +277,54 @@ pub struct JobArgs {
     #[arg(long)]
     pub allow_insecure_http: bool,
 
+    /// Hear every piece back through POST {verify base URL}/audio/transcriptions and score its
+    /// transcript against its text; over --max-wer the piece is requested once more
+    #[arg(long, help_heading = "Verification")]
+    pub verify: bool,
+
+    /// Transcription API root [default: --base-url]
+    #[arg(long, value_name = "URL", help_heading = "Verification")]
+    pub verify_base_url: Option<String>,
+
+    /// Transcription model; a local Whisper server takes its own name [default:
+    /// gpt-4o-mini-transcribe]
+    #[arg(long, value_name = "M", help_heading = "Verification")]
+    pub verify_model: Option<String>,
+
+    /// Environment variable that holds the transcription API's key [default: the speech key;
+    /// none for a loopback server]
+    #[arg(long, value_name = "NAME", help_heading = "Verification")]
+    pub verify_api_key_env: Option<String>,
+
+    /// Share of pieces heard back, 0 to 1 (the same pieces on every run) [default: 1]
+    #[arg(long, value_name = "F", help_heading = "Verification")]
+    pub verify_sample: Option<f64>,
+
+    /// Fail an item whose piece is still over --max-wer after one more request, instead of
+    /// keeping it with a warning
+    #[arg(long, help_heading = "Verification")]
+    pub verify_strict: bool,
+
+    /// Word error rate (character error rate for CJK) over which a transcript does not match
+    /// its text [default: 0.18, measured: README "Verification"]
+    #[arg(long, value_name = "X", help_heading = "Verification")]
+    pub max_wer: Option<f64>,
+
     /// Pronunciation lexicon (TOML): `[replace]` maps words or phrases, matched as whole words
     /// as written, to what to say instead; `[replace_any_case]` does the same ignoring case
     #[arg(long, value_name = "FILE")]
     pub lexicon: Option<PathBuf>,
+}
+
+/// Options of `verify`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+
+    /// Request again the pieces whose transcript is over --max-wer, and rewrite their items.
+    #[arg(long)]
+    pub fix: bool,
 }
 
 /// Options of `plan`.

@@ -117,6 +117,18 @@ impl AudioFormat {
     pub fn extension(self) -> &'static str {
         self.as_str()
     }
+
+    /// The media type of a file in this format, as an upload names it.
+    pub fn mime(self) -> &'static str {
+        match self {
+            AudioFormat::Mp3 => "audio/mpeg",
+            AudioFormat::Opus => "audio/ogg",
+            AudioFormat::Aac => "audio/aac",
+            AudioFormat::Flac => "audio/flac",
+            AudioFormat::Wav => "audio/wav",
+            AudioFormat::Pcm => "application/octet-stream",
+        }
+    }
 }
 
 named_enum! {

@@ -288,7 +288,8 @@ fn book_fingerprint(settings: &BookSettings, book: BookFormat, items: &[&BookIte
     hex::encode(h.finalize())
 }
 
-/// An item's cues, from its pieces' text and measured lengths.
+/// An item's cues, from its pieces' text and measured lengths (and the times their
+/// transcripts give, where they were heard back).
 fn item_cues(
     conn: &Connection,
     item: &BookItemRow,
@@ -296,7 +297,11 @@ fn item_cues(
 ) -> Result<Vec<subtitles::Cue>, BookError> {
     let pieces: Vec<PieceTiming> = queue::item_piece_timings(conn, &item.key)?
         .into_iter()
-        .map(|(text, seconds)| PieceTiming { text, seconds })
+        .map(|(text, seconds, heard)| PieceTiming {
+            text,
+            seconds,
+            heard: subtitles::parse_heard(heard.as_deref()),
+        })
         .collect();
     Ok(subtitles::item_cues(
         &pieces,

@@ -1,5 +1,5 @@
 //! The program for a parsed command line, and the commands other than `run` (which has its own
-//! folder): `plan` (its JSON in `plan_json.rs`), `status`, `report`, `retry`, `text`, and
+//! folder): `plan` (its JSON in `plan_json.rs`), `status`, `report`, `retry`, `verify`, `text`, and
 //! `completions` and `man` (`generate.rs`). Each is thin: read the configuration, call the
 //! stages in order, print.
 
@@ -11,6 +11,7 @@ mod report;
 mod retry;
 mod status;
 mod text;
+mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, env};
@@ -48,6 +49,7 @@ async fn execute(cli: Cli) -> Result<Outcome, Error> {
         Command::Status(args) => status::status(&args),
         Command::Report(args) => report::report(&args, quiet),
         Command::Retry(args) => retry::retry(&args, quiet),
+        Command::Verify(args) => verify::verify(&args, quiet).await,
         Command::Text(args) => text::text(Config::from_args(&args.job, &env)?, &args),
         Command::Completions(args) => generate::completions(args.shell),
         Command::Man => generate::man(),

@@ -59,6 +59,8 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
     };
     let mut seen: HashSet<u128> = HashSet::new();
     let mut totals = PlanTotals::default();
+    let hearing_price =
+        plan::prices::transcription_per_minute(&cfg.verify.model, &cfg.verify.base_url);
     let mut voices = voice::ItemVoices::new(cfg, &manifest, espeak.as_ref());
     for (seq, item) in manifest.items().map_err(Error::input)?.enumerate() {
         let mut item = item.map_err(Error::input)?;
@@ -75,6 +77,13 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
                 match plan::cost_usd(&item.settings.model, &cfg.base_url, p.characters) {
                     Some(cost) => totals.cost += cost,
                     None => totals.unpriced = Some(item.settings.model.clone()),
+                }
+                if cfg.verify.enabled {
+                    let minutes = plan::speech_seconds(p.characters, item.settings.speed) / 60.0
+                        * cfg.verify.sample;
+                    totals.heard_minutes += minutes;
+                    totals.hearing_cost += minutes * hearing_price;
+                    totals.cost += minutes * hearing_price;
                 }
             }
         }
@@ -240,18 +249,19 @@ fn render_plan_totals(cfg: &Config, t: &PlanTotals) -> String {
             _ => "espeak-ng",
         };
         return format!(
-            "\n{} items, {} pieces, {} characters\n{} pieces to speak ({} characters; {} pieces already have audio or repeat)\nestimated cost: $0.00 ({program} runs on this machine, {} at once; --model, --rpm and --cpm do not apply)\nestimated time: {}\nvoice: {}\nout: {}\n",
+            "\n{} items, {} pieces, {} characters\n{} pieces to speak ({} characters; {} pieces already have audio or repeat)\nestimated cost: ${:.2} ({program} runs on this machine, {} at once; --model, --rpm and --cpm do not apply)\nestimated time: {}\nvoice: {}\nout: {}\n",
             t.items,
             t.pieces,
             t.chars,
             t.work.requests,
             t.work.characters,
             t.pieces - t.work.requests,
+            t.cost,
             cfg.concurrency,
             render_estimate(cfg, &t.estimate(cfg), &t.work),
             cfg.voice.voice,
             cfg.out.display(),
-        );
+        ) + &verification_line(cfg, t);
     }
     format!(
         "\n{} items, {} pieces, {} characters\n{} requests to send ({} characters; {} pieces already have audio or repeat)\nestimated cost: {}\nestimated time: {}\nout: {}\n",
@@ -265,6 +275,23 @@ fn render_plan_totals(cfg: &Config, t: &PlanTotals) -> String {
         render_estimate(cfg, &t.estimate(cfg), &t.work),
         cfg.out.display(),
     ) + &token_limit_line(cfg)
+        + &verification_line(cfg, t)
+}
+
+/// With `--verify`: what hearing the pieces back costs (SPEC §11).
+fn verification_line(cfg: &Config, t: &PlanTotals) -> String {
+    if !cfg.verify.enabled {
+        return String::new();
+    }
+    let price = plan::prices::transcription_per_minute(&cfg.verify.model, &cfg.verify.base_url);
+    format!(
+        "verification: about {:.1} minutes of audio heard back by {} at {}: ${:.2} (at ${price:.3} a minute, prices of {}; included above)\n",
+        t.heard_minutes,
+        cfg.verify.model,
+        cfg.verify.base_url,
+        t.hearing_cost,
+        plan::prices::PRICES_READ,
+    )
 }
 
 /// The estimated cost and the price it rests on: unknown, and said so, for a model the price

@@ -97,6 +97,7 @@ impl<W: Write> PlanJsonWriter<W> {
             "requests": t.work.requests,
             "characters_to_send": t.work.characters,
             "estimated_cost_usd": t.unpriced.is_none().then(|| round(t.cost, 4)),
+            "transcription_cost_usd": round(t.hearing_cost, 4),
             "estimated_seconds": round(estimate.seconds, 1),
             "limited_by": estimate.bound,
         });

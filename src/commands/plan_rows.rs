@@ -33,11 +33,15 @@ pub(super) struct PlanTotals {
     pub chars: usize,
     /// The requests to send, their characters and their typical answer times.
     pub work: Workload,
+    /// Speech and (with `--verify`) transcription.
     pub cost: f64,
     /// Words or phrases the lexicon replaced, in all items.
     pub replacements: usize,
     /// A model with no known price that some request goes to: the cost is then unknown.
     pub unpriced: Option<String>,
+    /// With `--verify`: minutes of audio to hear back (the sampled share), and their cost.
+    pub heard_minutes: f64,
+    pub hearing_cost: f64,
 }
 
 impl PlanTotals {

@@ -71,6 +71,10 @@ struct Progress {
     estimated_cost_usd: Option<f64>,
     /// The spend the server billed in tokens (`null` when none was).
     billed_usd: Option<f64>,
+    /// Pieces heard back through a transcription endpoint (SPEC §11).
+    verified_pieces: u64,
+    /// Their word error rate, word-weighted; null when none was heard.
+    wer: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -119,6 +123,8 @@ pub(super) fn status(args: &StatusArgs) -> Result<Outcome, Error> {
             audio_seconds: t.audio_seconds,
             estimated_cost_usd: t.estimated_cost_usd,
             billed_usd: t.billed_usd,
+            verified_pieces: t.verified_pieces,
+            wer: t.wer,
         },
         recent_errors: queue::recent_errors(&conn, RECENT_ERRORS)?
             .into_iter()
@@ -170,6 +176,12 @@ fn render_text(s: &Status) -> String {
             + &g.billed_usd
                 .map_or_else(String::new, |b| format!(" (${b:.4} billed in tokens)"))
     );
+    if let Some(wer) = g.wer {
+        text += &format!(
+            "heard back: {} pieces, word error rate {wer:.3}\n",
+            g.verified_pieces
+        );
+    }
     if !s.recent_errors.is_empty() {
         text += "recent errors:\n";
         for e in &s.recent_errors {

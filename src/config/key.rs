@@ -46,6 +46,18 @@ impl Config {
         self.api_key(env).map(Some)
     }
 
+    /// Reads the transcription key (SPEC §11): `None` for a loopback server when there is
+    /// none to read.
+    pub fn verify_key(&self, env: EnvLookup<'_>) -> Result<Option<ApiKey>, ConfigError> {
+        let mut speech = self.clone();
+        speech.key_source = self.verify.key_source.clone();
+        match speech.api_key(env) {
+            Ok(key) => Ok(Some(key)),
+            Err(_) if self.verify.key_optional => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Reads the API key from where the configuration says. Missing or empty is an input error.
     pub fn api_key(&self, env: EnvLookup<'_>) -> Result<ApiKey, ConfigError> {
         let key = match &self.key_source {

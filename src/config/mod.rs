@@ -63,7 +63,31 @@ pub struct Config {
     pub max_cost: Option<f64>,
     /// The audiobook outputs: tags, book file, subtitles (SPEC §8).
     pub book: BookOptions,
+    /// Hearing pieces back (SPEC §11).
+    pub verify: VerifyOptions,
+    /// `--max-wer`: the word error rate over which a transcript does not match its text (the
+    /// realtime voice's verbatim check and `--verify` both use it).
+    pub max_wer: f64,
 }
+
+/// `--verify` and its options, checked.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    pub enabled: bool,
+    /// Transcription API root, without a trailing slash.
+    pub base_url: String,
+    pub model: String,
+    /// Where the transcription key is read: `--verify-api-key-env`, else the speech key's place.
+    pub key_source: KeySource,
+    /// A loopback server needs no key: when none is found, none is sent.
+    pub key_optional: bool,
+    /// Share of pieces heard back, in (0, 1].
+    pub sample: f64,
+    pub strict: bool,
+}
+
+/// The default `--verify-model`.
+pub const DEFAULT_VERIFY_MODEL: &str = "gpt-4o-mini-transcribe";
 
 /// Reads a job file: the options under their long names, `input` naming the manifest.
 /// `input`, `out`, `db`, `api-key-file`, `cover`, `lexicon` and `piper-voices` become relative
@@ -257,6 +281,14 @@ impl Config {
             )));
         }
 
+        let verify = verify_options(&o, &base_url, &key_source)?;
+        let max_wer = o.max_wer.unwrap_or(crate::verify::DEFAULT_MAX_WER);
+        if !(max_wer.is_finite() && max_wer >= 0.0) {
+            return Err(ConfigError::new(format!(
+                "--max-wer: {max_wer} is not a rate (0 or more, e.g. 0.18)"
+            )));
+        }
+
         let provider = o.provider.unwrap_or_else(|| {
             default_provider(
                 o.model.is_some(),
@@ -409,8 +441,51 @@ impl Config {
             pause_ms: u64::from(pause_ms),
             max_cost: o.max_cost,
             book,
+            verify,
+            max_wer,
         })
     }
+}
+
+/// The verification options (flags and job file are one set by now), checked.
+fn verify_options(
+    o: &JobArgs,
+    speech_base: &str,
+    speech_key: &KeySource,
+) -> Result<VerifyOptions, ConfigError> {
+    let base_url = match &o.verify_base_url {
+        Some(url) => check_base_url(url, o.allow_insecure_http)
+            .map_err(|e| ConfigError::new(e.0.replace("--base-url", "--verify-base-url")))?,
+        None => speech_base.to_string(),
+    };
+    let model = non_empty("--verify-model", o.verify_model.clone())?
+        .unwrap_or_else(|| DEFAULT_VERIFY_MODEL.to_string());
+    if let Some(name) = &o.verify_api_key_env
+        && (name.trim().is_empty() || name.contains('='))
+    {
+        return Err(ConfigError::new(format!(
+            "--verify-api-key-env: `{name}` is not a variable name"
+        )));
+    }
+    let key_source = match &o.verify_api_key_env {
+        Some(name) => KeySource::Env(name.clone()),
+        None => speech_key.clone(),
+    };
+    let sample = o.verify_sample.unwrap_or(1.0);
+    if !(sample.is_finite() && sample > 0.0 && sample <= 1.0) {
+        return Err(ConfigError::new(format!(
+            "--verify-sample: {sample} is not a share of pieces (more than 0, at most 1)"
+        )));
+    }
+    Ok(VerifyOptions {
+        enabled: o.verify,
+        key_optional: crate::plan::prices::is_loopback(&base_url),
+        base_url,
+        model,
+        key_source,
+        sample,
+        strict: o.verify_strict,
+    })
 }
 
 /// The default provider: `openai`, except for a new queue at api.openai.com with no model

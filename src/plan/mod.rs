@@ -150,6 +150,12 @@ pub fn cost_usd(model: &str, base_url: &str, characters: usize) -> Option<f64> {
     prices::estimate_usd(model, base_url, characters)
 }
 
+/// Seconds of speech a text of `characters` takes, for estimates made before any audio exists:
+/// 15 characters a second, a reader's pace in English at speed 1.
+pub fn speech_seconds(characters: usize, speed: f64) -> f64 {
+    characters as f64 / 15.0 / speed.max(0.25)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

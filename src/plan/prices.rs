@@ -22,7 +22,6 @@ pub enum Price {
     /// Per million tokens, by kind (`gpt-4o-mini-tts`, the realtime models).
     PerMillionTokens(TokenPrices),
     /// Per minute of audio sent (transcription models).
-    #[allow(dead_code)] // the transcription prices of SPEC section 11 construct it
     PerAudioMinute(f64),
 }
 
@@ -84,6 +83,20 @@ const PRICES: &[PriceRow] = &[
             audio_output: 64.0,
         }),
     },
+    // Transcription (SPEC section 11), per minute of audio: `whisper-1`'s published price, and
+    // OpenAI's own per-minute estimates of the token-billed `gpt-4o-*-transcribe` models.
+    PriceRow {
+        model: "whisper-1",
+        price: Price::PerAudioMinute(0.006),
+    },
+    PriceRow {
+        model: "gpt-4o-mini-transcribe",
+        price: Price::PerAudioMinute(0.003),
+    },
+    PriceRow {
+        model: "gpt-4o-transcribe",
+        price: Price::PerAudioMinute(0.006),
+    },
     PriceRow {
         model: "gpt-realtime-mini",
         price: Price::PerMillionTokens(TokenPrices {
@@ -110,6 +123,20 @@ pub fn price(model: &str, base_url: &str) -> Option<Price> {
         .find(|row| model.starts_with(row.model))
         .map(|row| row.price)
         .or_else(|| is_loopback(base_url).then_some(Price::Free))
+}
+
+/// US dollars per minute of audio heard back by a transcription `model` at `base_url`
+/// (SPEC section 11): nothing on this machine (a local Whisper answers to `whisper-1` too);
+/// the table's price; a model the table does not know (a relay's own) at `whisper-1`'s, so
+/// that `--max-cost` still counts it.
+pub fn transcription_per_minute(model: &str, base_url: &str) -> f64 {
+    if is_loopback(base_url) {
+        return 0.0;
+    }
+    match price(model, base_url) {
+        Some(Price::PerAudioMinute(p)) => p,
+        _ => 0.006,
+    }
 }
 
 /// Whether a base URL names this machine (a local server, which bills nothing).

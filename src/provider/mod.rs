@@ -108,6 +108,12 @@ pub trait Provider: Send + Sync {
         request: &'a SpeechRequest<'a>,
         dest: &'a Path,
     ) -> BoxFuture<'a, Result<Fetched, SpeechError>>;
+
+    /// Ends what the voice keeps between requests (warm processes) once the run's workers are
+    /// done, so that nothing outlives the run. Nothing to end by default.
+    fn finish(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 impl Provider for SpeechClient {

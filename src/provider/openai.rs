@@ -19,6 +19,8 @@ use crate::config::ApiKey;
 use crate::domain::AudioFormat;
 use crate::provider::encode::{API_RATE, Samples, resample};
 
+pub mod transcription;
+
 /// How much of an error body we read to find the server's message.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
@@ -216,30 +218,7 @@ impl SpeechClient {
 
     /// Sorts a non-200 answer into the class that decides what happens next.
     fn classify(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> SpeechError {
-        let error = ApiError::parse(body);
-        let message = self.redact(&error.message.clone().unwrap_or_else(|| describe_body(body)));
-        let said = format!(
-            "{} {}: {message}",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("")
-        );
-        let quota = error.code.as_deref() == Some("insufficient_quota")
-            || error.kind.as_deref() == Some("insufficient_quota");
-        match status.as_u16() {
-            401 | 403 => SpeechError::RunStopped(said),
-            429 if quota => SpeechError::RunStopped(said),
-            429 => SpeechError::Retryable {
-                after: retry_after(headers, &message),
-                reason: said,
-                rate_limited: true,
-            },
-            408 | 409 | 500..=599 => SpeechError::Retryable {
-                after: retry_after(headers, &message),
-                reason: said,
-                rate_limited: false,
-            },
-            _ => SpeechError::ItemFailed(said),
-        }
+        classify_answer(status, headers, body, &|t| self.redact(t))
     }
 
     /// A refusal of a model whose shutdown date is known (404, `model_not_found`, "does not
@@ -276,52 +255,101 @@ impl SpeechClient {
         ))
     }
 
-    /// A request that got no response at all. A timeout is retried as usual (the server may
-    /// be slow, not gone); a certificate error stops the run; anything else (refused, reset,
-    /// DNS) is no answer, which the pool counts towards an outage.
+    /// A request that got no response at all: see [`no_answer`].
     fn unanswered(&self, e: &reqwest::Error) -> SpeechError {
-        if e.is_timeout() {
-            return self.network_error(e);
-        }
-        if let Some(tls) = tls_certificate_error(e) {
-            return SpeechError::Certificate(self.redact(&format!(
-                "the server's TLS certificate is not trusted: {tls}"
-            )));
-        }
-        let what = if e.is_connect() {
-            format!("cannot connect: {}", root_cause(e))
-        } else {
-            format!("no answer: {}", root_cause(e))
-        };
-        SpeechError::Unreachable(self.redact(&what))
+        no_answer(e, &|t| self.redact(t))
     }
 
     fn network_error(&self, e: &reqwest::Error) -> SpeechError {
-        let what = if e.is_timeout() {
-            "request timed out".to_string()
-        } else if e.is_connect() {
-            format!("cannot connect: {}", root_cause(e))
-        } else if e.is_body() || e.is_decode() {
-            format!("response body broken off: {}", root_cause(e))
-        } else {
-            format!("request failed: {}", root_cause(e))
-        };
-        retry(self.redact(&what))
+        network_failure(e, &|t| self.redact(t))
     }
 
     /// The key never leaves in a message, whatever a server echoes back.
     fn redact(&self, text: &str) -> String {
-        let key = self.key.as_ref().map_or("", |k| k.expose());
-        let mut s = if key.len() >= 4 {
-            text.replace(key, "[redacted]")
-        } else {
-            text.to_string()
-        };
-        if s.chars().count() > 300 {
-            s = s.chars().take(300).collect::<String>() + "…";
-        }
-        s
+        redact_key(self.key.as_ref(), text)
     }
+}
+
+/// A server's words with the key taken out, cut to 300 characters.
+fn redact_key(key: Option<&ApiKey>, text: &str) -> String {
+    let key = key.map_or("", |k| k.expose());
+    let mut s = if key.len() >= 4 {
+        text.replace(key, "[redacted]")
+    } else {
+        text.to_string()
+    };
+    if s.chars().count() > 300 {
+        s = s.chars().take(300).collect::<String>() + "…";
+    }
+    s
+}
+
+/// Sorts a non-200 answer into the class that decides what happens next; `redact` cleans
+/// the server's words.
+fn classify_answer(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    redact: &dyn Fn(&str) -> String,
+) -> SpeechError {
+    let error = ApiError::parse(body);
+    let message = redact(&error.message.clone().unwrap_or_else(|| describe_body(body)));
+    let said = format!(
+        "{} {}: {message}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    let quota = error.code.as_deref() == Some("insufficient_quota")
+        || error.kind.as_deref() == Some("insufficient_quota");
+    match status.as_u16() {
+        401 | 403 => SpeechError::RunStopped(said),
+        429 if quota => SpeechError::RunStopped(said),
+        429 => SpeechError::Retryable {
+            after: retry_after(headers, &message),
+            reason: said,
+            rate_limited: true,
+        },
+        408 | 409 | 500..=599 => SpeechError::Retryable {
+            after: retry_after(headers, &message),
+            reason: said,
+            rate_limited: false,
+        },
+        _ => SpeechError::ItemFailed(said),
+    }
+}
+
+/// A request that got no response at all. A timeout is retried as usual (the server may be
+/// slow, not gone); a certificate error stops the run; anything else (refused, reset, DNS) is
+/// no answer, which the pool counts towards an outage.
+fn no_answer(e: &reqwest::Error, redact: &dyn Fn(&str) -> String) -> SpeechError {
+    if e.is_timeout() {
+        return network_failure(e, redact);
+    }
+    if let Some(tls) = tls_certificate_error(e) {
+        return SpeechError::Certificate(redact(&format!(
+            "the server's TLS certificate is not trusted: {tls}"
+        )));
+    }
+    let what = if e.is_connect() {
+        format!("cannot connect: {}", root_cause(e))
+    } else {
+        format!("no answer: {}", root_cause(e))
+    };
+    SpeechError::Unreachable(redact(&what))
+}
+
+/// A request that failed on the way: retried.
+fn network_failure(e: &reqwest::Error, redact: &dyn Fn(&str) -> String) -> SpeechError {
+    let what = if e.is_timeout() {
+        "request timed out".to_string()
+    } else if e.is_connect() {
+        format!("cannot connect: {}", root_cause(e))
+    } else if e.is_body() || e.is_decode() {
+        format!("response body broken off: {}", root_cause(e))
+    } else {
+        format!("request failed: {}", root_cause(e))
+    };
+    retry(redact(&what))
 }
 
 /// The rate a `pcm` answer states in `X-Sample-Rate` (a local Piper server answers 22050), when
@@ -427,7 +455,11 @@ impl ApiError {
         let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
             return ApiError::default();
         };
-        let error = value.get("error").unwrap_or(&value);
+        // FastAPI servers (local Whisper) put it under `detail`.
+        let error = value
+            .get("error")
+            .or_else(|| value.pointer("/detail/error"))
+            .unwrap_or(&value);
         let text = |k: &str| error.get(k).and_then(|v| v.as_str()).map(str::to_string);
         match error {
             serde_json::Value::String(s) => ApiError {

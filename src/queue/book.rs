@@ -65,14 +65,18 @@ pub fn book_items(conn: &Connection) -> Result<Vec<BookItemRow>, QueueError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// An item's pieces in order: the text sent and the measured seconds of its audio.
-pub fn item_piece_timings(conn: &Connection, key: &str) -> Result<Vec<(String, f64)>, QueueError> {
+/// An item's pieces in order: the text sent, the measured seconds of its audio, and the
+/// transcript's timings when it was heard back (JSON `[[start, end, text], ...]`).
+pub fn item_piece_timings(
+    conn: &Connection,
+    key: &str,
+) -> Result<Vec<(String, f64, Option<String>)>, QueueError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT p.text, coalesce(p.audio_seconds, 0) FROM item_pieces ip
+        "SELECT p.text, coalesce(p.audio_seconds, 0), p.timings FROM item_pieces ip
          JOIN pieces p ON p.fingerprint = ip.piece
          WHERE ip.item_key = ?1 ORDER BY ip.idx",
     )?;
-    let rows = stmt.query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = stmt.query_map([key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

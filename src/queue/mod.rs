@@ -9,6 +9,7 @@ mod lock;
 mod reads;
 mod runs;
 mod sync;
+mod verify;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ pub use lock::QueueLock;
 pub use reads::*;
 pub use runs::*;
 pub use sync::*;
+pub use verify::*;
 pub use writer::*;
 
 use crate::domain::{AudioFormat, ItemState, PieceState};
@@ -40,12 +42,13 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("schema_v3.sql")),
         // Costs in the unit that is billed: each request's billed dollars and token usage.
         M::up(include_str!("schema_billed.sql")),
+        M::up(include_str!("schema_v5.sql")),
     ])
 }
 
 /// The newest schema version this build knows.
 pub fn schema_version() -> i64 {
-    4
+    5
 }
 
 /// A queue that cannot be used or a write that did not happen.

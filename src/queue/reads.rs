@@ -89,8 +89,12 @@ pub struct Totals {
     pub billed_usd: Option<f64>,
     /// The tokens billed, summed over every request.
     pub billed_tokens: Option<crate::plan::prices::Usage>,
-    /// Items with audio-check warnings (section 9 of the contract).
+    /// Items with audio-check or transcript warnings (sections 9 and 11 of the contract).
     pub warnings: u64,
+    /// The word error rate over every heard piece, word-weighted; `None` when none was heard.
+    pub wer: Option<f64>,
+    /// Pieces heard back through the transcription endpoint.
+    pub verified_pieces: u64,
 }
 
 /// An item as the report shows it: one row of `items` with its pieces' counts.
@@ -108,6 +112,10 @@ pub struct ItemRow {
     pub error: Option<String>,
     /// Why some of its audio may be cut short or too long, piece by piece.
     pub warnings: Vec<String>,
+    /// Its word error rate over its heard pieces, word-weighted; `None` when none was heard.
+    pub wer: Option<f64>,
+    /// Its pieces heard back.
+    pub verified_pieces: u64,
 }
 
 /// Streams every item to `f`, in manifest order (removed ones last), in one pass over the
@@ -117,7 +125,8 @@ pub fn each_item_row(conn: &Connection, mut f: impl FnMut(ItemRow)) -> Result<()
         "SELECT i.key, i.title, i.status, i.output, i.characters,
                 count(ip.piece), coalesce(sum(p.attempts), 0), i.bytes, i.audio_seconds,
                 coalesce(i.error, CASE WHEN i.status = 'pending' THEN max(p.error) END),
-                json_group_array(json_array(ip.idx, p.warning)) FILTER (WHERE p.warning IS NOT NULL)
+                json_group_array(json_array(ip.idx, p.warning)) FILTER (WHERE p.warning IS NOT NULL),
+                sum(p.wer_errors), sum(p.wer_words), count(p.wer)
          FROM items i
          LEFT JOIN item_pieces ip ON ip.item_key = i.key
          LEFT JOIN pieces p ON p.fingerprint = ip.piece
@@ -145,10 +154,20 @@ pub fn each_item_row(conn: &Connection, mut f: impl FnMut(ItemRow)) -> Result<()
                 &r.get::<_, Option<String>>(10)?.unwrap_or_default(),
                 r.get::<_, i64>(5)? > 1,
             ),
+            wer: word_weighted(r.get(11)?, r.get(12)?),
+            verified_pieces: r.get::<_, i64>(13)?.max(0) as u64,
             status,
         });
     }
     Ok(())
+}
+
+/// The rate of summed errors over summed words, rounded to four places, as
+/// [`crate::verify::Score`] defines it; `None` when nothing was heard.
+fn word_weighted(errors: Option<i64>, words: Option<i64>) -> Option<f64> {
+    let (errors, words) = (errors?.max(0) as usize, words?.max(0) as usize);
+    let score = crate::verify::Score::from_counts(errors, words, crate::verify::Unit::Words);
+    Some((score.wer * 10_000.0).round() / 10_000.0)
 }
 
 /// An item's warnings from the JSON `[[piece index, warning], ...]` the query gathers, in
@@ -179,8 +198,13 @@ pub fn item_totals(conn: &Connection) -> Result<Totals, QueueError> {
                 coalesce(sum(CASE WHEN status = 'done' THEN audio_seconds END), 0.0),
                 (SELECT count(DISTINCT i.key) FROM item_pieces ip JOIN items i ON i.key = ip.item_key
                  JOIN pieces p ON p.fingerprint = ip.piece
-                 WHERE p.warning IS NOT NULL AND i.status != 'removed')
-         FROM items",
+                 WHERE p.warning IS NOT NULL AND i.status != 'removed'),
+                heard.errors, heard.words, heard.n
+         FROM items,
+              (SELECT sum(wer_errors) AS errors, sum(wer_words) AS words, count(*) AS n FROM pieces
+               WHERE wer IS NOT NULL AND fingerprint IN (
+                   SELECT ip.piece FROM item_pieces ip JOIN items i ON i.key = ip.item_key
+                   WHERE i.status != 'removed')) AS heard",
         [],
         |r| {
             Ok(Totals {
@@ -193,6 +217,8 @@ pub fn item_totals(conn: &Connection) -> Result<Totals, QueueError> {
                 bytes: r.get::<_, i64>(6)? as u64,
                 audio_seconds: r.get(7)?,
                 warnings: r.get::<_, i64>(8)? as u64,
+                wer: word_weighted(r.get(9)?, r.get(10)?),
+                verified_pieces: r.get::<_, Option<i64>>(11)?.unwrap_or(0).max(0) as u64,
                 ..Default::default()
             })
         },

@@ -215,6 +215,8 @@ mod tests {
             audio_seconds: seconds,
             error: (status == ItemState::Failed).then(|| "400 Bad Request: nope".into()),
             warnings: Vec::new(),
+            wer: (status == ItemState::Done).then_some(0.05),
+            verified_pieces: u64::from(status == ItemState::Done),
         }
     }
 
@@ -244,17 +246,20 @@ mod tests {
         assert_eq!(json["items"][0]["warnings"], serde_json::json!([]));
         assert_eq!(json["items"][1]["warnings"][1], "piece 3: audio too long");
         assert_eq!(json["items"][2]["error"], "400 Bad Request: nope");
+        assert_eq!(json["items"][0]["wer"], 0.05);
+        assert_eq!(json["items"][2]["wer"], serde_json::Value::Null);
+        assert_eq!(json["items"][2]["verified_pieces"], 0);
         assert_eq!(json["totals"]["done"], 0);
         let csv = String::from_utf8(csv.end().unwrap()).unwrap();
         assert!(csv.starts_with(
-            "key,title,status,output,characters,chunks,attempts,bytes,audio_seconds,error,warnings\n"
+            "key,title,status,output,characters,chunks,attempts,bytes,audio_seconds,error,warnings,wer,verified_pieces\n"
         ));
         assert!(
-            csv.contains(",piece 2: audio too short; piece 3: audio too long\n"),
+            csv.contains(",piece 2: audio too short; piece 3: audio too long,0.0500,1\n"),
             "{csv}"
         );
         assert!(
-            csv.contains("c,,failed,c.mp3,100,1,1,,,400 Bad Request: nope,\n"),
+            csv.contains("c,,failed,c.mp3,100,1,1,,,400 Bad Request: nope,,,0\n"),
             "{csv}"
         );
         assert!(

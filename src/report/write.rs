@@ -62,6 +62,8 @@ impl<W: Write> CsvWriter<W> {
             "audio_seconds",
             "error",
             "warnings",
+            "wer",
+            "verified_pieces",
         ])?;
         Ok(CsvWriter { w })
     }
@@ -82,6 +84,8 @@ impl<W: Write> CsvWriter<W> {
                 .unwrap_or_default(),
             i.error.as_deref().unwrap_or(""),
             &i.warnings.join("; "),
+            &i.wer.map(|w| format!("{w:.4}")).unwrap_or_default(),
+            &i.verified_pieces.to_string(),
         ])?;
         Ok(())
     }
@@ -96,7 +100,7 @@ impl<W: Write> CsvWriter<W> {
 pub fn markdown_head(report: &Report) -> String {
     let t = &report.totals;
     format!(
-        "# tts-batch report\n\n- input: `{}`\n- out: `{}`\n- outcome: {}\n- items: {} ({} done, {} failed, {} pending, {} removed)\n- requests: {} ({} retries)\n- audio: {:.1} minutes, {} bytes ({} items with audio warnings)\n- estimated cost: {}\n\n| key | status | output | characters | chunks | attempts | audio seconds | error or warnings |\n| --- | --- | --- | ---: | ---: | ---: | ---: | --- |\n",
+        "# tts-batch report\n\n- input: `{}`\n- out: `{}`\n- outcome: {}\n- items: {} ({} done, {} failed, {} pending, {} removed)\n- requests: {} ({} retries)\n- audio: {:.1} minutes, {} bytes ({} items with audio warnings)\n- estimated cost: {}\n{}\n| key | status | output | characters | chunks | attempts | audio seconds | error or warnings |\n| --- | --- | --- | ---: | ---: | ---: | ---: | --- |\n",
         report.input,
         report.out,
         report.outcome.as_deref().unwrap_or("none"),
@@ -112,6 +116,13 @@ pub fn markdown_head(report: &Report) -> String {
         t.warnings,
         t.estimated_cost_usd
             .map_or_else(|| "unknown".to_string(), |c| format!("${c:.2}")),
+        match t.wer {
+            Some(wer) => format!(
+                "- heard back: {} pieces, word error rate {wer:.3}\n",
+                t.verified_pieces
+            ),
+            None => String::new(),
+        },
     )
 }
 

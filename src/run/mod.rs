@@ -5,6 +5,7 @@
 //! returns an [`Error`]; after it, every failure is a [`StopReason`] by type.
 
 mod checks;
+pub mod hear;
 pub mod pacer;
 pub mod progress;
 mod quiet;
@@ -64,6 +65,8 @@ struct Ready {
     pool: Arc<Pool>,
     writer: std::thread::JoinHandle<Connection>,
     book: BookSettings,
+    /// With `--verify`: how pieces are heard back.
+    hearing: Option<Arc<hear::Hearing>>,
 }
 
 /// Everything that can refuse a run, before its first request: only this returns an [`Error`].
@@ -119,6 +122,9 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
             (Arc::new(client), true)
         }
     };
+
+    // The transcription key too, with --verify.
+    let hearing = hear::Hearing::from_config(&cfg)?;
 
     create_folder(&cfg.out, "the output folder")?;
     if let Some(parent) = cfg.db.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -180,7 +186,9 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
             CancellationToken::new(),
             run_tags,
         )
-        .priced_at(&cfg.base_url),
+        .priced_at(&cfg.base_url)
+        .with_hearing(hearing.clone())
+        .with_max_wer(cfg.max_wer),
     );
     if cfg.max_cost.is_some() && plan::cost_usd(&cfg.voice.model, &cfg.base_url, 1).is_none() {
         tracing::warn!(
@@ -207,6 +215,7 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
         pool,
         writer,
         book,
+        hearing,
     })
 }
 
@@ -229,6 +238,7 @@ struct Worked {
     run_id: i64,
     writer: std::thread::JoinHandle<Connection>,
     book: BookSettings,
+    hearing: Option<Arc<hear::Hearing>>,
     /// Fired by the first signal: the book phase watches it.
     interrupted: CancellationToken,
     stopped: Option<StopReason>,
@@ -294,6 +304,7 @@ async fn work(ready: Ready, quiet: bool) -> (Worked, tokio::task::JoinHandle<()>
         run_id: ready.run_id,
         writer: ready.writer,
         book: ready.book,
+        hearing: ready.hearing,
         interrupted,
         stopped,
         stats,
@@ -333,8 +344,27 @@ fn record(w: Worked, quiet: bool) -> Result<Outcome, StorageError> {
     let cfg = &w.cfg;
     let conn = w.writer.join().map_err(|_| StorageError::Writer)?;
     queue::release_dead_claims(&conn)?;
+    let mut stopped = w.stopped.clone();
+    // Pieces done but not heard back (audio a killed run saved, or a transcription that
+    // failed): heard now, before the subtitles are written from their timings. A signal
+    // stops it.
+    if let Some(hearing) = &w.hearing
+        && stopped.is_none()
+        && !w.interrupted.is_cancelled()
+    {
+        let heard = tokio::runtime::Handle::current().block_on(hear::hear_done(
+            &conn,
+            hearing,
+            &cfg.pieces,
+            cfg.concurrency,
+            &w.interrupted,
+        ));
+        if let Err(reason) = heard {
+            stopped = Some(reason);
+        }
+    }
     let failed = queue::count_items(&conn, ItemState::Failed)?;
-    let outcome = match w.stopped.clone() {
+    let outcome = match stopped {
         Some(reason) => Outcome::Stopped(reason),
         None if failed > 0 => Outcome::SomeFailed(failed),
         None => Outcome::Done,
@@ -380,6 +410,10 @@ fn record(w: Worked, quiet: bool) -> Result<Outcome, StorageError> {
     if quiet {
         quiet::print_failures(&conn, &outcome)?;
     }
+    let misheard = match &w.hearing {
+        Some(hearing) => queue::items_over(&conn, hearing.max_wer)?,
+        None => Vec::new(),
+    };
     drop(conn);
     drop(w.lock);
 
@@ -393,6 +427,15 @@ fn record(w: Worked, quiet: bool) -> Result<Outcome, StorageError> {
             t.failed,
             t.pending,
             t.audio_seconds / 60.0,
+            cfg.out.join("report.json").display()
+        );
+    }
+    if let Some(hearing) = &w.hearing
+        && !misheard.is_empty()
+    {
+        tracing::warn!(
+            "{}; see `wer` in {}",
+            hear::mismatch_line(&misheard, hearing.max_wer),
             cfg.out.join("report.json").display()
         );
     }

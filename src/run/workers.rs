@@ -20,6 +20,7 @@ use crate::provider::hints::MAX_HINT;
 use crate::provider::{Fetched, Provider, SpeechError, SpeechRequest};
 use crate::queue::{self, Claim, QueueError, QueueHandle, ReadyItem};
 use crate::run::checks::{self, Calibration, Decision, TextShape};
+use crate::run::hear::{self, Hearing, Unheard};
 use crate::run::pacer::Pacer;
 use crate::run::streak::{self, ErrorStreak};
 use crate::store::{self, BuildError, GroupSync, TempFile};
@@ -73,13 +74,15 @@ pub struct Pool {
     pub pacer: Pacer,
     pub max_attempts: u32,
     pub max_cost: Option<f64>,
-    /// The verbatim check's threshold (the default `--max-wer`).
+    /// The verbatim check's threshold (`--max-wer`).
     max_wer: f64,
     /// Silence between the pieces of an item.
     pub pause: Duration,
     /// The tags every item file gets.
     pub tags: Arc<RunTags>,
     pub stop: CancellationToken,
+    /// With `--verify`: how pieces are heard back (SPEC §11).
+    pub hearing: Option<Arc<Hearing>>,
     /// The speaking rates of this run's answers, for the audio checks.
     calibration: Mutex<Calibration>,
     stop_reason: Mutex<Option<StopReason>>,
@@ -145,6 +148,7 @@ impl Pool {
             max_cost,
             pause,
             stop,
+            hearing: None,
             calibration: Mutex::new(Calibration::default()),
             stop_reason: Mutex::new(None),
             silence: Mutex::new(Silence {
@@ -163,6 +167,18 @@ impl Pool {
             synced: tokio::sync::Notify::new(),
             stats: Stats::default(),
         }
+    }
+
+    /// Hears every piece back with `hearing` (`--verify`).
+    pub fn with_hearing(mut self, hearing: Option<Arc<Hearing>>) -> Pool {
+        self.hearing = hearing;
+        self
+    }
+
+    /// The verbatim check's and verification's threshold (`--max-wer`).
+    pub fn with_max_wer(mut self, max_wer: f64) -> Pool {
+        self.max_wer = max_wer;
+        self
     }
 
     /// Stops the run for `reason` (the first reason given is the one reported).
@@ -214,6 +230,7 @@ impl Pool {
     pub async fn finish(&self) {
         self.finishing.close();
         self.finishing.wait().await;
+        self.provider.finish().await;
     }
 
     /// A chunk of the manifest is in the queue, with `pending` items to write.
@@ -299,6 +316,8 @@ impl Pool {
         let mut attempt = 0u32;
         // The length of an answer the audio check doubted, once it has asked again.
         let mut doubted: Option<f64> = None;
+        // Whether the piece was already requested again because its transcript did not match.
+        let mut misheard = false;
         loop {
             attempt += 1;
             tokio::select! {
@@ -360,11 +379,11 @@ impl Pool {
                         }
                     };
                     // The verbatim check: a voice model's own transcript against the text.
-                    let heard = fetched
+                    let own = fetched
                         .transcript
                         .as_deref()
                         .map(|t| (verify::score(&claim.text, t), t.to_string()));
-                    let warning = match &heard {
+                    let warning = match &own {
                         Some((score, transcript)) if !score.passes(self.max_wer) => {
                             if !request.firmer && attempt < self.max_attempts {
                                 tracing::info!(piece = %fp, attempt, wer = score.wer, "asking again: the transcript does not match the text");
@@ -381,6 +400,65 @@ impl Pool {
                         }
                         _ => warning,
                     };
+                    let heard = match &self.hearing {
+                        // A voice that sends its own transcript (realtime) was heard already.
+                        _ if own.is_some() => None,
+                        Some(hearing) if hearing.samples(&fp) => {
+                            if !self.charge_usd(hearing.cost_usd(seconds)) {
+                                // The audio is saved: the next run adopts it and hears it.
+                                self.stop_for(StopReason::MaxCost);
+                                return self.release(&fp).await;
+                            }
+                            match hearing
+                                .hear(
+                                    &final_path,
+                                    claim.format,
+                                    &claim.text,
+                                    &claim.voice,
+                                    &self.stop,
+                                )
+                                .await
+                            {
+                                Ok(heard) if heard.score.passes(hearing.max_wer) => Some(heard),
+                                Ok(heard) => {
+                                    let why = hear::mismatch(&heard.score, hearing.max_wer);
+                                    if !misheard && attempt < self.max_attempts {
+                                        tracing::info!(piece = %fp, attempt, "asking again: {why}");
+                                        misheard = true;
+                                        let _ = std::fs::remove_file(&final_path);
+                                        continue;
+                                    }
+                                    if hearing.strict {
+                                        tracing::warn!(piece = %fp, "{why}");
+                                        return self
+                                            .fail(&fp, format!("{why}, after asking twice"))
+                                            .await;
+                                    }
+                                    tracing::warn!(piece = %fp, "{why}; kept");
+                                    let mut heard = heard;
+                                    heard.stored.warning = Some(why);
+                                    Some(heard)
+                                }
+                                Err(Unheard::Stop(msg)) => {
+                                    tracing::error!("{msg}");
+                                    self.stop_for(StopReason::Refused(msg));
+                                    return self.release(&fp).await;
+                                }
+                                Err(Unheard::Skip(msg)) => {
+                                    // Kept unheard: `tts-batch verify` (or the end of a later
+                                    // run) hears it.
+                                    tracing::warn!(piece = %fp, "not heard back: {msg}");
+                                    None
+                                }
+                            }
+                        }
+                        _ => None,
+                    }
+                    .map(|h| h.stored)
+                    .or_else(|| {
+                        own.map(|(score, transcript)| hear::score_stored(&score, transcript))
+                    });
+                    store::failpoint("piece-after-hearing");
                     // Recording and joining run beside the requests: the worker goes on to its
                     // next piece at once.
                     let pool = Arc::clone(self);
@@ -570,7 +648,8 @@ impl Pool {
     }
 
     /// Records a piece done (fenced by the claim), with the audio check's warning if its audio
-    /// was kept in doubt, and writes the items it completes.
+    /// was kept in doubt and its transcript's score when it was heard back, and writes the
+    /// items it completes.
     async fn record_piece(
         &self,
         fp: String,
@@ -578,7 +657,7 @@ impl Pool {
         bytes: u64,
         seconds: f64,
         warning: Option<String>,
-        heard: Option<(verify::Score, String)>,
+        heard: Option<queue::HeardPiece>,
     ) -> Result<(), QueueError> {
         let run = self.run;
         // The piece is on disk before the queue calls it stored; the sync is shared with
@@ -594,8 +673,9 @@ impl Pool {
             .queue
             .call(move |c| {
                 let ready = queue::complete_piece(c, run, &fp, bytes, seconds, warning.as_deref())?;
-                if let Some((score, transcript)) = &heard {
-                    tracing::debug!(piece = %fp, wer = score.wer, "heard: {transcript}");
+                // In the same transaction: a piece is never done with its score lost.
+                if let Some(heard) = &heard {
+                    queue::record_heard(c, &fp, heard)?;
                 }
                 Ok(ready)
             })
@@ -623,7 +703,12 @@ impl Pool {
     /// Adds a request's estimated cost to this run's spend, unless it would pass `--max-cost`:
     /// the spend so far plus what is in flight.
     fn charge(&self, claim: &Claim) -> bool {
-        let cost = self.estimate(claim);
+        self.charge_usd(self.estimate(claim))
+    }
+
+    /// Adds `cost` (speech or transcription) to this run's spend, unless it would pass
+    /// `--max-cost`.
+    fn charge_usd(&self, cost: f64) -> bool {
         let Ok(mut spent) = self.spent_usd.lock() else {
             return false;
         };

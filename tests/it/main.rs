@@ -35,3 +35,5 @@ mod snapshots;
 mod text_command;
 mod throughput;
 mod token_limit;
+mod verify;
+mod whisper;

@@ -118,6 +118,14 @@ impl Piper {
             .map_err(|e| SpeechError::ItemFailed(e.to_string()))
     }
 
+    /// Ends the idle processes: their input closed, each finishes and exits.
+    async fn close_all(&self) {
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        for warm in idle {
+            warm.close().await;
+        }
+    }
+
     /// An idle process of this voice and length scale.
     fn take(&self, key: &Key) -> Option<Warm> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -170,6 +178,10 @@ fn classify(error: PiperError) -> SpeechError {
 }
 
 impl Provider for Piper {
+    fn finish(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.close_all())
+    }
+
     fn fetch<'a>(
         &'a self,
         request: &'a SpeechRequest<'a>,
@@ -255,8 +267,14 @@ mod tests {
             first.seconds()
         );
         // One worker: one process kept, the latest.
-        assert_eq!(idle_pids(&piper).len(), 1);
-        assert_ne!(idle_pids(&piper), warm);
+        let last = idle_pids(&piper);
+        assert_eq!(last.len(), 1);
+        assert_ne!(last, warm);
+        // At the end of the run it is ended, and reaped.
+        piper.finish().await;
+        assert!(idle_pids(&piper).is_empty());
+        let pid = last[0].expect("it was running");
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
     }
 
     #[tokio::test]

@@ -134,6 +134,19 @@ impl Warm {
         }
     }
 
+    /// Ends the process the way it ends by itself: its input closed, it exits after the
+    /// utterance in hand (none, when idle). One that does not within a few seconds is killed.
+    pub async fn close(self) {
+        let Warm {
+            mut child, stdin, ..
+        } = self;
+        drop(stdin);
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(5), child.wait()).await;
+        if waited.is_err() {
+            let _ = child.kill().await;
+        }
+    }
+
     /// The error of a program that ended: its exit status and its last log lines.
     async fn ended(&mut self) -> PiperError {
         let tail: Vec<&str> = self.tail.iter().map(String::as_str).collect();

@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod epub;
+pub mod hearing;
 pub mod outage;
 pub mod packing;
 pub mod piper;

@@ -8,7 +8,8 @@
 //! tests can use it, and dropping the [`FakeApi`] handle stops it and joins that thread.
 //!
 //! A request goes through these steps; the first that answers wins:
-//! 1. routing (anything but `POST /v1/audio/speech` is a 404),
+//! 1. routing (anything but `POST /v1/audio/speech` is a 404; `POST /v1/audio/transcriptions`
+//!    hears audio this server served, see `hearing.rs`),
 //! 2. the `Authorization: Bearer` key (401),
 //! 3. body validation (400: bad JSON, missing `input`/`model`/`voice`, over 4096 chars, ...),
 //! 4. the fault rules, in the order they were added,
@@ -37,12 +38,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
+use super::hearing::{self, Hearing};
 use super::synth;
 
 /// The API key the server accepts unless [`FakeApiBuilder::key`] says otherwise.
 pub const DEFAULT_KEY: &str = "sk-test-0123456789abcdef";
-/// The only route that exists.
+/// The speech route.
 pub const SPEECH_PATH: &str = "/v1/audio/speech";
+/// The transcription route (see `hearing.rs`).
+pub const TRANSCRIPTION_PATH: &str = "/v1/audio/transcriptions";
 /// The longest `input` the real API accepts, in characters.
 pub const MAX_INPUT_CHARS: usize = 4096;
 /// The most input tokens `gpt-4o-mini-tts` accepts in one request.
@@ -167,6 +171,9 @@ impl Default for FakeApiBuilder {
             log: Vec::new(),
             success_headers: Vec::new(),
             char_share: None,
+            served: std::collections::HashMap::new(),
+            hearing: Hearing::Text,
+            hearing_rules: Vec::new(),
             open: false,
             pcm_rate: None,
         })
@@ -174,6 +181,21 @@ impl Default for FakeApiBuilder {
 }
 
 impl FakeApiBuilder {
+    /// What the transcription endpoint hears in the audio this server served (default: the
+    /// text, word for word).
+    pub fn hearing(mut self, hearing: Hearing) -> Self {
+        self.0.hearing = hearing;
+        self
+    }
+
+    /// The first `times` transcriptions of audio whose text contains `needle` hear `hearing`.
+    pub fn hear_when(mut self, needle: &str, hearing: Hearing, times: usize) -> Self {
+        self.0
+            .hearing_rules
+            .push((needle.to_owned(), hearing, times));
+        self
+    }
+
     /// The API key the server accepts.
     pub fn key(mut self, key: &str) -> Self {
         self.0.key = key.to_owned();
@@ -448,6 +470,12 @@ struct State {
     success_headers: Vec<(&'static str, String)>,
     /// At most this many input characters in any second: (limit, accepted (when, chars)).
     char_share: Option<(u64, VecDeque<(Instant, u64)>)>,
+    /// The text and length of every audio served, by [`hearing::audio_id`].
+    served: std::collections::HashMap<u64, (String, f64)>,
+    /// What transcriptions hear, unless a rule says otherwise.
+    hearing: Hearing,
+    /// (needle in the text, what is heard, times left).
+    hearing_rules: Vec<(String, Hearing, usize)>,
     /// A local server: no key needed (a key sent is not checked either).
     open: bool,
     /// `pcm` answers at this rate, stated in `X-Sample-Rate` (a local Piper server's 22050).
@@ -462,6 +490,9 @@ impl Shared {
 
     /// Decides the answer to `req` and records it; returns its index and the latency to apply.
     fn decide(&self, req: &Request) -> (usize, Action, Duration) {
+        if req.method == "POST" && req.path() == TRANSCRIPTION_PATH {
+            return self.transcribe(req);
+        }
         let speech = Speech::parse(&req.body);
         let mut state = self.lock();
         let index = state.next_index;
@@ -494,6 +525,104 @@ impl Shared {
         (index, action, state.latency)
     }
 
+    /// A transcription: the key, the form, then what the audio is heard to say.
+    fn transcribe(&self, req: &Request) -> (usize, Action, Duration) {
+        let fields = hearing::multipart(req.header("content-type").unwrap_or(""), &req.body)
+            .unwrap_or_default();
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| String::from_utf8_lossy(&f.data).to_string())
+        };
+        let model = field("model").unwrap_or_default();
+        let format = field("response_format").unwrap_or_else(|| "json".to_owned());
+        let file = fields
+            .iter()
+            .find(|f| f.name == "file")
+            .map(|f| f.data.clone());
+        let granularities: Vec<String> = fields
+            .iter()
+            .filter(|f| f.name == "timestamp_granularities[]")
+            .map(|f| String::from_utf8_lossy(&f.data).to_string())
+            .collect();
+        let mut state = self.lock();
+        let index = state.next_index;
+        state.next_index += 1;
+        let mut text = String::new();
+        let reply = if let Some(denied) = check_key(req.header("authorization"), &state.key) {
+            denied
+        } else if file.is_none() || model.is_empty() {
+            invalid_request(
+                400,
+                "[{'type': 'missing', 'loc': ('body', 'file'), 'msg': 'Field required'}]",
+                None,
+            )
+        } else if format == "verbose_json" && model.starts_with("gpt-4o") {
+            let message = format!(
+                "response_format 'verbose_json' is not compatible with model '{model}'. Use 'json' or 'text' instead."
+            );
+            invalid_request(400, &message, Some("unsupported_value"))
+        } else {
+            let file = file.unwrap_or_default();
+            // A WAV made from raw pcm the server served: its samples follow a 44-byte header.
+            let found = state
+                .served
+                .get(&hearing::audio_id(&file))
+                .or_else(|| {
+                    file.get(44..)
+                        .and_then(|d| state.served.get(&hearing::audio_id(d)))
+                })
+                .cloned();
+            let (said, seconds) = found.unwrap_or_default();
+            let rule = state
+                .hearing_rules
+                .iter_mut()
+                .find(|(needle, _, left)| *left > 0 && said.contains(needle.as_str()));
+            let heard_as = match rule {
+                Some((_, hearing, left)) => {
+                    *left -= 1;
+                    hearing.clone()
+                }
+                None => state.hearing.clone(),
+            };
+            match heard_as {
+                Hearing::Error(status, message) if status >= 500 => {
+                    api_error(status, &message, "server_error", None)
+                }
+                Hearing::Error(status, message) => invalid_request(status, &message, None),
+                other => {
+                    text = hearing::heard(&said, &other);
+                    let words = granularities.iter().any(|g| g == "word");
+                    let body = hearing::answer(&text, seconds, format == "verbose_json", words);
+                    Reply::new(200, "application/json", body.to_string())
+                }
+            }
+        };
+        let now = Instant::now();
+        let status = reply.status;
+        let bytes = reply.body.as_ref().map_or(0, Vec::len);
+        state.log.push(Recorded {
+            index,
+            at_ms: now.duration_since(self.started).as_millis() as u64,
+            path: req.target.clone(),
+            authorization: req.header("authorization").map(str::to_owned),
+            body: json!({"model": model, "response_format": format, "language": field("language"),
+                         "timestamp_granularities": granularities}),
+            input: text,
+            model,
+            voice: String::new(),
+            format,
+            speed: None,
+            instructions: None,
+            fault: None,
+            status,
+            audio_seconds: None,
+            bytes,
+        });
+        (index, Action::Send(reply), state.latency)
+    }
+
     /// The body to send and how many of its bytes to send, synthesising audio if the reply
     /// carries some and recording what was served.
     fn fill_audio(&self, index: usize, reply: &mut Reply) -> (Vec<u8>, usize) {
@@ -513,6 +642,16 @@ impl Shared {
             bytes.len()
         };
         let mut state = self.lock();
+        let text = state
+            .log
+            .binary_search_by_key(&index, |r| r.index)
+            .ok()
+            .map(|pos| state.log[pos].input.clone());
+        if let Some(text) = text {
+            state
+                .served
+                .insert(hearing::audio_id(&bytes), (text, seconds));
+        }
         // The log may have been reset meanwhile; then there is nothing to update.
         if let Ok(pos) = state.log.binary_search_by_key(&index, |r| r.index) {
             let record = &mut state.log[pos];
