@@ -8,6 +8,7 @@
 //!     cargo bench --bench pipeline -- espeak  # one scenario (needs espeak-ng)
 //!     cargo bench --bench pipeline -- piper   # one scenario (needs piper and a voice)
 //!     cargo bench --bench pipeline -- book    # the book files (m4b needs ffmpeg)
+//!     cargo bench --bench pipeline -- overhead  # ours beside a plain loop and xargs curl
 //!     cargo bench --bench pipeline -- realtime  # --provider realtime beside the speech API
 
 #[path = "../tests/it/support/epub.rs"]
@@ -50,6 +51,9 @@ fn main() {
         if quick { "quick" } else { "full" }
     );
     println!("machine: {}", machine());
+    if want("overhead") {
+        overhead(quick);
+    }
     if want("cost") {
         own_cost(quick);
     }
@@ -215,6 +219,178 @@ fn latency_hiding(quick: bool) {
         x_rate / ideal,
         xargs.cpu_ms / items as f64
     );
+}
+
+/// Our binary beside what a user would otherwise run, on the same stand-in server in one run:
+/// CPU per request (user + system of the process and its children) at zero latency, the
+/// median of `REPEATS` runs each; and in-flight efficiency at 400 ms, achieved throughput over
+/// slots / latency, with our start-up (spawn to first request) and wind-down (last answer to
+/// exit). The plain loop is Python's `requests.post` in a `for` (stdlib `urllib` if `requests`
+/// is missing), writing each body to a file, nothing durable.
+fn overhead(quick: bool) {
+    const REPEATS: usize = 3;
+    let latency = Duration::from_millis(400);
+    let items = if quick { 500 } else { 1000 };
+    let ws = Workspace::new("overhead");
+    let zero = FakeApi::builder().start();
+    let python = python_loop(&ws);
+    println!(
+        "\n## overhead: one stand-in server, {items} items at zero latency (CPU: median of {REPEATS}); in flight at {} ms",
+        latency.as_millis()
+    );
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let ours = median(
+        (0..REPEATS)
+            .map(|r| {
+                let name = format!("ours-{r}.txt");
+                ws.lines_named(&name, items);
+                let run = ws.run_input(&zero, &name, &["--rpm", "1000000", "-j", "16"]);
+                assert_eq!(run.code, 0, "tts-batch failed");
+                run.cpu_ms / items as f64
+            })
+            .collect(),
+    );
+    println!(
+        "tts-batch -j 16           CPU {ours:7.3} ms/request (queue, checks, files synced in groups)"
+    );
+    let plain = python.as_ref().map(|(interpreter, library)| {
+        let cpu = median(
+            (0..REPEATS)
+                .map(|_| plain_loop(&ws, &zero, interpreter, items).cpu_ms / items as f64)
+                .collect(),
+        );
+        println!(
+            "plain loop ({library:8})    CPU {cpu:7.3} ms/request (one request at a time, nothing durable)"
+        );
+        cpu
+    });
+    let curl = median(
+        (0..REPEATS)
+            .map(|_| curl_bench(&ws, &zero, items, 16).cpu_ms / items as f64)
+            .collect(),
+    );
+    println!("xargs -P 16 curl          CPU {curl:7.3} ms/request (a process per request)");
+    match plain {
+        Some(plain) => println!(
+            "ratio tts-batch / plain loop {:.3} (target at most 0.5); tts-batch / xargs curl {:.3}",
+            ours / plain,
+            ours / curl
+        ),
+        None => println!("no python3: no plain loop to compare with"),
+    }
+
+    let slow = FakeApi::builder().latency(latency).start();
+    let started = Instant::now();
+    // Whole rounds of `-j` answers (a last round half full would halve that round's use of
+    // the slots whatever the tool does); the -j 64 run is the 1,000-item manifest (1,024).
+    for (workers, count) in [
+        (16usize, if quick { 208 } else { 400 }),
+        (64, if quick { 512 } else { 1024 }),
+    ] {
+        let name = format!("inflight-{workers}.txt");
+        ws.lines_named(&name, count);
+        slow.reset_log();
+        let spawned = Instant::now();
+        let run = ws.run_input(
+            &slow,
+            &name,
+            &["--rpm", "1000000", "-j", &workers.to_string()],
+        );
+        assert_eq!(run.code, 0, "tts-batch failed");
+        let ideal = workers as f64 / latency.as_secs_f64();
+        let rate = count as f64 / run.wall.as_secs_f64();
+        let times: Vec<u64> = slow.requests().iter().map(|r| r.at_ms).collect();
+        let since = |ms: u64| Duration::from_millis(ms).saturating_sub(spawned - started);
+        let first = times.iter().min().map_or(Duration::ZERO, |&t| since(t));
+        let last_answer = times.iter().max().map_or(Duration::ZERO, |&t| since(t)) + latency;
+        println!(
+            "tts-batch -j {workers:<3} {count:5} items  in-flight efficiency {:.3}   start-up to first request {} ms, last answer to exit {} ms",
+            rate / ideal,
+            first.as_millis(),
+            run.wall.saturating_sub(last_answer).as_millis()
+        );
+    }
+    if let Some((interpreter, library)) = &python {
+        let count = if quick { 10 } else { 25 };
+        let run = plain_loop(&ws, &slow, interpreter, count);
+        let rate = count as f64 / run.wall.as_secs_f64();
+        println!(
+            "plain loop ({library}) {count:5} items  in-flight efficiency {:.3} (one slot)",
+            rate * latency.as_secs_f64()
+        );
+    }
+    let count = if quick { 200 } else { 400 };
+    let run = curl_bench(&ws, &slow, count, 16);
+    let rate = count as f64 / run.wall.as_secs_f64();
+    println!(
+        "xargs -P 16 curl {count:5} items  in-flight efficiency {:.3}",
+        rate / (16.0 / latency.as_secs_f64())
+    );
+}
+
+/// Writes the plain loop and says which interpreter runs it and which HTTP library it found.
+fn python_loop(ws: &Workspace) -> Option<(String, String)> {
+    let interpreter = std::env::var("BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let library = Command::new(&interpreter)
+        .args(["-c", "import requests"])
+        .status()
+        .ok()?;
+    let library = if library.success() {
+        "requests"
+    } else {
+        "urllib"
+    };
+    ws.write(
+        "plain_loop.py",
+        format!(
+            r#"# The loop a user writes instead of a tool: one request after another, each body
+# written to a file; no retries, no checks, nothing synced.
+import json, os, sys
+url, key, lines, out = sys.argv[1:5]
+os.makedirs(out, exist_ok=True)
+headers = {{"Authorization": "Bearer " + key, "Content-Type": "application/json"}}
+if "{library}" == "requests":
+    import requests
+    def speak(body):
+        r = requests.post(url, data=body, headers=headers)
+        r.raise_for_status()
+        return r.content
+else:
+    import urllib.request
+    def speak(body):
+        req = urllib.request.Request(url, data=body, headers=headers)
+        with urllib.request.urlopen(req) as r:
+            return r.read()
+for i, line in enumerate(open(lines, encoding="utf-8"), 1):
+    body = json.dumps({{"model": "tts-1", "voice": "alloy", "input": line.strip()}}).encode()
+    with open(os.path.join(out, "%04d.mp3" % i), "wb") as f:
+        f.write(speak(body))
+"#
+        ),
+    );
+    Some((interpreter, library.to_string()))
+}
+
+/// Runs the plain loop over `items` lines against `api`.
+fn plain_loop(ws: &Workspace, api: &FakeApi, interpreter: &str, items: usize) -> Run {
+    let name = format!("plain-{items}.txt");
+    ws.lines_named(&name, items);
+    let out = ws.path(&format!("plain-{items}"));
+    let _ = std::fs::remove_dir_all(&out);
+    let url = format!("{}/audio/speech", api.base_url());
+    let run = measure(
+        Command::new(interpreter)
+            .arg(ws.path("plain_loop.py"))
+            .args([url.as_str(), KEY])
+            .arg(ws.path(&name))
+            .arg(&out)
+            .current_dir(ws.path("")),
+    );
+    assert_eq!(run.code, 0, "the plain loop failed");
+    run
 }
 
 /// The tool's own cost: CPU per request and peak memory on a zero-latency server.

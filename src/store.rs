@@ -1,6 +1,12 @@
 //! Files on disk: temporary names beside their final ones, write-fsync-rename-fsync, the piece
 //! audio store, and sweeping temporary files a killed run left behind. A file with a final name
-//! is always whole.
+//! is always whole. Pieces and item files are made durable in groups (`durable.rs`): written
+//! and renamed without an fsync each, then synced a batch at a time before the queue records
+//! them.
+
+mod durable;
+
+pub use durable::GroupSync;
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -42,8 +48,14 @@ pub struct TempFile {
 impl TempFile {
     /// Reserves the temporary name of `final_path` (creating its folder if needed).
     pub fn beside(final_path: &Path) -> io::Result<TempFile> {
+        std::fs::create_dir_all(final_path.parent().unwrap_or(Path::new(".")))?;
+        Ok(TempFile::in_existing_folder(final_path))
+    }
+
+    /// Reserves the temporary name of `final_path`, whose folder exists (the piece store, made
+    /// once at the start of a run): no file call at all, so async code may call it.
+    pub fn in_existing_folder(final_path: &Path) -> TempFile {
         let dir = final_path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
         let name = final_path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -52,10 +64,10 @@ impl TempFile {
         if let Ok(mut live) = live_temps().lock() {
             live.insert(path.clone());
         }
-        Ok(TempFile {
+        TempFile {
             path,
             persisted: false,
-        })
+        }
     }
 
     /// The temporary path.
@@ -96,12 +108,21 @@ impl Drop for TempFile {
 }
 
 /// A crash point for tests: in debug builds, if `TTS_BATCH_FAILPOINT` names this point, the
-/// process aborts here, as if killed. Release builds compile it to nothing.
+/// process aborts here, as if killed; `NAME@N` aborts the N-th time the point is reached.
+/// Release builds compile it to nothing.
 pub fn failpoint(name: &str) {
     #[cfg(debug_assertions)]
-    if std::env::var("TTS_BATCH_FAILPOINT").is_ok_and(|v| v == name) {
-        eprintln!("failpoint {name}: aborting");
-        std::process::abort();
+    if let Ok(wanted) = std::env::var("TTS_BATCH_FAILPOINT") {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static REACHED: AtomicU64 = AtomicU64::new(0);
+        let (point, nth) = match wanted.split_once('@') {
+            Some((point, nth)) => (point, nth.parse::<u64>().unwrap_or(1)),
+            None => (wanted.as_str(), 1),
+        };
+        if point == name && REACHED.fetch_add(1, Ordering::SeqCst) + 1 >= nth {
+            eprintln!("failpoint {name}: aborting");
+            std::process::abort();
+        }
     }
     #[cfg(not(debug_assertions))]
     let _ = name;
@@ -184,13 +205,15 @@ pub type Tagger<'a> =
 
 /// Writes an item's file from its pieces' stored audio: joined into a temporary file with
 /// `pause` of silence between pieces (one piece is linked, not copied, unless it is to be
-/// tagged), tagged by `tag`, synced, renamed. Returns (bytes, seconds).
+/// tagged), tagged by `tag`, synced (with `durable`'s next batch), renamed. Returns (bytes,
+/// seconds).
 pub fn build_item(
     out: &Path,
     pieces_dir: &Path,
     item: &ReadyItem,
     pause: Duration,
     tag: Option<Tagger<'_>>,
+    durable: &GroupSync,
 ) -> Result<(u64, f64), BuildError> {
     let final_path = out.join(&item.output);
     let io_err = |e: io::Error| BuildError::Io(format!("{}: {e}", final_path.display()));
@@ -201,12 +224,15 @@ pub fn build_item(
         .collect();
     let temp = TempFile::beside(&final_path).map_err(io_err)?;
     let _ = std::fs::remove_file(temp.path());
+    // A linked piece is already on disk: the queue recorded it only after its sync.
+    let mut linked = false;
     let single = match (paths.as_slice(), item.piece_seconds.as_slice()) {
         // One piece is the same bytes as its stored audio, already measured. A linked piece
         // shares its bytes with the store: a tag written into it would change the stored piece
         // too, so a piece to be tagged is copied.
         ([one], [seconds]) if *seconds > 0.0 => {
             if tag.is_none() && std::fs::hard_link(one, temp.path()).is_ok() {
+                linked = true;
                 Some((
                     std::fs::metadata(temp.path()).map_err(io_err)?.len(),
                     *seconds,
@@ -240,9 +266,9 @@ pub fn build_item(
         }
         None => bytes,
     };
-    File::open(temp.path())
-        .and_then(|f| f.sync_all())
-        .map_err(io_err)?;
+    if !linked {
+        durable.sync_blocking([temp.path()]).map_err(io_err)?;
+    }
     failpoint("item-after-temp-write");
     // No folder sync: an item file lost to a power loss is rebuilt from its pieces for free.
     temp.rename_to(&final_path).map_err(io_err)?;

@@ -1,11 +1,13 @@
 //! What MP3 and ADTS files share: a run of self-delimiting frames between tags, walked
-//! strictly back to back, counted, and measured with symphonia. The container files describe
-//! their frames to it ([`Container`]: `mp3::FRAMES`, `adts::FRAMES`); it imports neither.
+//! strictly back to back, counted (the answers' check and length, in that one walk), and
+//! measured with symphonia (tests). The container files describe their frames to it
+//! ([`Container`]: `mp3::FRAMES`, `adts::FRAMES`); it imports neither.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
+#[cfg(test)]
 use super::measure::{Demuxer, count_with_symphonia};
 use super::tags::{Region, audio_region};
 use super::{AudioError, COPY_BUFFER, FrameCount, damaged, read_error, read_full};
@@ -143,16 +145,18 @@ pub(super) fn walk(
     Ok(())
 }
 
+/// Checks every frame and counts them in the same walk ([`count`]): an answer is read once.
+/// The length is symphonia's (what `measure` gives): every audio frame, and for mp3 not a
+/// first frame that is a Xing/Info or VBRI tag (`mp3::is_tag_frame` mirrors symphonia's test).
 pub(super) fn validate(
     container: &Container,
     path: &Path,
-    mut file: File,
+    file: File,
     len: u64,
 ) -> Result<f64, AudioError> {
-    let format = container.format;
-    let region = audio_region(format, path, &mut file, len)?;
-    walk(container, path, &mut file, region, |_, _, _| Ok(()))?;
-    Ok(count_with_symphonia(Demuxer::for_frames(format), path, file, region)?.seconds())
+    let counted = count(container, path, file, len)?;
+    let samples = counted.frames.saturating_mul(counted.samples_per_frame);
+    Ok(samples as f64 / f64::from(counted.sample_rate.max(1)))
 }
 
 #[cfg(test)] // the tests measure joins with symphonia, apart from the joins' own count

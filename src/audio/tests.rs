@@ -253,6 +253,24 @@ fn measure_and_validate_match_the_synthesizer() {
 }
 
 #[test]
+fn validating_frames_counts_what_symphonia_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in [AudioFormat::Mp3, AudioFormat::Aac] {
+        let (pieces, _) = pieces_for(&dir, format, 3);
+        let joined = join_to(&dir, &format!("joined.{format}"), format, &pieces).unwrap();
+        for path in pieces.iter().chain([&joined]) {
+            // measure: symphonia's demuxer; validate: the frame walk alone.
+            assert_eq!(
+                validate(format, path).unwrap(),
+                measure(format, path).unwrap(),
+                "{}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
 fn wav_sizes_and_chunks_are_tolerated() {
     let dir = tempfile::tempdir().unwrap();
     let (bytes, seconds) = synth::audio("wav", 300);

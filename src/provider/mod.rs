@@ -88,7 +88,9 @@ pub async fn save_whole(dest: &Path, bytes: &[u8]) -> Result<Fetched, SpeechErro
     let local = |e: std::io::Error| SpeechError::Local(format!("{}: {e}", dest.display()));
     let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
     file.write_all(bytes).await.map_err(local)?;
-    file.sync_all().await.map_err(local)?;
+    // tokio finishes a write in the background: flushing waits for it. No sync: the workers
+    // make the piece durable (`store::GroupSync`).
+    file.flush().await.map_err(local)?;
     Ok(Fetched {
         bytes: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
         ..Fetched::default()
@@ -97,8 +99,9 @@ pub async fn save_whole(dest: &Path, bytes: &[u8]) -> Result<Fetched, SpeechErro
 
 /// A voice the workers send pieces to.
 pub trait Provider: Send + Sync {
-    /// Speaks one request into `dest` (created or truncated), flushed and synced, and says
-    /// how many bytes it wrote. Failures come classified: retry later, fail the item, stop
+    /// Speaks one request into `dest` (created or truncated and written whole; no need to
+    /// sync it: the workers make it durable with the store's group sync, `store::GroupSync`,
+    /// before the queue records it), and says how many bytes it wrote. Failures come classified: retry later, fail the item, stop
     /// the run, or a local disk error.
     fn fetch<'a>(
         &'a self,

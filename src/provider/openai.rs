@@ -35,6 +35,9 @@ pub struct SpeechClient {
     shutdown_advice: Option<String>,
 }
 
+/// The bytes of an answer held in memory before it goes to disk (per request in flight).
+const BODY_BUFFER: usize = 256 * 1024;
+
 impl SpeechClient {
     /// A client for `{base_url}/audio/speech`.
     pub fn new(
@@ -69,8 +72,9 @@ impl SpeechClient {
     }
 
     /// Sends one request and streams a successful body into `dest` (created or truncated),
-    /// flushed and synced. The body is accepted only if it is 200, non-empty, as long as its
-    /// Content-Length says, and starts like `format`.
+    /// flushed but not synced (the store's group sync does that, for many answers at once).
+    /// The body is accepted only if it is 200, non-empty, as long as its Content-Length says,
+    /// and starts like `format`.
     pub async fn fetch(
         &self,
         req: &SpeechRequest<'_>,
@@ -165,21 +169,38 @@ impl SpeechClient {
             )));
         }
         let local = |e: std::io::Error| SpeechError::Local(format!("{}: {e}", dest.display()));
-        let file = tokio::fs::File::create(dest).await.map_err(local)?;
-        let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
-        out.write_all(&head).await.map_err(local)?;
-        let mut bytes = head.len() as u64;
+        let mut body = head;
         if let Some(rest) = first_rest {
-            out.write_all(&rest).await.map_err(local)?;
-            bytes += rest.len() as u64;
+            body.extend_from_slice(&rest);
         }
+        // Most answers fit the buffer whole: written with one trip to the blocking pool, not
+        // one per file call (which, on a busy machine, each wait for a time slice).
+        while body.len() < BODY_BUFFER {
+            match stream.next().await {
+                Some(Ok(chunk)) => body.extend_from_slice(&chunk),
+                Some(Err(e)) => return Err(self.network_error(&e)),
+                None => {
+                    let (bytes, path) = (body.len() as u64, dest.to_path_buf());
+                    tokio::task::spawn_blocking(move || std::fs::write(path, body))
+                        .await
+                        .map_err(|e| SpeechError::Local(format!("saving audio: {e}")))?
+                        .map_err(local)?;
+                    return Ok(bytes);
+                }
+            }
+        }
+        // A longer answer streams on through the file, the buffer's worth at a time.
+        let file = tokio::fs::File::create(dest).await.map_err(local)?;
+        let mut out = tokio::io::BufWriter::with_capacity(BODY_BUFFER, file);
+        out.write_all(&body).await.map_err(local)?;
+        let mut bytes = body.len() as u64;
+        drop(body);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| self.network_error(&e))?;
             out.write_all(&chunk).await.map_err(local)?;
             bytes += chunk.len() as u64;
         }
         out.flush().await.map_err(local)?;
-        out.into_inner().sync_all().await.map_err(local)?;
         Ok(bytes)
     }
 
@@ -368,7 +389,6 @@ async fn to_api_rate(dest: &Path, rate: u32) -> Result<u64, SpeechError> {
             .collect();
         let mut file = std::fs::File::create(&path).map_err(&local)?;
         std::io::Write::write_all(&mut file, &bytes).map_err(&local)?;
-        file.sync_all().map_err(&local)?;
         Ok(u64::try_from(bytes.len()).unwrap_or(u64::MAX))
     })
     .await

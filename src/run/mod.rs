@@ -135,6 +135,12 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
     let lock = QueueLock::acquire(&cfg.db)?;
     let conn = queue::open(&cfg.db)?;
     create_folder(&cfg.pieces, "the piece store")?;
+    let durable = store::GroupSync::start(&[&cfg.pieces, &cfg.out]).map_err(|e| {
+        Error::input(format!(
+            "cannot start syncing files to disk: {}",
+            io_reason(&e)
+        ))
+    })?;
 
     // What a killed run left: its claims and its temporary files.
     let released = queue::release_dead_claims(&conn)?;
@@ -170,6 +176,7 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
             provider,
             cfg.out.clone(),
             cfg.pieces.clone(),
+            durable,
             if paced {
                 Pacer::new(cfg.rpm, cfg.cpm, &recent, after_crash)
             } else {
@@ -263,6 +270,7 @@ async fn work(ready: Ready, quiet: bool) -> (Worked, tokio::task::JoinHandle<()>
         cfg.max_chars,
         cfg.pause_ms,
         ready.voices,
+        cfg.concurrency,
     );
     let worked = pool.run(cfg.concurrency).await;
     let synced = sync.await;

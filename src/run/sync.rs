@@ -1,7 +1,7 @@
 //! The sync task: the manifest into the queue a chunk at a time, while the workers already send.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::workers::Pool;
@@ -12,6 +12,9 @@ use crate::{audio, manifest, queue, store};
 
 /// How many items are synced into the queue per transaction while the workers already run.
 const SYNC_CHUNK: usize = 2000;
+/// The first chunk is small (or `-j` items, if more), so the first requests leave before the
+/// whole of a small manifest is planned; each chunk after it doubles, up to [`SYNC_CHUNK`].
+const FIRST_CHUNK: usize = 64;
 
 /// Syncs the manifest into the queue a chunk at a time on a blocking thread: each chunk is
 /// planned, sent to the queue's writer as one job, and its items with all audio at hand are
@@ -24,13 +27,15 @@ pub(super) fn spawn_sync(
     max_chars: usize,
     pause_ms: u64,
     mut voices: super::voice::ItemVoices,
+    concurrency: usize,
 ) -> tokio::task::JoinHandle<Result<queue::SyncSummary, StorageError>> {
     let out = pool.out.clone();
     let blocking_pool = Arc::clone(&pool);
     let work = tokio::task::spawn_blocking(move || {
         let pool = blocking_pool;
         let mut summary = queue::SyncSummary::default();
-        let mut chunk = Vec::with_capacity(SYNC_CHUNK);
+        let mut chunk_len = FIRST_CHUNK.max(concurrency);
+        let mut chunk = Vec::with_capacity(chunk_len);
         let flush = |chunk: Vec<PlannedItem>,
                      summary: &mut queue::SyncSummary|
          -> Result<(), StorageError> {
@@ -51,7 +56,8 @@ pub(super) fn spawn_sync(
             if adoptable.is_empty() {
                 return Ok(());
             }
-            let (adopted, damaged, waiting) = check_stored(&adoptable, &pool.pieces_dir);
+            let (adopted, damaged, waiting) =
+                check_stored(&adoptable, &pool.pieces_dir, &pool.durable)?;
             let (ready, part) = pool.queue.call_blocking(move |c| {
                 let mut part = queue::SyncSummary::default();
                 let ready = queue::adopt_pieces(c, run, &adopted, &damaged, &waiting, &mut part)?;
@@ -70,8 +76,9 @@ pub(super) fn spawn_sync(
             let mut item = item?;
             voices.apply(&mut item);
             chunk.push(plan::plan_item(seq, &item, &defaults, max_chars, pause_ms));
-            if chunk.len() == SYNC_CHUNK {
+            if chunk.len() >= chunk_len {
                 flush(std::mem::take(&mut chunk), &mut summary)?;
+                chunk_len = (chunk_len * 2).min(SYNC_CHUNK);
             }
         }
         flush(chunk, &mut summary)?;
@@ -111,13 +118,20 @@ fn file_facts(chunk: &[PlannedItem], out: &Path, pieces_dir: &Path) -> Vec<queue
         .collect()
 }
 
-/// Checks stored audio that a run which died left unrecorded: whole audio is adopted, damaged
-/// audio removed (it is requested again). Returns the adopted pieces, the damaged ones and the
+/// What the store holds for adoptable pieces: the adopted pieces, the damaged ones, and the
 /// items that wait for them.
+type Stored = (Vec<queue::Adopted>, Vec<String>, Vec<String>);
+
+/// Checks stored audio that a run which died left unrecorded: whole audio is adopted, damaged
+/// audio removed (it is requested again). The dead run renamed what it stored but may not have
+/// synced it: the adopted pieces are synced (one batch) before the queue records them. Returns
+/// the adopted pieces, the damaged ones and the items that wait for them.
 fn check_stored(
     adoptable: &[queue::Adoptable],
     pieces_dir: &Path,
-) -> (Vec<queue::Adopted>, Vec<String>, Vec<String>) {
+    durable: &store::GroupSync,
+) -> Result<Stored, StorageError> {
+    let mut adopted_paths = Vec::new();
     let mut adopted = Vec::new();
     let mut damaged = Vec::new();
     let mut seen = HashSet::new();
@@ -134,6 +148,7 @@ fn check_stored(
             Ok(seconds) => {
                 let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
                 adopted.push((a.fingerprint.clone(), bytes, seconds));
+                adopted_paths.push(path);
             }
             Err(e) => {
                 tracing::warn!(
@@ -145,5 +160,8 @@ fn check_stored(
             }
         }
     }
-    (adopted, damaged, waiting)
+    durable
+        .sync_blocking(adopted_paths.iter().map(PathBuf::as_path))
+        .map_err(|e| StorageError::Disk(format!("{}: {e}", pieces_dir.display())))?;
+    Ok((adopted, damaged, waiting))
 }

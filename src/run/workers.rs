@@ -23,7 +23,7 @@ use crate::run::checks::{self, Calibration, Decision, TextShape};
 use crate::run::hear::{self, Hearing, Unheard};
 use crate::run::pacer::Pacer;
 use crate::run::streak::{self, ErrorStreak};
-use crate::store::{self, BuildError, TempFile};
+use crate::store::{self, BuildError, GroupSync, TempFile};
 use crate::verify;
 
 /// The outage rule: the run stops (exit 3, resumable) once the API has given no answer at all
@@ -69,6 +69,8 @@ pub struct Pool {
     pub provider: Arc<dyn Provider>,
     pub out: PathBuf,
     pub pieces_dir: PathBuf,
+    /// Makes pieces and item files durable a batch at a time, before the queue records them.
+    pub durable: GroupSync,
     pub pacer: Pacer,
     pub max_attempts: u32,
     pub max_cost: Option<f64>,
@@ -125,6 +127,7 @@ impl Pool {
         provider: Arc<dyn Provider>,
         out: PathBuf,
         pieces_dir: PathBuf,
+        durable: GroupSync,
         pacer: Pacer,
         max_attempts: u32,
         max_cost: Option<f64>,
@@ -139,6 +142,7 @@ impl Pool {
             provider,
             out,
             pieces_dir,
+            durable,
             pacer,
             max_attempts,
             max_cost,
@@ -366,9 +370,7 @@ impl Pool {
                         Decision::AskAgain(why) if attempt < self.max_attempts => {
                             tracing::info!(piece = %fp, attempt, "asking again: {why}");
                             doubted = Some(seconds);
-                            // Not kept: a stop before the next answer asks again next run
-                            // rather than adopting doubted audio.
-                            let _ = std::fs::remove_file(&final_path);
+                            discard(&final_path).await;
                             continue;
                         }
                         Decision::AskAgain(why) | Decision::KeepWithWarning(why) => {
@@ -386,7 +388,7 @@ impl Pool {
                             if !request.firmer && attempt < self.max_attempts {
                                 tracing::info!(piece = %fp, attempt, wer = score.wer, "asking again: the transcript does not match the text");
                                 request.firmer = true;
-                                let _ = std::fs::remove_file(&final_path);
+                                discard(&final_path).await;
                                 continue;
                             }
                             let why = verbatim_warning(score.wer, transcript);
@@ -461,7 +463,9 @@ impl Pool {
                     // next piece at once.
                     let pool = Arc::clone(self);
                     self.finishing.spawn(async move {
-                        if let Err(e) = pool.record_piece(fp, bytes, seconds, warning, heard).await
+                        if let Err(e) = pool
+                            .record_piece(fp, final_path, bytes, seconds, warning, heard)
+                            .await
                         {
                             pool.stop_for(StopReason::Storage(e.into()));
                         }
@@ -578,7 +582,8 @@ impl Pool {
         (s.unanswered >= OUTAGE_ATTEMPTS && silent >= self.outage_spell).then_some(silent)
     }
 
-    /// Sends the request, checks the whole response is audio, and moves it to its final name.
+    /// Sends the request, checks the whole response is audio, and moves it to its final name
+    /// (not yet synced: [`Pool::record_piece`] waits for the group sync before recording it).
     async fn fetch_piece(
         &self,
         request: &SpeechRequest<'_>,
@@ -586,15 +591,31 @@ impl Pool {
     ) -> Result<(Fetched, f64), SpeechError> {
         let local =
             |e: std::io::Error| SpeechError::Local(format!("{}: {e}", final_path.display()));
-        let temp = TempFile::beside(final_path).map_err(local)?;
-        let fetched = self.provider.fetch(request, temp.path()).await?;
+        // The piece store was made at the start of the run: no folder to create here.
+        let temp = TempFile::in_existing_folder(final_path);
+        let fetched = match self.provider.fetch(request, temp.path()).await {
+            Ok(fetched) => fetched,
+            Err(e) => {
+                // Removing what a failed answer left is a file call: off the async workers.
+                let _ = tokio::task::spawn_blocking(move || drop(temp)).await;
+                return Err(e);
+            }
+        };
         store::failpoint("piece-after-temp-write");
         let format = request.response_format;
-        let check_path = temp.path().to_path_buf();
-        let measured = tokio::task::spawn_blocking(move || audio::validate(format, &check_path))
-            .await
-            .map_err(|e| SpeechError::Local(format!("checking audio: {e}")))?;
-        let seconds = match measured {
+        let dest = final_path.to_path_buf();
+        // One trip to the blocking pool: the audio checked and measured in one pass, then
+        // renamed into the store (or, not whole, removed there).
+        let saved = tokio::task::spawn_blocking(move || {
+            let measured = audio::validate(format, temp.path());
+            if measured.is_ok() {
+                temp.rename_to(&dest).map_err(audio::AudioError::Io)?;
+            }
+            measured
+        })
+        .await
+        .map_err(|e| SpeechError::Local(format!("checking audio: {e}")))?;
+        let seconds = match saved {
             Ok(seconds) => seconds,
             Err(audio::AudioError::Io(e) | audio::AudioError::Read { source: e, .. }) => {
                 return Err(local(e));
@@ -607,11 +628,6 @@ impl Pool {
                 });
             }
         };
-        let final_path = final_path.to_path_buf();
-        tokio::task::spawn_blocking(move || temp.persist(&final_path))
-            .await
-            .map_err(|e| SpeechError::Local(format!("saving audio: {e}")))?
-            .map_err(local)?;
         store::failpoint("piece-after-rename");
         Ok((fetched, seconds))
     }
@@ -637,12 +653,22 @@ impl Pool {
     async fn record_piece(
         &self,
         fp: String,
+        path: PathBuf,
         bytes: u64,
         seconds: f64,
         warning: Option<String>,
         heard: Option<queue::HeardPiece>,
     ) -> Result<(), QueueError> {
         let run = self.run;
+        // The piece is on disk before the queue calls it stored; the sync is shared with
+        // every piece renamed meanwhile.
+        if let Err(e) = self.durable.sync(&path).await {
+            self.stop_for(StopReason::Storage(StorageError::Disk(format!(
+                "{}: {e}",
+                path.display()
+            ))));
+            return Ok(());
+        }
         let ready = self
             .queue
             .call(move |c| {
@@ -746,6 +772,7 @@ impl Pool {
         let job = item.clone();
         let pause = self.pause;
         let tags = Arc::clone(&self.tags);
+        let durable = self.durable.clone();
         let built = tokio::task::spawn_blocking(move || {
             let title = crate::book::tags::item_title(job.title.as_deref(), &job.key).to_owned();
             let tag = |path: &std::path::Path| {
@@ -755,7 +782,7 @@ impl Pool {
             // Raw PCM has nowhere to hold a tag: its file stays a link to its one piece.
             let tagger: Option<store::Tagger<'_>> =
                 (job.format != AudioFormat::Pcm).then_some(&tag);
-            store::build_item(&out, &pieces_dir, &job, pause, tagger)
+            store::build_item(&out, &pieces_dir, &job, pause, tagger, &durable)
         })
         .await
         .unwrap_or_else(|e| Err(BuildError::Io(format!("writing {}: {e}", item.output))));
@@ -806,6 +833,14 @@ fn verbatim_warning(wer: f64, transcript: &str) -> String {
     format!(
         "the transcript does not match the text (word error rate {wer:.2}) after asking twice: heard \"{heard}\""
     )
+}
+
+/// Removes a stored answer that is asked for again: not kept, so a stop before the next answer
+/// asks again next run rather than adopting doubted audio. The file call runs on the blocking
+/// pool, never on the async workers.
+async fn discard(path: &std::path::Path) {
+    let path = path.to_path_buf();
+    let _ = tokio::task::spawn_blocking(move || std::fs::remove_file(path)).await;
 }
 
 /// The capped exponential delay after failed attempt `attempt` (from 1): `BACKOFF_MIN`, doubled

@@ -249,7 +249,9 @@ impl Provider for Realtime {
             let local = |e: std::io::Error| SpeechError::Local(format!("{}: {e}", dest.display()));
             let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
             file.write_all(&bytes).await.map_err(local)?;
-            file.sync_all().await.map_err(local)?;
+            // tokio finishes a write in the background: flushing waits for it. No sync: the
+            // workers make the piece durable (`store::GroupSync`).
+            file.flush().await.map_err(local)?;
             Ok(Fetched {
                 bytes: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
                 hints: spoken.hints,
