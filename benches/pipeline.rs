@@ -6,6 +6,7 @@
 //!     cargo bench --bench pipeline            # everything (about ten minutes)
 //!     cargo bench --bench pipeline -- quick   # shorter runs, same figures
 //!     cargo bench --bench pipeline -- espeak  # one scenario (needs espeak-ng)
+//!     cargo bench --bench pipeline -- piper   # one scenario (needs piper and a voice)
 //!     cargo bench --bench pipeline -- book    # the book files (m4b needs ffmpeg)
 //!     cargo bench --bench pipeline -- realtime  # --provider realtime beside the speech API
 
@@ -15,6 +16,8 @@ mod epub;
 #[path = "../tests/it/support/packing.rs"]
 #[allow(dead_code)] // fields the test prints in its messages
 mod packing;
+#[path = "../tests/it/support/piper.rs"]
+mod piper;
 #[path = "../tests/it/support/realtime.rs"]
 mod realtime;
 #[path = "../tests/it/support/server.rs"]
@@ -68,6 +71,9 @@ fn main() {
     }
     if want("espeak") {
         espeak_book(quick);
+    }
+    if want("piper") {
+        piper_book(quick);
     }
     if want("book") {
         book_files(quick);
@@ -327,32 +333,8 @@ fn hour_long_chapter() {
 /// into 20 chapters of even length; 8 with `quick`): `-j` = cores against `-j 1`, each on a
 /// fresh queue. The offline voice is CPU work, so the ideal is cores × one process's speed.
 fn espeak_book(quick: bool) {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/alice.md");
-    let text = std::fs::read_to_string(&corpus).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (the corpus beside the repository)",
-            corpus.display()
-        )
-    });
-    let paragraphs: Vec<&str> = text
-        .split("\n\n")
-        .map(str::trim)
-        .filter(|p| !p.is_empty() && !p.starts_with('#') && !p.starts_with('*'))
-        .collect();
     let chapters = if quick { 8 } else { 20 };
-    let total: usize = paragraphs.iter().map(|p| p.len()).sum();
-    let per_chapter = total.div_ceil(chapters);
-    let mut book = String::from("# Alice, in twenty parts\n");
-    let (mut chapter, mut filled) = (0, usize::MAX);
-    for paragraph in &paragraphs {
-        if filled >= per_chapter && chapter < chapters {
-            chapter += 1;
-            filled = 0;
-            book.push_str(&format!("\n## Part {chapter}\n"));
-        }
-        book.push_str(&format!("\n{paragraph}\n"));
-        filled += paragraph.len();
-    }
+    let (book, total) = alice_book(chapters, usize::MAX);
     let ws = Workspace::new("espeak");
     ws.write("book.md", book);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -395,6 +377,157 @@ fn espeak_book(quick: bool) {
         "speed-up {speedup:.2} on {cores} cores; ratio to cores x single {:.3} (target >= 0.8); CPU per character -j cores / -j 1: {:.3}",
         speedup / cores as f64,
         parallel.cpu_ms / single.cpu_ms.max(1.0)
+    );
+}
+
+/// Alice in Wonderland from the shared corpus as a Markdown book of `chapters` chapters of even
+/// length, its paragraphs cut off after `limit` characters: the book and its characters.
+fn alice_book(chapters: usize, limit: usize) -> (String, usize) {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/alice.md");
+    let text = std::fs::read_to_string(&corpus).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the corpus beside the repository)",
+            corpus.display()
+        )
+    });
+    let mut paragraphs: Vec<&str> = Vec::new();
+    let mut total = 0;
+    for paragraph in text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && !p.starts_with('#') && !p.starts_with('*'))
+    {
+        if total + paragraph.len() > limit {
+            break;
+        }
+        total += paragraph.len();
+        paragraphs.push(paragraph);
+    }
+    let per_chapter = total.div_ceil(chapters);
+    let mut book = String::from("# Alice, in parts\n");
+    let (mut chapter, mut filled) = (0, usize::MAX);
+    for paragraph in &paragraphs {
+        if filled >= per_chapter && chapter < chapters {
+            chapter += 1;
+            filled = 0;
+            book.push_str(&format!("\n## Part {chapter}\n"));
+        }
+        book.push_str(&format!("\n{paragraph}\n"));
+        filled += paragraph.len();
+    }
+    (book, total)
+}
+
+/// `--provider piper` (the `en_US-joe-medium` voice) on the first 12,000 characters of Alice
+/// (5,000 with `quick`) in 4 chapters: first `piper` by itself, one warm process given one
+/// paragraph a line (the ideal of one worker: nothing but speech), and the same with a fresh
+/// process per paragraph (what a process per piece would cost: the voice loaded each time);
+/// then `tts-batch` with `-j 1` and `-j` = cores, each on a fresh queue, writing mp3.
+fn piper_book(quick: bool) {
+    let setup = piper::setup();
+    let limit = if quick { 5_000 } else { 12_000 };
+    let (book, total) = alice_book(4, limit);
+    let ws = Workspace::new("piper");
+    ws.write("book.md", book.clone());
+    let paragraphs: Vec<String> = book
+        .split('\n')
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    let program = setup.bin_dir.join("piper");
+    let speak = |lines: &[String], out: &str| {
+        let mut child = Command::new(&program)
+            .arg("--model")
+            .arg(setup.model())
+            .arg("--output-dir")
+            .arg(ws.path(out))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("piper starts");
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let mut stdin = child.stdin.take().expect("stdin");
+        let feeder = std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(text.as_bytes());
+        });
+        let code = wait(child);
+        let _ = feeder.join();
+        code
+    };
+    // One warm process, every paragraph.
+    let started = Instant::now();
+    let cpu = children_cpu_ms();
+    let code = speak(&paragraphs, "warm");
+    let warm = (started.elapsed(), children_cpu_ms() - cpu, code);
+    // A fresh process per paragraph, for the first eight.
+    let few = &paragraphs[..paragraphs.len().min(8)];
+    let few_chars: usize = few.iter().map(|p| p.len()).sum();
+    let started = Instant::now();
+    for (n, paragraph) in few.iter().enumerate() {
+        speak(std::slice::from_ref(paragraph), &format!("cold-{n}"));
+    }
+    let cold = started.elapsed();
+    let started = Instant::now();
+    speak(few, "warm-few");
+    let warm_few = started.elapsed();
+
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let run = |jobs: usize, out: &str| {
+        measure(
+            Command::new(BIN)
+                .args(["run", "book.md", "--provider", "piper", "-q", "-o", out])
+                .args(["--voice", piper::VOICE, "-j", &jobs.to_string()])
+                .current_dir(ws.root())
+                .env("PATH", setup.path_var())
+                .env("PIPER_VOICES", &setup.voices)
+                .env_remove("OPENAI_API_KEY")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+    };
+    let single = run(1, "single");
+    let parallel = run(cores, "parallel");
+    let seconds = std::fs::read_to_string(ws.path("parallel/report.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|r| r["totals"]["audio_seconds"].as_f64())
+        .unwrap_or(0.0);
+    println!(
+        "\n## piper ({}): 4 chapters, {total} characters, {seconds:.0} s of mp3 audio",
+        piper::VOICE
+    );
+    println!(
+        "piper alone, one warm process, {} paragraphs: {:8.1} s wall {:8.1} s CPU  {:6.0} chars/s  exit {}",
+        paragraphs.len(),
+        warm.0.as_secs_f64(),
+        warm.1 / 1000.0,
+        total as f64 / warm.0.as_secs_f64(),
+        warm.2
+    );
+    println!(
+        "piper alone, {} paragraphs ({few_chars} characters): a process each {:.1} s, one warm process {:.1} s; {:.2} s more per piece to load the voice",
+        few.len(),
+        cold.as_secs_f64(),
+        warm_few.as_secs_f64(),
+        (cold.as_secs_f64() - warm_few.as_secs_f64()) / few.len() as f64
+    );
+    for (name, run) in [("-j 1", &single), ("-j cores", &parallel)] {
+        println!(
+            "{name:<10} {:8.1} s wall {:8.1} s CPU ({:.2} cores busy)  {:6.0} chars/s  exit {}",
+            run.wall.as_secs_f64(),
+            run.cpu_ms / 1000.0,
+            run.cpu_ms / 1000.0 / run.wall.as_secs_f64(),
+            total as f64 / run.wall.as_secs_f64(),
+            run.code
+        );
+    }
+    println!(
+        "-j 1 against one warm piper: {:.3} (target >= 0.9); speed-up {:.2} on {cores} cores, ratio to cores x single {:.3}",
+        warm.0.as_secs_f64() / single.wall.as_secs_f64(),
+        single.wall.as_secs_f64() / parallel.wall.as_secs_f64(),
+        single.wall.as_secs_f64() / parallel.wall.as_secs_f64() / cores as f64
     );
 }
 

@@ -125,16 +125,22 @@ pub struct JobArgs {
     #[arg(long, value_name = "P", value_parser = NamedParser::<ProviderKind>::new(), help = format!(
         "Who speaks: `openai` (any OpenAI-compatible API), `realtime` (OpenAI's Realtime API \
          over a WebSocket: each piece read verbatim and checked against its transcript, billed \
-         per token) or `espeak` (the espeak-ng program: offline, free, no key; -j defaults to \
-         the number of cores, --rpm, --cpm and --model do not apply) [default: \
+         per token), `espeak` (the espeak-ng program) or `piper` (the piper program, a neural \
+         voice); espeak and piper are offline, free, need no key, -j defaults to the number of \
+         cores, and --rpm, --cpm and --model do not apply [default: \
          {DEFAULT_PROVIDER}; from 2027-01-06, realtime for a new queue at api.openai.com with \
          no --model]"
     ))]
     pub provider: Option<ProviderKind>,
 
+    /// Where --provider piper finds voices by name (a voice is NAME.onnx with its
+    /// NAME.onnx.json) [default: $PIPER_VOICES, else the data folder's piper/voices]
+    #[arg(long, value_name = "DIR")]
+    pub piper_voices: Option<PathBuf>,
+
     #[arg(long, value_name = "M", help = format!(
         "Model [default: {DEFAULT_MODEL}; with --provider realtime, {REALTIME_MODEL}; not used \
-         with --provider espeak]"
+         with --provider espeak or piper]"
     ))]
     pub model: Option<String>,
 
@@ -143,7 +149,8 @@ pub struct JobArgs {
          --provider espeak: an espeak voice (en-us, \
          en-gb, cmn, fr, ..., optionally +variant such as en-us+f3; `espeak-ng --voices` lists \
          them), or an OpenAI voice name, which maps to an English voice; an EPUB's language \
-         picks the default"
+         picks the default. With --provider piper: a voice's .onnx file, or its name in \
+         --piper-voices"
     ))]
     pub voice: Option<String>,
 
@@ -162,8 +169,8 @@ pub struct JobArgs {
     pub instructions: Option<String>,
 
     #[arg(short = 'j', long, value_name = "N", help = format!(
-        "Requests in flight at once [default: {DEFAULT_CONCURRENCY}; with --provider espeak, \
-         the number of cores]"
+        "Requests in flight at once [default: {DEFAULT_CONCURRENCY}; with --provider espeak \
+         or piper, the number of cores]"
     ))]
     pub concurrency: Option<u32>,
 

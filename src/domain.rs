@@ -14,6 +14,8 @@ pub use crate::settings::{AudioFormat, ProviderKind};
 /// The model name recorded for `--provider espeak` (in fingerprints, queue and report): the
 /// provider has no models, and its audio must never be taken for an API's.
 pub const ESPEAK_MODEL: &str = "espeak-ng";
+/// The model name recorded for `--provider piper`; its voice (the `.onnx` file) is the voice.
+pub const PIPER_MODEL: &str = "piper";
 
 /// The model `--provider realtime` speaks with unless `--model` names another: the
 /// replacement of OpenAI's speech models, served by the Realtime API only.

@@ -120,12 +120,22 @@ impl AudioFormat {
 }
 
 named_enum! {
-    /// Which voice speaks: an OpenAI-compatible API, or the offline `espeak-ng` program.
+    /// Which voice speaks: an OpenAI-compatible API, or an offline program (`espeak-ng`,
+    /// `piper`).
     pub enum ProviderKind ("provider") {
         Openai = "openai",
         Espeak = "espeak" | "espeak-ng",
+        /// The `piper` program: a neural voice, offline.
+        Piper = "piper",
         /// OpenAI's Realtime API over a WebSocket.
         Realtime = "realtime",
+    }
+}
+
+impl ProviderKind {
+    /// Whether it runs on this machine: no key, no pacing, no cost, `-j` the cores.
+    pub fn is_local(self) -> bool {
+        matches!(self, ProviderKind::Espeak | ProviderKind::Piper)
     }
 }
 
@@ -296,7 +306,7 @@ pub const DEFAULT_MODEL: &str = "tts-1";
 pub const DEFAULT_VOICE: &str = "alloy";
 /// `--speed`.
 pub const DEFAULT_SPEED: f64 = 1.0;
-/// `-j` with `--provider openai` (espeak: the number of cores).
+/// `-j` with `--provider openai` (espeak and piper: the number of cores).
 pub const DEFAULT_CONCURRENCY: u32 = 4;
 /// `--rpm`, and the rate `--rpm auto` starts at until the server advertises its limit.
 pub const DEFAULT_RPM: u32 = 50;

@@ -47,11 +47,11 @@ impl PlanTotals {
     }
 }
 
-/// The limits of a configuration, as the estimate takes them. espeak-ng keeps to no rate: only
-/// its `-j` processes at once hold it.
+/// The limits of a configuration, as the estimate takes them. espeak-ng and piper keep to no
+/// rate: only their `-j` processes at once hold them.
 fn pace(cfg: &Config) -> Pace {
     match cfg.provider {
-        ProviderKind::Espeak => Pace {
+        ProviderKind::Espeak | ProviderKind::Piper => Pace {
             rpm: u32::MAX,
             cpm: None,
             concurrency: cfg.concurrency,

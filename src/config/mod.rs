@@ -7,7 +7,7 @@ use std::time::Duration;
 mod key;
 
 use crate::cli::{JobArgs, QueueArgs};
-use crate::domain::{ESPEAK_MODEL, VoiceSettings, check_speed, io_reason};
+use crate::domain::{ESPEAK_MODEL, PIPER_MODEL, VoiceSettings, check_speed, io_reason};
 use crate::domain::{REALTIME_MODEL, REALTIME_SPEEDS, REALTIME_VOICE};
 use crate::manifest::ManifestOptions;
 use crate::settings::*;
@@ -45,6 +45,9 @@ pub struct Config {
     /// Who speaks. With espeak: no key, no pacing, no cost, and `voice.model` is
     /// [`ESPEAK_MODEL`].
     pub provider: ProviderKind,
+    /// `--piper-voices`: where `--provider piper` looks voice names up (before
+    /// `$PIPER_VOICES` and the platform's data folder).
+    pub piper_voices: Option<PathBuf>,
     pub voice: VoiceSettings,
     /// Whether `--voice` (or the job file's `voice`) was given: if not, espeak speaks an EPUB
     /// in the voice of the book's language.
@@ -63,7 +66,8 @@ pub struct Config {
 }
 
 /// Reads a job file: the options under their long names, `input` naming the manifest.
-/// `input`, `out`, `db`, `api-key-file`, `cover` and `lexicon` become relative to the job file's folder.
+/// `input`, `out`, `db`, `api-key-file`, `cover`, `lexicon` and `piper-voices` become relative
+/// to the job file's folder.
 fn load_job(path: &Path) -> Result<JobArgs, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(format!("{}: {}", path.display(), io_reason(&e))))?;
@@ -93,6 +97,7 @@ fn load_job(path: &Path) -> Result<JobArgs, ConfigError> {
         &mut job.db,
         &mut job.api_key_file,
         &mut job.cover,
+        &mut job.piper_voices,
         &mut job.lexicon,
     ] {
         p.as_mut().map(rebase);
@@ -270,11 +275,12 @@ impl Config {
             // espeak-ng has no models: recording its own name keeps its audio apart from any
             // API's in fingerprints, prices and the report.
             ProviderKind::Espeak => ESPEAK_MODEL.into(),
+            ProviderKind::Piper => PIPER_MODEL.into(),
         };
-        if provider == ProviderKind::Espeak && audio_format == AudioFormat::Aac {
-            return Err(ConfigError::new(
-                "--audio-format: aac is not available with --provider espeak (no freely licensed AAC encoder to build in); use mp3, opus, flac or wav",
-            ));
+        if provider.is_local() && audio_format == AudioFormat::Aac {
+            return Err(ConfigError::new(format!(
+                "--audio-format: aac is not available with --provider {provider} (no freely licensed AAC encoder to build in); use mp3, opus, flac or wav",
+            )));
         }
         let voice = non_empty("--voice", o.voice.clone())?;
         let voice_given = voice.is_some();
@@ -296,10 +302,11 @@ impl Config {
         }
         let instructions = o.instructions.clone().filter(|s| !s.trim().is_empty());
 
-        // espeak-ng is CPU work on this machine: one piece per core keeps every core busy.
+        // espeak-ng and piper are CPU work on this machine: one piece per core keeps every
+        // core busy.
         let default_concurrency = match provider {
             ProviderKind::Openai | ProviderKind::Realtime => DEFAULT_CONCURRENCY,
-            ProviderKind::Espeak => std::thread::available_parallelism()
+            ProviderKind::Espeak | ProviderKind::Piper => std::thread::available_parallelism()
                 .map_or(1, |n| u32::try_from(n.get()).unwrap_or(256).min(256)),
         };
         let concurrency = in_range(
@@ -384,6 +391,7 @@ impl Config {
             base_url,
             key_source,
             provider,
+            piper_voices: o.piper_voices.clone(),
             voice: VoiceSettings {
                 model,
                 voice,

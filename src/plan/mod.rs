@@ -10,7 +10,7 @@ pub mod estimate;
 pub mod prices;
 pub mod tokens;
 
-use crate::domain::{AudioFormat, ESPEAK_MODEL};
+use crate::domain::{AudioFormat, ESPEAK_MODEL, PIPER_MODEL};
 pub use crate::domain::{PlannedItem, PlannedPiece, VoiceSettings};
 use crate::manifest::{Item, Manifest, ManifestError, Overrides};
 
@@ -21,9 +21,11 @@ pub fn settings_of(item: &Item, defaults: &Arc<VoiceSettings>) -> Arc<VoiceSetti
         return Arc::clone(defaults);
     }
     Arc::new(VoiceSettings {
-        // A row's `model` means nothing to espeak-ng, which has none.
+        // A row's `model` means nothing to espeak-ng or piper, which have none.
         model: match &o.model {
-            Some(model) if defaults.model != ESPEAK_MODEL => model.clone(),
+            Some(model) if defaults.model != ESPEAK_MODEL && defaults.model != PIPER_MODEL => {
+                model.clone()
+            }
             _ => defaults.model.clone(),
         },
         voice: o.voice.clone().unwrap_or_else(|| defaults.voice.clone()),

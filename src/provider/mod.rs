@@ -1,12 +1,14 @@
 //! The voices behind one trait: what a request is, how a failure is classed, the
 //! OpenAI-compatible HTTP client (`openai.rs`) with its retry and rate hints (`hints.rs`), and
-//! the offline `espeak-ng` (`espeak/`). The workers hand a [`Provider`] one request and a file
+//! the offline `espeak-ng` (`espeak/`) and Piper (`piper/`), the Realtime API (`realtime/`),
+//! and the encoders the voices that hand over samples share (`encode/`). The workers hand a [`Provider`] one request and a file
 //! to fill, and act on the error class it returns; nothing else in the run knows who speaks.
 
 pub mod encode;
 pub mod espeak;
 pub mod hints;
 pub mod openai;
+pub mod piper;
 pub mod realtime;
 pub mod voice;
 
@@ -77,6 +79,20 @@ pub struct Fetched {
     pub transcript: Option<String>,
     /// The tokens the server billed for this answer, where it says so.
     pub usage: Option<crate::plan::prices::Usage>,
+}
+
+/// Writes the whole of a local voice's encoded audio to `dest` (created or truncated),
+/// flushed and synced: the [`Fetched`] of a voice with no rate hints, transcript or usage.
+pub async fn save_whole(dest: &Path, bytes: &[u8]) -> Result<Fetched, SpeechError> {
+    use tokio::io::AsyncWriteExt;
+    let local = |e: std::io::Error| SpeechError::Local(format!("{}: {e}", dest.display()));
+    let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
+    file.write_all(bytes).await.map_err(local)?;
+    file.sync_all().await.map_err(local)?;
+    Ok(Fetched {
+        bytes: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+        ..Fetched::default()
+    })
 }
 
 /// A voice the workers send pieces to.

@@ -1,7 +1,8 @@
 //! Who speaks in a run or a plan, set up and checked before anything is written: with
 //! `--provider espeak`, the program is found, its voices read, the default `--voice` turned
 //! into the espeak voice it names, and every item's voice and format checked against them;
-//! with OpenAI's API, the warning of a model that is shut down. `run` and `plan` both use it.
+//! with `--provider piper`, the program is found and the voice files of the default voice and
+//! of every item's; with OpenAI's API, the warning of a model that is shut down. `run` and `plan` both use it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::error::Error;
 use crate::manifest::Manifest;
 use crate::plan;
 use crate::provider::espeak::Espeak;
+use crate::provider::piper::{self, Piper};
 
 /// The warning of a model OpenAI shuts down (SPEC section 10), when this run or plan uses one at
 /// api.openai.com: the date, the command that switches, and what switching costs.
@@ -73,18 +75,37 @@ pub fn check_espeak_items(
     defaults: &Arc<VoiceSettings>,
     espeak: &Espeak,
 ) -> Result<(), Error> {
+    check_items(manifest, input, defaults, |s| espeak.check(s))
+}
+
+/// Checks every item's settings against what piper can do (its voice file and config, its
+/// format), naming the line of the first that it cannot.
+pub fn check_piper_items(
+    manifest: &Manifest,
+    input: &Path,
+    defaults: &Arc<VoiceSettings>,
+    piper: &Piper,
+) -> Result<(), Error> {
+    check_items(manifest, input, defaults, |s| piper.check(s))
+}
+
+/// Runs `check` on every item's settings, naming the line of the first it refuses.
+fn check_items<E: std::fmt::Display>(
+    manifest: &Manifest,
+    input: &Path,
+    defaults: &Arc<VoiceSettings>,
+    check: impl Fn(&VoiceSettings) -> Result<(), E>,
+) -> Result<(), Error> {
     for item in manifest.items().map_err(Error::input)? {
         let item = item.map_err(Error::input)?;
-        espeak
-            .check(&plan::settings_of(&item, defaults))
-            .map_err(|e| {
-                Error::input(format!(
-                    "{}: line {}: item `{}`: {e}",
-                    input.display(),
-                    item.line,
-                    item.key
-                ))
-            })?;
+        check(&plan::settings_of(&item, defaults)).map_err(|e| {
+            Error::input(format!(
+                "{}: line {}: item `{}`: {e}",
+                input.display(),
+                item.line,
+                item.key
+            ))
+        })?;
     }
     Ok(())
 }
@@ -142,6 +163,71 @@ impl ItemVoices {
                 item.key,
                 self.default
             );
+        }
+    }
+}
+
+/// With `--provider piper`: finds the program on `PATH` and the default voice (`--voice`: a
+/// `.onnx` file or a name in the voices folder; with none, the voices folder's voice for an
+/// EPUB's language, else its only voice), which `cfg` then names by its `.onnx` file's absolute
+/// path. A missing program or voice is bad input (exit 2). `None` for other providers.
+pub fn load_piper(cfg: &mut Config, manifest: &Manifest) -> Result<Option<Piper>, Error> {
+    if cfg.provider != ProviderKind::Piper {
+        return Ok(None);
+    }
+    let dir = piper::voices::voices_dir(cfg.piper_voices.clone(), &crate::config::env);
+    let piper = Piper::load(std::env::var_os("PATH"), dir, cfg.timeout, cfg.concurrency)
+        .map_err(|e| Error::input(e.to_string()))?;
+    let voice = if cfg.voice_given {
+        piper.resolve(&cfg.voice.voice)
+    } else {
+        default_piper_voice(&piper, manifest)?
+    }
+    .map_err(|e| Error::input(format!("--voice: {e}")))?;
+    tracing::info!("piper voice {} ({} Hz)", voice.model.display(), voice.rate);
+    cfg.voice.voice = voice.model.display().to_string();
+    Ok(Some(piper))
+}
+
+/// The voice of a run without `--voice`: the one for an EPUB's language, else the voices
+/// folder's only voice; several and no language is a question only the user can answer.
+fn default_piper_voice(
+    piper: &Piper,
+    manifest: &Manifest,
+) -> Result<Result<piper::Voice, piper::VoiceError>, Error> {
+    let Some(dir) = piper.voices_dir() else {
+        return Err(Error::input(format!(
+            "--provider piper needs --voice (a voice's .onnx file) or a voices folder (--piper-voices DIR or PIPER_VOICES); {}",
+            piper::INSTALL_HINT
+        )));
+    };
+    let language = manifest
+        .metadata()
+        .and_then(|book| book.language.as_deref());
+    if let Some(tag) = language
+        && let Some(voice) = piper::voices::voice_for_language(dir, tag)
+    {
+        tracing::info!(
+            "the book's language is {tag}: voice {}",
+            voice.model.display()
+        );
+        return Ok(Ok(voice));
+    }
+    let voices = piper::voices::list(dir);
+    match voices.as_slice() {
+        [only] => Ok(piper::voices::load(only)),
+        [] => Err(Error::input(format!(
+            "--provider piper: no --voice given and `{}` holds no voices; {}",
+            dir.display(),
+            piper::INSTALL_HINT
+        ))),
+        several => {
+            let names: Vec<String> = several.iter().map(|p| piper::voices::name_of(p)).collect();
+            Err(Error::input(format!(
+                "--provider piper: no --voice given; choose one of the voices in `{}`: {}",
+                dir.display(),
+                names.join(", ")
+            )))
         }
     }
 }

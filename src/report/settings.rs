@@ -2,13 +2,12 @@
 //! run begins; `plan --json` shows the same object.
 
 use crate::config::Config;
-use crate::domain::ProviderKind;
 use crate::settings::Rpm;
 
-/// The settings a report (and `plan --json`) shows (never the key). With espeak, the API's
-/// settings (base URL, rpm, cpm) are null: they do not apply.
+/// The settings a report (and `plan --json`) shows (never the key). With espeak and piper, the
+/// API's settings (base URL, rpm, cpm) are null: they do not apply.
 pub fn settings_json(cfg: &Config) -> serde_json::Value {
-    let api = cfg.provider != ProviderKind::Espeak;
+    let api = !cfg.provider.is_local();
     serde_json::json!({
         "provider": cfg.provider,
         "base_url": api.then_some(&cfg.base_url),

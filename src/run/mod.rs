@@ -73,6 +73,7 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
         |what: &str| tracing::debug!("{what}: {} ms since start", started.elapsed().as_millis());
     let manifest = manifest::open(&cfg.input, &cfg.manifest).map_err(Error::input)?;
     let espeak = voice::load_espeak(&mut cfg, &manifest)?;
+    let piper = voice::load_piper(&mut cfg, &manifest)?;
     let defaults = Arc::new(cfg.voice.clone());
     let (item_count, characters) =
         plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
@@ -81,6 +82,9 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
     }
     if let Some(espeak) = &espeak {
         voice::check_espeak_items(&manifest, &cfg.input, &defaults, espeak)?;
+    }
+    if let Some(piper) = &piper {
+        voice::check_piper_items(&manifest, &cfg.input, &defaults, piper)?;
     }
     phase("manifest checked");
     if cfg.book.format == Some(BookFormat::M4b) {
@@ -96,16 +100,18 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
         total: u32::try_from(item_count).unwrap_or(u32::MAX),
     });
     let voices = voice::ItemVoices::new(&cfg, &manifest, espeak.as_ref());
-    // The API's key is read before anything is written; espeak-ng needs none and no pacing.
-    let (provider, paced): (Arc<dyn Provider>, bool) = match espeak {
-        Some(espeak) => (Arc::new(espeak), false),
-        None if cfg.provider == ProviderKind::Realtime => {
+    // The API's key is read before anything is written; espeak-ng and piper need none and no
+    // pacing.
+    let (provider, paced): (Arc<dyn Provider>, bool) = match (espeak, piper) {
+        (Some(espeak), _) => (Arc::new(espeak), false),
+        (None, Some(piper)) => (Arc::new(piper), false),
+        (None, None) if cfg.provider == ProviderKind::Realtime => {
             let key = cfg.optional_api_key(&crate::config::env)?;
             let realtime = Realtime::new(&cfg.base_url, &cfg.voice.model, key, cfg.timeout)
                 .map_err(|e| Error::input(format!("--base-url: {e}")))?;
             (Arc::new(realtime), true)
         }
-        None => {
+        (None, None) => {
             let key = cfg.optional_api_key(&crate::config::env)?;
             let client = SpeechClient::new(&cfg.base_url, key, cfg.timeout, cfg.concurrency)
                 .map_err(|e| Error::input(format!("cannot set up the HTTP client: {e}")))?

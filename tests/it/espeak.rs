@@ -2,9 +2,9 @@
 //! every format it can write, lengths decoded by `ffmpeg` against `espeak-ng`'s own WAV of the
 //! same text; voices checked before anything runs; the missing program; resume.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::support::probe::{ffmpeg_seconds, frame_seconds};
 use crate::support::{Output, Workspace, assert_exit, item, wait_for};
 
 const LINES: &str = "Alice was beginning to get very tired of sitting by her sister on the bank.\n\
@@ -18,28 +18,6 @@ fn run_offline(ws: &Workspace, args: &[&str]) -> Output {
         .output()
         .expect("run tts-batch");
     Output::from(out)
-}
-
-/// Seconds of audio `ffmpeg` decodes from `path` (raw `pcm` read as the API's 24 kHz s16le).
-fn ffmpeg_seconds(path: &Path) -> f64 {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-v", "error", "-nostdin"]);
-    if path.extension().is_some_and(|e| e == "pcm") {
-        cmd.args(["-f", "s16le", "-ar", "24000", "-ac", "1"]);
-    }
-    let out = cmd
-        .arg("-i")
-        .arg(path)
-        .args(["-f", "s16le", "-ac", "1", "-ar", "48000", "-"])
-        .output()
-        .expect("ffmpeg is installed");
-    assert!(
-        out.status.success(),
-        "ffmpeg could not decode {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout.len() as f64 / 2.0 / 48_000.0
 }
 
 /// The length of `espeak-ng`'s own WAV for `text` in `voice`, decoded the same way.
@@ -74,17 +52,6 @@ fn espeak_seconds_at(ws: &Workspace, text: &str, voice: &str, wpm: u32) -> f64 {
     let seconds = ffmpeg_seconds(&wav);
     std::fs::remove_file(&wav).expect("remove the reference wav");
     seconds
-}
-
-/// One frame of each format, the tolerance of a length (plus the 48 kHz rounding).
-fn frame_seconds(format: &str) -> f64 {
-    let frame = match format {
-        "mp3" => 576.0 / 22_050.0,
-        "opus" => 0.020,
-        "pcm" => 1.0 / 24_000.0,
-        _ => 0.0,
-    };
-    frame + 2.0 / 48_000.0
 }
 
 #[test]

@@ -21,6 +21,7 @@ mod local_servers;
 mod markdown_manifest;
 mod outage;
 mod packing;
+mod piper;
 mod queue_access;
 mod quiet;
 mod real_epubs;

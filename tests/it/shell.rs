@@ -111,7 +111,7 @@ fn bash_completes_the_values_of_every_enumerated_option() {
         ),
         (
             &["plan", "a.txt", "--provider"],
-            &["openai", "espeak", "realtime"],
+            &["openai", "espeak", "piper", "realtime"],
         ),
         (&["run", "a.txt", "--book"], &["m4b", "mp3"]),
         (&["run", "a.txt", "--subtitles"], &["srt", "vtt"]),

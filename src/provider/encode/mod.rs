@@ -1,6 +1,6 @@
 //! Encoding synthesized samples into each `--audio-format`, in-process, one file per
 //! container, for every voice that hands over PCM (espeak-ng, Piper, the Realtime API) at
-//! whatever rate it speaks: WAV and raw PCM here, MP3 with LAME (`mp3.rs`), FLAC (`flac.rs`),
+//! whatever rate it speaks: WAV and raw PCM (`wav.rs`, which also reads the voices' WAV), MP3 with LAME (`mp3.rs`), FLAC (`flac.rs`),
 //! Ogg Opus (`opus.rs`), and the resampler (`resample.rs`) to the API's 24 kHz for `pcm` and
 //! Opus, and to a rate LAME knows for MP3. AAC has no lean, freely licensed encoder crate
 //! (fdk-aac's licence is not a free one, the others bind ffmpeg's libraries): it is refused
@@ -10,10 +10,12 @@ mod flac;
 mod mp3;
 mod opus;
 mod resample;
+mod wav;
 
 use crate::domain::AudioFormat;
 
 pub use resample::resample;
+pub use wav::read as read_wav;
 
 /// The rate of raw `pcm` (the API's: 24 kHz 16-bit mono little-endian), and of Opus here.
 pub const API_RATE: u32 = 24_000;
@@ -69,46 +71,13 @@ fn encoder_error(format: &'static str) -> impl Fn(String) -> EncodeError {
 /// Encodes `pcm` as `format`: the whole file's bytes.
 pub fn encode(pcm: &Samples, format: AudioFormat) -> Result<Vec<u8>, EncodeError> {
     match format {
-        AudioFormat::Wav => wav(pcm),
-        AudioFormat::Pcm => Ok(raw_le(&resample(pcm, API_RATE).samples)),
+        AudioFormat::Wav => wav::write(pcm),
+        AudioFormat::Pcm => Ok(wav::raw_le(&resample(pcm, API_RATE).samples)),
         AudioFormat::Mp3 => mp3::encode(pcm),
         AudioFormat::Flac => flac::encode(pcm),
         AudioFormat::Opus => opus::encode(pcm),
         AudioFormat::Aac => Err(EncodeError::AacUnavailable),
     }
-}
-
-fn raw_le(samples: &[i16]) -> Vec<u8> {
-    samples.iter().flat_map(|s| s.to_le_bytes()).collect()
-}
-
-/// A canonical 44-byte-header WAV at the samples' own rate, its sizes true.
-fn wav(pcm: &Samples) -> Result<Vec<u8>, EncodeError> {
-    let too_long = || EncodeError::TooLong {
-        format: "wav",
-        samples: pcm.samples.len(),
-    };
-    let data_len = u32::try_from(pcm.samples.len())
-        .ok()
-        .and_then(|n| n.checked_mul(2))
-        .filter(|n| *n <= u32::MAX - 36)
-        .ok_or_else(too_long)?;
-    let byte_rate = pcm.rate.checked_mul(2).ok_or_else(too_long)?;
-    let mut out = Vec::with_capacity(44 + pcm.samples.len() * 2);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&pcm.rate.to_le_bytes());
-    out.extend_from_slice(&byte_rate.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes()); // block align
-    out.extend_from_slice(&16u16.to_le_bytes()); // bits
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    out.extend_from_slice(&raw_le(&pcm.samples));
-    Ok(out)
 }
 
 /// A 440 Hz tone of `seconds` at `rate`, for the encoders' unit tests.

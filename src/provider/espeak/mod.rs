@@ -11,13 +11,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use tokio::io::AsyncWriteExt;
 
 pub use program::{EspeakError, INSTALL_HINT};
 pub use voices::{VoiceError, VoiceList};
 
 use super::encode;
-use super::{Fetched, Provider, RateHints, SpeechError, SpeechRequest};
+use super::{Fetched, Provider, SpeechError, SpeechRequest, save_whole};
 use crate::domain::{AudioFormat, VoiceSettings};
 
 /// Why espeak-ng cannot speak an item's settings: its format or its voice.
@@ -126,15 +125,7 @@ impl Provider for Espeak {
                     request.response_format,
                 )
                 .await?;
-            let local = |e: std::io::Error| SpeechError::Local(format!("{}: {e}", dest.display()));
-            let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
-            file.write_all(&bytes).await.map_err(local)?;
-            file.sync_all().await.map_err(local)?;
-            Ok(Fetched {
-                bytes: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
-                hints: RateHints::default(),
-                ..Fetched::default()
-            })
+            save_whole(dest, &bytes).await
         })
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-use crate::provider::encode::Samples;
+use crate::provider::encode::{self, Samples};
 
 /// The program's name on `PATH`.
 pub const PROGRAM: &str = "espeak-ng";
@@ -158,53 +158,9 @@ pub async fn synthesize(
     parse_wav(&wav)
 }
 
-/// Reads the WAV espeak-ng writes to stdout: RIFF, a PCM `fmt ` chunk, then `data` whose
-/// stated size is a placeholder (0x7ffff000, the stream's end is unknown when it starts),
-/// so the samples run to the end of the bytes. Written by hand because it is this one
-/// program's output, and general WAV readers refuse the placeholder size.
+/// Reads the WAV espeak-ng writes to stdout (see [`encode::read_wav`]).
 pub fn parse_wav(bytes: &[u8]) -> Result<Samples, EspeakError> {
-    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
-        return Err(EspeakError::BadWav("no RIFF/WAVE header"));
-    }
-    let mut at = 12;
-    let mut rate = None;
-    while let Some(header) = bytes.get(at..at + 8) {
-        let id = &header[0..4];
-        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        let body_start = at + 8;
-        let available = bytes.len() - body_start;
-        let size = usize::try_from(size).unwrap_or(usize::MAX).min(available);
-        let body = &bytes[body_start..body_start + size];
-        match id {
-            b"fmt " => {
-                if body.len() < 16 {
-                    return Err(EspeakError::BadWav("short fmt chunk"));
-                }
-                let format = u16::from_le_bytes([body[0], body[1]]);
-                let channels = u16::from_le_bytes([body[2], body[3]]);
-                let bits = u16::from_le_bytes([body[14], body[15]]);
-                if format != 1 || channels != 1 || bits != 16 {
-                    return Err(EspeakError::BadWav("not 16-bit mono PCM"));
-                }
-                rate = Some(u32::from_le_bytes([body[4], body[5], body[6], body[7]]));
-            }
-            b"data" => {
-                let rate = rate.ok_or(EspeakError::BadWav("data before fmt"))?;
-                if rate == 0 {
-                    return Err(EspeakError::BadWav("sample rate 0"));
-                }
-                let samples = body
-                    .chunks_exact(2)
-                    .map(|pair| i16::from_le_bytes([pair[0], pair[1]]))
-                    .collect();
-                return Ok(Samples { rate, samples });
-            }
-            _ => {}
-        }
-        // Chunks are padded to an even length.
-        at = body_start + size + (size & 1);
-    }
-    Err(EspeakError::BadWav("no data chunk"))
+    encode::read_wav(bytes).map_err(EspeakError::BadWav)
 }
 
 impl EspeakError {
@@ -238,23 +194,6 @@ mod tests {
         assert_eq!(wpm_for_speed(4.0), MAX_WPM);
         assert_eq!(wpm_for_speed(f64::NAN), MIN_WPM);
         assert_eq!(wpm_for_speed(f64::INFINITY), MAX_WPM);
-    }
-
-    #[test]
-    fn parses_the_streaming_wav() {
-        let mut wav = b"RIFF\x24\xf0\xff\x7fWAVEfmt \x10\0\0\0\x01\0\x01\0\x22\x56\0\0\x44\xac\0\0\x02\0\x10\0data\0\xf0\xff\x7f".to_vec();
-        wav.extend_from_slice(&[1, 0, 0xff, 0xff, 7]);
-        let pcm = parse_wav(&wav).unwrap();
-        assert_eq!(
-            pcm,
-            Samples {
-                rate: 22050,
-                samples: vec![1, -1]
-            }
-        );
-        assert!(parse_wav(b"").is_err());
-        assert!(parse_wav(b"RIFF\0\0\0\0WAVE").is_err());
-        assert!(parse_wav(&wav[..44]).is_ok_and(|p| p.samples.is_empty()));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod epub;
 pub mod outage;
 pub mod packing;
+pub mod piper;
 pub mod playback;
 pub mod probe;
 pub mod realtime;

@@ -122,3 +122,37 @@ pub fn rms(samples: &[i16], from: f64, to: f64) -> f64 {
         / window.len() as f64)
         .sqrt()
 }
+
+/// Seconds of audio `ffmpeg` decodes from `path` (raw `pcm` read as the API's 24 kHz s16le).
+pub fn ffmpeg_seconds(path: &Path) -> f64 {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-nostdin"]);
+    if path.extension().is_some_and(|e| e == "pcm") {
+        cmd.args(["-f", "s16le", "-ar", "24000", "-ac", "1"]);
+    }
+    let out = cmd
+        .arg("-i")
+        .arg(path)
+        .args(["-f", "s16le", "-ac", "1", "-ar", "48000", "-"])
+        .output()
+        .expect("ffmpeg is installed");
+    assert!(
+        out.status.success(),
+        "ffmpeg could not decode {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout.len() as f64 / 2.0 / 48_000.0
+}
+
+/// One frame of each format at 22,050 Hz (espeak-ng's and most Piper voices' rate), the
+/// tolerance of a length (plus the 48 kHz rounding).
+pub fn frame_seconds(format: &str) -> f64 {
+    let frame = match format {
+        "mp3" => 576.0 / 22_050.0,
+        "opus" => 0.020,
+        "pcm" => 1.0 / 24_000.0,
+        _ => 0.0,
+    };
+    frame + 2.0 / 48_000.0
+}
