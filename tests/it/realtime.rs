@@ -144,6 +144,19 @@ fn a_reworded_reading_is_asked_again_firmly_and_one_that_stays_wrong_is_kept_wit
     }
     assert_eq!(report["totals"]["warnings"], 2);
     assert!(out.stderr.contains("2 items have"), "{}", out.stderr);
+    // The voice's own transcripts are scored and kept per piece, without --verify: the
+    // report gives each item's rate and the word-weighted total.
+    assert_eq!(item(&report, "0001")["wer"], 0.0);
+    for key in ["0001", "0002", "0003"] {
+        assert_eq!(item(&report, key)["verified_pieces"], 1, "{key}");
+    }
+    for key in ["0002", "0003"] {
+        let wer = item(&report, key)["wer"].as_f64().expect("a rate");
+        assert!(wer > 0.18, "{key}: {wer}");
+    }
+    assert_eq!(report["totals"]["verified_pieces"], 3);
+    let total = report["totals"]["wer"].as_f64().expect("a total rate");
+    assert!(total > 0.0 && total < 1.5, "{total}");
 }
 
 #[test]
