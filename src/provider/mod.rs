@@ -9,6 +9,7 @@ pub mod espeak;
 pub mod hints;
 pub mod openai;
 pub mod piper;
+pub mod program;
 pub mod realtime;
 pub mod voice;
 

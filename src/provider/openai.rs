@@ -38,6 +38,21 @@ pub struct SpeechClient {
 /// The bytes of an answer held in memory before it goes to disk (per request in flight).
 const BODY_BUFFER: usize = 256 * 1024;
 
+/// The HTTP client of one endpoint (speech or transcription): our user agent, the request
+/// and connect timeouts, and an idle connection kept per worker.
+fn http_client(timeout: Duration, concurrency: usize) -> reqwest::Result<reqwest::Client> {
+    // reqwest is built without a default crypto provider, so that ring (small, no C build
+    // tools) serves TLS; installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("tts-batch/", env!("CARGO_PKG_VERSION")))
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(30)))
+        .pool_max_idle_per_host(concurrency)
+        .tcp_nodelay(true)
+        .build()
+}
+
 impl SpeechClient {
     /// A client for `{base_url}/audio/speech`.
     pub fn new(
@@ -46,16 +61,7 @@ impl SpeechClient {
         timeout: Duration,
         concurrency: usize,
     ) -> anyhow::Result<Self> {
-        // reqwest is built without a default crypto provider, so that ring (small, no C build
-        // tools) serves TLS; installing twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("tts-batch/", env!("CARGO_PKG_VERSION")))
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(30)))
-            .pool_max_idle_per_host(concurrency)
-            .tcp_nodelay(true)
-            .build()?;
+        let http = http_client(timeout, concurrency)?;
         Ok(SpeechClient {
             http,
             endpoint: format!("{base_url}/audio/speech"),

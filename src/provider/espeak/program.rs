@@ -55,22 +55,7 @@ pub enum EspeakError {
 
 /// Where `espeak-ng` is: the first executable file of that name in `PATH`.
 pub fn locate(path_var: Option<OsString>) -> Result<PathBuf, EspeakError> {
-    let path_var = path_var.ok_or(EspeakError::Missing)?;
-    std::env::split_paths(&path_var)
-        .map(|dir| dir.join(PROGRAM))
-        .find(|candidate| is_executable(candidate))
-        .ok_or(EspeakError::Missing)
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
-    path.is_file()
+    crate::provider::program::find_on_path(path_var, PROGRAM).ok_or(EspeakError::Missing)
 }
 
 /// The words-per-minute rate for `--speed`: 175 × speed, within what espeak-ng accepts.

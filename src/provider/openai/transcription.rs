@@ -90,13 +90,7 @@ impl TranscriptionClient {
         timeout: Duration,
         concurrency: usize,
     ) -> anyhow::Result<Self> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("tts-batch/", env!("CARGO_PKG_VERSION")))
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(30)))
-            .pool_max_idle_per_host(concurrency)
-            .build()?;
+        let http = super::http_client(timeout, concurrency)?;
         Ok(TranscriptionClient {
             http,
             endpoint: format!("{base_url}/audio/transcriptions"),

@@ -2,7 +2,7 @@
 //! GPL): where it is on `PATH`, what a user runs to get it, and what can go wrong with it.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The program's name on `PATH`.
@@ -70,22 +70,7 @@ impl PiperError {
 
 /// Where `piper` is: the first executable file of that name in `PATH`.
 pub fn locate(path_var: Option<OsString>) -> Result<PathBuf, PiperError> {
-    let path_var = path_var.ok_or(PiperError::Missing)?;
-    std::env::split_paths(&path_var)
-        .map(|dir| dir.join(PROGRAM))
-        .find(|candidate| is_executable(candidate))
-        .ok_or(PiperError::Missing)
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
-    path.is_file()
+    crate::provider::program::find_on_path(path_var, PROGRAM).ok_or(PiperError::Missing)
 }
 
 /// Piper's length scale for `--speed`: the voice's own (its `.onnx.json`'s
