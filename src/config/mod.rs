@@ -276,6 +276,21 @@ pub fn pieces_dir(db: &Path) -> PathBuf {
 }
 
 impl Config {
+    /// The warning of a model OpenAI shuts down (SPEC section 10), when this run or plan uses
+    /// one at api.openai.com: the date, the command that switches, and what switching costs.
+    pub fn shutdown_notice(&self, characters: usize) -> Option<String> {
+        if self.provider != ProviderKind::Openai {
+            return None;
+        }
+        crate::plan::prices::shutdown_notice(
+            &self.voice.model,
+            &self.base_url,
+            &self.input,
+            characters,
+            crate::plan::prices::today(),
+        )
+    }
+
     /// Builds the configuration of `run`/`plan` from flags, the job file they name, and the
     /// environment. Every error names the flag, key or value at fault.
     pub fn from_args(args: &JobArgs, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
