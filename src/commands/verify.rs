@@ -1,6 +1,7 @@
 //! `verify`: hear the done items of an existing queue back and score them (SPEC §11), without
 //! speaking anything again; with `--fix`, request again the pieces over `--max-wer` and run the
-//! queue, which rewrites their items and hears the new audio.
+//! queue, which rewrites their items and hears the new audio. `verify --db PATH` without INPUT
+//! hears the queue alone (its report goes beside it, or to `--out`); `--fix` needs INPUT.
 
 use tokio_util::sync::CancellationToken;
 
@@ -15,14 +16,24 @@ use crate::{queue, report};
 
 /// `verify INPUT [--fix]`.
 pub(super) async fn verify(args: &VerifyArgs, quiet: bool) -> Result<Outcome, Error> {
-    let mut cfg = Config::from_args(&args.job, &env)?;
-    cfg.verify.enabled = true;
-    let Some(hearing) = Hearing::from_config(&cfg)? else {
-        return Err(Error::input("--verify is off"));
+    let queue_only = args.job.input.as_os_str() == crate::cli::QUEUE_ONLY;
+    if queue_only && args.fix {
+        return Err(Error::input(
+            "verify --fix runs the queue again, which needs its manifest: name INPUT (the manifest or job file) as well as --db",
+        ));
+    }
+    let mut cfg = if queue_only {
+        Config::for_queue(&args.job, &env)?
+    } else {
+        Config::from_args(&args.job, &env)?
     };
+    cfg.verify.enabled = true;
     if !cfg.db.is_file() {
         return Err(queue::QueueError::Missing(cfg.db.clone()).into());
     }
+    let Some(hearing) = Hearing::from_config(&cfg)? else {
+        return Err(Error::input("--verify is off"));
+    };
     let lock = QueueLock::acquire(&cfg.db)?;
     let conn = queue::open(&cfg.db)?;
     let stop = CancellationToken::new();

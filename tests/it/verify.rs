@@ -291,6 +291,58 @@ fn verify_hears_an_existing_queue_and_fix_requests_only_what_fails() {
 }
 
 #[test]
+fn verify_db_hears_a_queue_without_its_manifest() {
+    let ws = Workspace::new();
+    manifest(&ws);
+    let api = FakeApi::builder()
+        .hear_when(LINES[2], Hearing::DropEvery(4), usize::MAX)
+        .start();
+    let out = ws.run_against(&api, "lines.txt", &[]);
+    assert_exit(&out, 0);
+    // The manifest is gone: only the queue and its pieces are left.
+    std::fs::remove_file(ws.path("lines.txt")).unwrap();
+    std::fs::remove_file(ws.path("lines-audio/report.json")).unwrap();
+    api.reset_log();
+    let base = api.base_url();
+    let verify = [
+        "verify",
+        "--db",
+        "lines-audio/tts-batch.db",
+        "--base-url",
+        &base,
+        "--verify-model",
+        "whisper-1",
+    ];
+    let fix = ws.run(&[&verify[..], &["--fix"]].concat());
+    assert_exit(&fix, 2);
+    assert!(
+        fix.stderr.contains("--fix") && fix.stderr.contains("INPUT"),
+        "{}",
+        fix.stderr
+    );
+    assert_eq!(api.count(), 0, "nothing sent for a refused --fix");
+
+    let out = ws.run(&verify);
+    assert_exit(&out, 0);
+    assert_eq!(hearings(&api).len(), 3);
+    assert_eq!(api.count(), 3, "nothing spoken again");
+    // The report goes beside the queue, as `status --db` and `report --db` have it.
+    let report = ws.report("lines-audio");
+    assert_eq!(report["totals"]["verified_pieces"], 3);
+    assert_eq!(item(&report, "0001")["wer"], 0.0);
+    assert!(item(&report, "0003")["wer"].as_f64().unwrap() > 0.2);
+    assert!(out.stderr.contains("0003"), "{}", out.stderr);
+
+    // Heard once: a second pass sends nothing.
+    api.reset_log();
+    assert_exit(&ws.run(&verify), 0);
+    assert_eq!(api.count(), 0);
+    let missing = ws.run(&["verify", "--db", "elsewhere/tts-batch.db"]);
+    assert_exit(&missing, 2);
+    assert!(missing.stderr.contains("elsewhere"), "{}", missing.stderr);
+}
+
+#[test]
 fn status_shows_what_was_heard() {
     let ws = Workspace::new();
     manifest(&ws);
