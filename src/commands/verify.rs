@@ -87,7 +87,28 @@ async fn hear_and_fix(
     quiet: bool,
 ) -> Result<Heard, StopReason> {
     let storage = |e: queue::QueueError| StopReason::Storage(e.into());
-    let heard = hear::hear_done(&conn, hearing, &cfg.pieces, cfg.concurrency, stop).await?;
+    let heard = match hear::hear_done(
+        &conn,
+        hearing,
+        &cfg.pieces,
+        cfg.concurrency,
+        cfg.max_cost,
+        stop,
+    )
+    .await
+    {
+        Ok(heard) => heard,
+        Err(reason) => {
+            // What was heard before the stop is in the queue: the report says so.
+            if let Err(e) = report::build(&conn)
+                .map_err(report::ReportError::from)
+                .and_then(|head| report::write_files(&conn, &head, &cfg.out))
+            {
+                tracing::warn!("cannot rewrite the report: {e}");
+            }
+            return Err(reason);
+        }
+    };
     let over = queue::pieces_over(&conn, hearing.max_wer).map_err(storage)?;
     if args.fix && !over.is_empty() {
         for (fingerprint, format) in &over {

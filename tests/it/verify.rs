@@ -343,6 +343,112 @@ fn verify_db_hears_a_queue_without_its_manifest() {
 }
 
 #[test]
+fn max_cost_counts_transcription_and_stops_before_the_one_that_would_pass_it() {
+    let ws = Workspace::new();
+    // Three lines of 100 characters: speech at tts-1's $15 per million characters is $0.0015
+    // each; their 5 s of audio heard by whisper-1 at $0.006 a minute, $0.0005 each.
+    let line = "a".repeat(99) + ".";
+    let text: String = (0..3).map(|i| format!("{i}{}\n", &line[1..])).collect();
+    ws.write("lines.txt", text);
+    let api = FakeApi::start();
+    let base = api.base_url();
+    // The stand-in on 127.0.0.1 would be free: priced as a remote server (debug builds only).
+    let run = |extra: &[&str]| {
+        let mut cmd = ws.run_command(
+            &api,
+            "lines.txt",
+            &[&["--rpm", "6000", "-j", "1"], &WHISPER[..], extra].concat(),
+        );
+        cmd.env("TTS_BATCH_PRICE_LOOPBACK", "1");
+        Output::from(cmd.output().unwrap())
+    };
+    // Speech 1, its transcription, speech 2: $0.0035; its transcription would make $0.0040.
+    let out = run(&["--max-cost", "0.0038"]);
+    assert_exit(&out, 3);
+    let speech = api.count() - hearings(&api).len();
+    assert_eq!(speech, 2, "two speech requests fit");
+    assert_eq!(
+        hearings(&api).len(),
+        1,
+        "the second transcription would pass --max-cost: not sent"
+    );
+    let report = ws.report("lines-audio");
+    assert!(
+        report["outcome"].as_str().unwrap().contains("--max-cost"),
+        "{}",
+        report["outcome"]
+    );
+    let t = &report["totals"];
+    let f = |v: &serde_json::Value| v.as_f64().unwrap();
+    assert!(
+        (f(&t["transcription_cost_usd"]) - 0.0005).abs() < 2e-5,
+        "{t}"
+    );
+    assert!((f(&t["speech_cost_usd"]) - 0.003).abs() < 1e-9, "{t}");
+    assert!(
+        (f(&t["estimated_cost_usd"]) - f(&t["speech_cost_usd"]) - f(&t["transcription_cost_usd"]))
+            .abs()
+            < 1e-4,
+        "the spend is speech plus transcription: {t}"
+    );
+    let status = ws.run(&["status", "lines.txt", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(
+        status["progress"]["transcription_cost_usd"],
+        t["transcription_cost_usd"]
+    );
+    let text = ws.run(&["status", "lines.txt"]).stdout;
+    assert!(text.contains("of which transcription $0.0005"), "{text}");
+
+    // The rest, with room: the saved piece is adopted and heard, nothing is heard twice.
+    api.reset_log();
+    let out = run(&[]);
+    assert_exit(&out, 0);
+    assert_eq!(hearings(&api).len(), 2);
+    let t = &ws.report("lines-audio")["totals"];
+    assert!(
+        (f(&t["transcription_cost_usd"]) - 0.0015).abs() < 5e-5,
+        "{t}"
+    );
+
+    // `verify` counts it too: one more transcription would pass the limit.
+    let other = Workspace::new();
+    other.write(
+        "lines.txt",
+        (0..3)
+            .map(|i| format!("{i}{}\n", &line[1..]))
+            .collect::<String>(),
+    );
+    assert_exit(&other.run_against(&api, "lines.txt", &[]), 0);
+    api.reset_log();
+    let mut cmd = other.command(&[
+        "verify",
+        "lines.txt",
+        "--base-url",
+        &base,
+        "--verify-model",
+        "whisper-1",
+        "-j",
+        "1",
+        "--max-cost",
+        "0.0012",
+    ]);
+    cmd.env("TTS_BATCH_PRICE_LOOPBACK", "1");
+    let out = Output::from(cmd.output().unwrap());
+    assert_exit(&out, 3);
+    assert_eq!(
+        hearings(&api).len(),
+        2,
+        "two fit under $0.0012, a third would not"
+    );
+    let t = &other.report("lines-audio")["totals"];
+    assert!(
+        (f(&t["transcription_cost_usd"]) - 0.001).abs() < 4e-5,
+        "{t}"
+    );
+}
+
+#[test]
 fn status_shows_what_was_heard() {
     let ws = Workspace::new();
     manifest(&ws);
