@@ -83,8 +83,14 @@ const PRICES: &[PriceRow] = &[
             audio_output: 64.0,
         }),
     },
-    // Transcription (SPEC section 11), per minute of audio: `whisper-1`'s published price, and
-    // OpenAI's own per-minute estimates of the token-billed `gpt-4o-*-transcribe` models.
+    // Transcription (SPEC section 11), per minute of audio, checked on PRICES_READ:
+    // `whisper-1` is billed per minute, $0.006 on OpenAI's model page
+    // (developers.openai.com/api/docs/models/whisper-1). The `gpt-4o-*-transcribe` models are
+    // billed in tokens (OpenAI's gpt-4o-transcribe page: audio input $2.50, text output $10 per
+    // million; gpt-4o-mini-transcribe $1.25 and $5, as relays list it); the minute prices
+    // here are the "estimated cost" column of OpenAI's pricing page ($0.006 and $0.003), as
+    // quoted by third parties: that page itself was not in reach. A run has no token count of
+    // a transcription to bill by, so the estimate per minute is what it counts.
     PriceRow {
         model: "whisper-1",
         price: Price::PerAudioMinute(0.006),
