@@ -48,8 +48,10 @@ pub enum Command {
     Retry(RetryArgs),
     /// Hear the done items of a queue back through a transcription endpoint and score each
     /// piece against its text, without speaking anything again (--fix: re-request the pieces
-    /// over --max-wer). Takes the options of `run`; --verify is implied. With --db PATH and
-    /// no INPUT it hears the queue alone (no manifest read; --fix then needs INPUT).
+    /// over --max-wer). Takes the options of `run`; --verify is implied.
+    ///
+    /// With --db PATH and no INPUT it hears the queue alone (no manifest is read; the report
+    /// goes beside the queue, or to --out); --fix then needs INPUT.
     #[command(mut_arg("input", |a| a
         .required(false)
         .required_unless_present("db")
