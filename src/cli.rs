@@ -49,6 +49,14 @@ pub enum Command {
     /// Hear the done items of a queue back through a transcription endpoint and score each
     /// piece against its text, without speaking anything again (--fix: re-request the pieces
     /// over --max-wer). Takes the options of `run`; --verify is implied.
+    ///
+    /// With --db PATH and no INPUT it hears the queue alone (no manifest is read; the report
+    /// goes beside the queue, or to --out); --fix then needs INPUT.
+    #[command(mut_arg("input", |a| a
+        .required(false)
+        .required_unless_present("db")
+        .default_value(QUEUE_ONLY)
+        .hide_default_value(true)))]
     Verify(VerifyArgs),
     /// Print exactly the text each item sends, piece by piece, after every rule and the
     /// lexicon. Sends nothing, writes nothing (but --dir), needs no key.
@@ -369,6 +377,9 @@ fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Strin
         TextOrNumber::Float(n) => n.to_string(),
     }))
 }
+
+/// INPUT of `verify` when only `--db` names the queue: a NUL, which no path given can hold.
+pub const QUEUE_ONLY: &str = "\0";
 
 /// Options of `plan`.
 #[derive(Debug, Args, Clone, Default)]

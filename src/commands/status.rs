@@ -67,8 +67,12 @@ struct Progress {
     retries: u64,
     /// Audio of the done items.
     audio_seconds: f64,
-    /// What was billed where the server said, plus the estimate of the other requests.
+    /// Speech plus transcription: `null` when some speech model's price is not known.
     estimated_cost_usd: Option<f64>,
+    /// Speech: what was billed where the server said, plus the estimate of the other requests.
+    speech_cost_usd: Option<f64>,
+    /// Transcription (`--verify`), per minute of audio heard (0 for a loopback server).
+    transcription_cost_usd: f64,
     /// The spend the server billed in tokens (`null` when none was).
     billed_usd: Option<f64>,
     /// Pieces heard back through a transcription endpoint (SPEC §11).
@@ -122,6 +126,8 @@ pub(super) fn status(args: &StatusArgs) -> Result<Outcome, Error> {
             retries: t.retries,
             audio_seconds: t.audio_seconds,
             estimated_cost_usd: t.estimated_cost_usd,
+            speech_cost_usd: t.speech_cost_usd,
+            transcription_cost_usd: t.transcription_cost_usd,
             billed_usd: t.billed_usd,
             verified_pieces: t.verified_pieces,
             wer: t.wer,
@@ -175,6 +181,7 @@ fn render_text(s: &Status) -> String {
             .map_or_else(|| "unknown".to_string(), |c| format!("${c:.2}"))
             + &g.billed_usd
                 .map_or_else(String::new, |b| format!(" (${b:.4} billed in tokens)"))
+            + &transcription_part(g.transcription_cost_usd, g.verified_pieces)
     );
     if let Some(wer) = g.wer {
         text += &format!(
@@ -189,4 +196,12 @@ fn render_text(s: &Status) -> String {
         }
     }
     text
+}
+
+/// The words after the spend about what hearing pieces back cost, when any was heard.
+fn transcription_part(cost: f64, heard: u64) -> String {
+    if heard == 0 && cost == 0.0 {
+        return String::new();
+    }
+    format!(", of which transcription ${cost:.4}")
 }

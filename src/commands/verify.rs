@@ -1,6 +1,7 @@
 //! `verify`: hear the done items of an existing queue back and score them (SPEC §11), without
 //! speaking anything again; with `--fix`, request again the pieces over `--max-wer` and run the
-//! queue, which rewrites their items and hears the new audio.
+//! queue, which rewrites their items and hears the new audio. `verify --db PATH` without INPUT
+//! hears the queue alone (its report goes beside it, or to `--out`); `--fix` needs INPUT.
 
 use tokio_util::sync::CancellationToken;
 
@@ -15,14 +16,24 @@ use crate::{queue, report};
 
 /// `verify INPUT [--fix]`.
 pub(super) async fn verify(args: &VerifyArgs, quiet: bool) -> Result<Outcome, Error> {
-    let mut cfg = Config::from_args(&args.job, &env)?;
-    cfg.verify.enabled = true;
-    let Some(hearing) = Hearing::from_config(&cfg)? else {
-        return Err(Error::input("--verify is off"));
+    let queue_only = args.job.input.as_os_str() == crate::cli::QUEUE_ONLY;
+    if queue_only && args.fix {
+        return Err(Error::input(
+            "verify --fix runs the queue again, which needs its manifest: name INPUT (the manifest or job file) as well as --db",
+        ));
+    }
+    let mut cfg = if queue_only {
+        Config::for_queue(&args.job, &env)?
+    } else {
+        Config::from_args(&args.job, &env)?
     };
+    cfg.verify.enabled = true;
     if !cfg.db.is_file() {
         return Err(queue::QueueError::Missing(cfg.db.clone()).into());
     }
+    let Some(hearing) = Hearing::from_config(&cfg)? else {
+        return Err(Error::input("--verify is off"));
+    };
     let lock = QueueLock::acquire(&cfg.db)?;
     let conn = queue::open(&cfg.db)?;
     let stop = CancellationToken::new();
@@ -76,7 +87,28 @@ async fn hear_and_fix(
     quiet: bool,
 ) -> Result<Heard, StopReason> {
     let storage = |e: queue::QueueError| StopReason::Storage(e.into());
-    let heard = hear::hear_done(&conn, hearing, &cfg.pieces, cfg.concurrency, stop).await?;
+    let heard = match hear::hear_done(
+        &conn,
+        hearing,
+        &cfg.pieces,
+        cfg.concurrency,
+        cfg.max_cost,
+        stop,
+    )
+    .await
+    {
+        Ok(heard) => heard,
+        Err(reason) => {
+            // What was heard before the stop is in the queue: the report says so.
+            if let Err(e) = report::build(&conn)
+                .map_err(report::ReportError::from)
+                .and_then(|head| report::write_files(&conn, &head, &cfg.out))
+            {
+                tracing::warn!("cannot rewrite the report: {e}");
+            }
+            return Err(reason);
+        }
+    };
     let over = queue::pieces_over(&conn, hearing.max_wer).map_err(storage)?;
     if args.fix && !over.is_empty() {
         for (fingerprint, format) in &over {

@@ -276,6 +276,30 @@ pub fn pieces_dir(db: &Path) -> PathBuf {
 }
 
 impl Config {
+    /// The configuration of `verify --db PATH` without INPUT: the queue alone, no manifest
+    /// read. The flags are checked as for `run`; `--out` (where the report goes) defaults to
+    /// the queue's folder, as for `status --db`.
+    pub fn for_queue(args: &JobArgs, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+        let Some(db) = args.db.clone() else {
+            return Err(ConfigError::new(
+                "name the manifest or job file, or the queue with --db PATH",
+            ));
+        };
+        let (_, out) = queue_location(&QueueArgs {
+            input: None,
+            out: args.out.clone(),
+            db: Some(db),
+        })?;
+        let mut named = args.clone();
+        // A name for the checks of the manifest's options only: nothing reads it.
+        named.input = PathBuf::from("queue.txt");
+        named.input_format = None;
+        named.out = Some(out);
+        let mut cfg = Config::from_args(&named, env)?;
+        cfg.input = PathBuf::new();
+        Ok(cfg)
+    }
+
     /// Builds the configuration of `run`/`plan` from flags, the job file they name, and the
     /// environment. Every error names the flag, key or value at fault.
     pub fn from_args(args: &JobArgs, env: EnvLookup<'_>) -> Result<Config, ConfigError> {

@@ -43,12 +43,13 @@ fn migrations() -> Migrations<'static> {
         // Costs in the unit that is billed: each request's billed dollars and token usage.
         M::up(include_str!("schema_billed.sql")),
         M::up(include_str!("schema_v5.sql")),
+        M::up(include_str!("schema_v6.sql")),
     ])
 }
 
 /// The newest schema version this build knows.
 pub fn schema_version() -> i64 {
-    5
+    6
 }
 
 /// A queue that cannot be used or a write that did not happen.

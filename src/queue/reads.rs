@@ -81,9 +81,15 @@ pub struct Totals {
     pub retries: u64,
     pub bytes: u64,
     pub audio_seconds: f64,
-    /// What the server billed where it said so, plus the estimate of every other request at
-    /// its piece's model's price (`None`: some model's price is not known).
+    /// The spend: `speech_cost_usd` plus `transcription_cost_usd` (`None`: some speech
+    /// model's price is not known).
     pub estimated_cost_usd: Option<f64>,
+    /// Speech: what the server billed where it said so, plus the estimate of every other
+    /// request at its piece's model's price (`None`: some model's price is not known).
+    pub speech_cost_usd: Option<f64>,
+    /// Transcription (`--verify`): every transcription answered, at its model's price per
+    /// minute of audio when it was sent (0 for a loopback server).
+    pub transcription_cost_usd: f64,
     /// The spend the server billed (the Realtime API's `usage` at the table's prices); `None`
     /// when no request was billed in tokens.
     pub billed_usd: Option<f64>,

@@ -1,5 +1,6 @@
 //! The scores of pieces heard back (SPEC §11): written when a piece is verified, read by
-//! `verify` (what is left to hear, what to request again) and by the subtitles (the times).
+//! `verify` (what is left to hear, what to request again) and by the subtitles (the times);
+//! each transcription sent and what it cost (`schema_v6.sql`), for the report's spend.
 
 use rusqlite::{Connection, params};
 
@@ -49,12 +50,14 @@ pub struct ToHear {
     pub text: String,
     pub format: AudioFormat,
     pub voice: String,
+    /// The length of its audio (what its transcription is priced by).
+    pub audio_seconds: f64,
 }
 
 /// Done pieces of done items not yet heard back, in manifest order.
 pub fn unheard_pieces(conn: &Connection) -> Result<Vec<ToHear>, QueueError> {
     let mut stmt = conn.prepare(
-        "SELECT p.fingerprint, p.text, p.format, p.voice FROM pieces p
+        "SELECT p.fingerprint, p.text, p.format, p.voice, coalesce(p.audio_seconds, 0.0) FROM pieces p
          WHERE p.status = 'done' AND p.wer IS NULL AND EXISTS (
              SELECT 1 FROM item_pieces ip JOIN items i ON i.key = ip.item_key
              WHERE ip.piece = p.fingerprint AND i.status = 'done')
@@ -66,6 +69,7 @@ pub fn unheard_pieces(conn: &Connection) -> Result<Vec<ToHear>, QueueError> {
             text: r.get(1)?,
             format: r.get(2)?,
             voice: r.get(3)?,
+            audio_seconds: r.get(4)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -124,4 +128,33 @@ pub fn items_over(conn: &Connection, max_wer: f64) -> Result<Vec<(String, f64)>,
     )?;
     let rows = stmt.query_map([max_wer], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Records one transcription sent for `piece`: the seconds of audio it heard and what it cost
+/// (its estimate at the table's price per minute; 0 for a loopback server).
+pub fn record_transcription(
+    conn: &Connection,
+    piece: &str,
+    audio_seconds: f64,
+    cost_usd: f64,
+) -> Result<(), QueueError> {
+    conn.prepare_cached(
+        "INSERT INTO transcriptions (piece, audio_seconds, cost_usd, sent_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        piece,
+        audio_seconds.max(0.0),
+        cost_usd.max(0.0),
+        now_rfc3339()
+    ])?;
+    Ok(())
+}
+
+/// What every transcription of this queue cost, in US dollars (0 when none was sent).
+pub fn transcription_cost(conn: &Connection) -> Result<f64, QueueError> {
+    Ok(conn.query_row(
+        "SELECT coalesce(sum(cost_usd), 0.0) FROM transcriptions",
+        [],
+        |r| r.get(0),
+    )?)
 }

@@ -72,8 +72,11 @@ pub fn build(conn: &Connection) -> Result<Report, QueueError> {
         .and_then(|s| s.get("base_url")?.as_str().map(str::to_owned))
         .unwrap_or_default();
     let billed = queue::billed(conn)?;
-    totals.estimated_cost_usd =
-        spent(conn, &base_url)?.map(|estimate| round(estimate + billed.map_or(0.0, |b| b.0), 4));
+    let speech = spent(conn, &base_url)?.map(|estimate| estimate + billed.map_or(0.0, |b| b.0));
+    let transcription = queue::transcription_cost(conn)?;
+    totals.speech_cost_usd = speech.map(|c| round(c, 4));
+    totals.transcription_cost_usd = round(transcription, 6);
+    totals.estimated_cost_usd = speech.map(|c| round(c + transcription, 4));
     totals.billed_usd = billed.map(|b| round(b.0, 6));
     totals.billed_tokens = billed.map(|b| b.1);
     totals.audio_seconds = round(totals.audio_seconds, 3);

@@ -115,7 +115,12 @@ pub fn markdown_head(report: &Report) -> String {
         t.bytes,
         t.warnings,
         t.estimated_cost_usd
-            .map_or_else(|| "unknown".to_string(), |c| format!("${c:.2}")),
+            .map_or_else(|| "unknown".to_string(), |c| format!("${c:.2}"))
+            + &if t.verified_pieces > 0 || t.transcription_cost_usd > 0.0 {
+                format!(" (of which transcription ${:.4})", t.transcription_cost_usd)
+            } else {
+                String::new()
+            },
         match t.wer {
             Some(wer) => format!(
                 "- heard back: {} pieces, word error rate {wer:.3}\n",

@@ -285,14 +285,17 @@ pub fn language_of(voice: &str) -> Option<&'static str> {
 }
 
 /// Hears every done piece of a done item not heard yet (`-j` at a time), and records each
-/// score in the queue as it comes. Pieces over the threshold are kept with a warning here;
-/// `verify --fix` requests them again. Returns how many pieces were heard; a failure is a
-/// stop (transcriptions went out).
+/// score, and what its transcription cost, in the queue as it comes. Pieces over the threshold
+/// are kept with a warning here; `verify --fix` requests them again. `allowance` is what
+/// `--max-cost` leaves to spend (`None`: no limit): a transcription that would pass it is not
+/// sent, and the pass ends as stopped by `--max-cost` once those in flight are recorded.
+/// Returns how many pieces were heard; a failure is a stop (transcriptions went out).
 pub async fn hear_done(
     conn: &rusqlite::Connection,
     hearing: &Hearing,
     pieces_dir: &Path,
     concurrency: usize,
+    allowance: Option<f64>,
     stop: &CancellationToken,
 ) -> Result<usize, StopReason> {
     let after_send = |e: queue::QueueError| StopReason::Storage(e.into());
@@ -305,16 +308,28 @@ pub async fn hear_done(
         return Ok(0);
     }
     tracing::info!("hearing back {} pieces", todo.len());
+    // What is left to spend; once a transcription would pass it, none is sent after it.
+    let budget = std::sync::Mutex::new(allowance);
+    let over = std::sync::atomic::AtomicBool::new(false);
+    let (budget, over) = (&budget, &over);
     let mut results = futures_util::stream::iter(todo.into_iter().map(|piece| async move {
+        let cost = hearing.cost_usd(piece.audio_seconds);
+        if !charge(budget, over, cost) {
+            return (piece.fingerprint, piece.audio_seconds, cost, None);
+        }
         let path = crate::store::piece_path(pieces_dir, &piece.fingerprint, piece.format);
         let heard = hearing
             .hear(&path, piece.format, &piece.text, &piece.voice, stop)
             .await;
-        (piece.fingerprint, heard)
+        (piece.fingerprint, piece.audio_seconds, cost, Some(heard))
     }))
     .buffer_unordered(concurrency.max(1));
     let mut count = 0;
-    while let Some((fingerprint, heard)) = results.next().await {
+    while let Some((fingerprint, seconds, cost, heard)) = results.next().await {
+        let Some(heard) = heard else { continue };
+        if heard.is_ok() {
+            queue::record_transcription(conn, &fingerprint, seconds, cost).map_err(after_send)?;
+        }
         match heard {
             Ok(mut heard) => {
                 if !heard.score.passes(hearing.max_wer) {
@@ -331,7 +346,37 @@ pub async fn hear_done(
             }
         }
     }
+    if over.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(StopReason::MaxCost);
+    }
     Ok(count)
+}
+
+/// Takes `cost` out of what is left to spend, unless it would pass it (or an earlier one
+/// did: then nothing more is sent).
+fn charge(
+    budget: &std::sync::Mutex<Option<f64>>,
+    over: &std::sync::atomic::AtomicBool,
+    cost: f64,
+) -> bool {
+    use std::sync::atomic::Ordering;
+    if over.load(Ordering::Relaxed) {
+        return false;
+    }
+    let Ok(mut left) = budget.lock() else {
+        return false;
+    };
+    match left.as_mut() {
+        None => true,
+        Some(left) if cost <= *left => {
+            *left -= cost;
+            true
+        }
+        Some(_) => {
+            over.store(true, Ordering::Relaxed);
+            false
+        }
+    }
 }
 
 #[cfg(test)]

@@ -247,6 +247,8 @@ struct Worked {
     stopped: Option<StopReason>,
     /// Requests, retries and items written in this run.
     stats: (u64, u64, u64),
+    /// What this run spent (speech and transcription), for `--max-cost` after the workers.
+    spent_usd: f64,
 }
 
 /// The workers send while the manifest is synced; every failure becomes a [`StopReason`].
@@ -299,6 +301,7 @@ async fn work(ready: Ready, quiet: bool) -> (Worked, tokio::task::JoinHandle<()>
         pool.stats.retries.load(Ordering::Relaxed),
         pool.stats.items_done.load(Ordering::Relaxed),
     );
+    let spent_usd = pool.spent_usd();
     // Dropping the last handle ends the writer thread, which gives the connection back.
     drop(pool);
     let worked = Worked {
@@ -311,6 +314,7 @@ async fn work(ready: Ready, quiet: bool) -> (Worked, tokio::task::JoinHandle<()>
         interrupted,
         stopped,
         stats,
+        spent_usd,
     };
     (worked, signals)
 }
@@ -360,6 +364,7 @@ fn record(w: Worked, quiet: bool) -> Result<Outcome, StorageError> {
             hearing,
             &cfg.pieces,
             cfg.concurrency,
+            cfg.max_cost.map(|max| (max - w.spent_usd).max(0.0)),
             &w.interrupted,
         ));
         if let Err(reason) = heard {

@@ -404,12 +404,13 @@ impl Pool {
                         // A voice that sends its own transcript (realtime) was heard already.
                         _ if own.is_some() => None,
                         Some(hearing) if hearing.samples(&fp) => {
-                            if !self.charge_usd(hearing.cost_usd(seconds)) {
+                            let cost = hearing.cost_usd(seconds);
+                            if !self.charge_usd(cost) {
                                 // The audio is saved: the next run adopts it and hears it.
                                 self.stop_for(StopReason::MaxCost);
                                 return self.release(&fp).await;
                             }
-                            match hearing
+                            let heard_now = hearing
                                 .hear(
                                     &final_path,
                                     claim.format,
@@ -417,8 +418,15 @@ impl Pool {
                                     &claim.voice,
                                     &self.stop,
                                 )
-                                .await
-                            {
+                                .await;
+                            if heard_now.is_ok() {
+                                // Answered, so paid for: the report's spend counts it.
+                                let piece = fp.clone();
+                                self.queue.send(move |c| {
+                                    queue::record_transcription(c, &piece, seconds, cost)
+                                });
+                            }
+                            match heard_now {
                                 Ok(heard) if heard.score.passes(hearing.max_wer) => Some(heard),
                                 Ok(heard) => {
                                     let why = hear::mismatch(&heard.score, hearing.max_wer);
@@ -704,6 +712,11 @@ impl Pool {
     /// the spend so far plus what is in flight.
     fn charge(&self, claim: &Claim) -> bool {
         self.charge_usd(self.estimate(claim))
+    }
+
+    /// What this run has spent so far (speech and transcription, estimates and billed).
+    pub fn spent_usd(&self) -> f64 {
+        self.spent_usd.lock().map_or(0.0, |s| *s)
     }
 
     /// Adds `cost` (speech or transcription) to this run's spend, unless it would pass

@@ -291,6 +291,164 @@ fn verify_hears_an_existing_queue_and_fix_requests_only_what_fails() {
 }
 
 #[test]
+fn verify_db_hears_a_queue_without_its_manifest() {
+    let ws = Workspace::new();
+    manifest(&ws);
+    let api = FakeApi::builder()
+        .hear_when(LINES[2], Hearing::DropEvery(4), usize::MAX)
+        .start();
+    let out = ws.run_against(&api, "lines.txt", &[]);
+    assert_exit(&out, 0);
+    // The manifest is gone: only the queue and its pieces are left.
+    std::fs::remove_file(ws.path("lines.txt")).unwrap();
+    std::fs::remove_file(ws.path("lines-audio/report.json")).unwrap();
+    api.reset_log();
+    let base = api.base_url();
+    let verify = [
+        "verify",
+        "--db",
+        "lines-audio/tts-batch.db",
+        "--base-url",
+        &base,
+        "--verify-model",
+        "whisper-1",
+    ];
+    let fix = ws.run(&[&verify[..], &["--fix"]].concat());
+    assert_exit(&fix, 2);
+    assert!(
+        fix.stderr.contains("--fix") && fix.stderr.contains("INPUT"),
+        "{}",
+        fix.stderr
+    );
+    assert_eq!(api.count(), 0, "nothing sent for a refused --fix");
+
+    let out = ws.run(&verify);
+    assert_exit(&out, 0);
+    assert_eq!(hearings(&api).len(), 3);
+    assert_eq!(api.count(), 3, "nothing spoken again");
+    // The report goes beside the queue, as `status --db` and `report --db` have it.
+    let report = ws.report("lines-audio");
+    assert_eq!(report["totals"]["verified_pieces"], 3);
+    assert_eq!(item(&report, "0001")["wer"], 0.0);
+    assert!(item(&report, "0003")["wer"].as_f64().unwrap() > 0.2);
+    assert!(out.stderr.contains("0003"), "{}", out.stderr);
+
+    // Heard once: a second pass sends nothing.
+    api.reset_log();
+    assert_exit(&ws.run(&verify), 0);
+    assert_eq!(api.count(), 0);
+    let missing = ws.run(&["verify", "--db", "elsewhere/tts-batch.db"]);
+    assert_exit(&missing, 2);
+    assert!(missing.stderr.contains("elsewhere"), "{}", missing.stderr);
+}
+
+#[test]
+fn max_cost_counts_transcription_and_stops_before_the_one_that_would_pass_it() {
+    let ws = Workspace::new();
+    // Three lines of 100 characters: speech at tts-1's $15 per million characters is $0.0015
+    // each; their 5 s of audio heard by whisper-1 at $0.006 a minute, $0.0005 each.
+    let line = "a".repeat(99) + ".";
+    let text: String = (0..3).map(|i| format!("{i}{}\n", &line[1..])).collect();
+    ws.write("lines.txt", text);
+    let api = FakeApi::start();
+    let base = api.base_url();
+    // The stand-in on 127.0.0.1 would be free: priced as a remote server (debug builds only).
+    let run = |extra: &[&str]| {
+        let mut cmd = ws.run_command(
+            &api,
+            "lines.txt",
+            &[&["--rpm", "6000", "-j", "1"], &WHISPER[..], extra].concat(),
+        );
+        cmd.env("TTS_BATCH_PRICE_LOOPBACK", "1");
+        Output::from(cmd.output().unwrap())
+    };
+    // Speech 1, its transcription, speech 2: $0.0035; its transcription would make $0.0040.
+    let out = run(&["--max-cost", "0.0038"]);
+    assert_exit(&out, 3);
+    let speech = api.count() - hearings(&api).len();
+    assert_eq!(speech, 2, "two speech requests fit");
+    assert_eq!(
+        hearings(&api).len(),
+        1,
+        "the second transcription would pass --max-cost: not sent"
+    );
+    let report = ws.report("lines-audio");
+    assert!(
+        report["outcome"].as_str().unwrap().contains("--max-cost"),
+        "{}",
+        report["outcome"]
+    );
+    let t = &report["totals"];
+    let f = |v: &serde_json::Value| v.as_f64().unwrap();
+    assert!(
+        (f(&t["transcription_cost_usd"]) - 0.0005).abs() < 2e-5,
+        "{t}"
+    );
+    assert!((f(&t["speech_cost_usd"]) - 0.003).abs() < 1e-9, "{t}");
+    assert!(
+        (f(&t["estimated_cost_usd"]) - f(&t["speech_cost_usd"]) - f(&t["transcription_cost_usd"]))
+            .abs()
+            < 1e-4,
+        "the spend is speech plus transcription: {t}"
+    );
+    let status = ws.run(&["status", "lines.txt", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(
+        status["progress"]["transcription_cost_usd"],
+        t["transcription_cost_usd"]
+    );
+    let text = ws.run(&["status", "lines.txt"]).stdout;
+    assert!(text.contains("of which transcription $0.0005"), "{text}");
+
+    // The rest, with room: the saved piece is adopted and heard, nothing is heard twice.
+    api.reset_log();
+    let out = run(&[]);
+    assert_exit(&out, 0);
+    assert_eq!(hearings(&api).len(), 2);
+    let t = &ws.report("lines-audio")["totals"];
+    assert!(
+        (f(&t["transcription_cost_usd"]) - 0.0015).abs() < 5e-5,
+        "{t}"
+    );
+
+    // `verify` counts it too: one more transcription would pass the limit.
+    let other = Workspace::new();
+    other.write(
+        "lines.txt",
+        (0..3)
+            .map(|i| format!("{i}{}\n", &line[1..]))
+            .collect::<String>(),
+    );
+    assert_exit(&other.run_against(&api, "lines.txt", &[]), 0);
+    api.reset_log();
+    let mut cmd = other.command(&[
+        "verify",
+        "lines.txt",
+        "--base-url",
+        &base,
+        "--verify-model",
+        "whisper-1",
+        "-j",
+        "1",
+        "--max-cost",
+        "0.0012",
+    ]);
+    cmd.env("TTS_BATCH_PRICE_LOOPBACK", "1");
+    let out = Output::from(cmd.output().unwrap());
+    assert_exit(&out, 3);
+    assert_eq!(
+        hearings(&api).len(),
+        2,
+        "two fit under $0.0012, a third would not"
+    );
+    let t = &other.report("lines-audio")["totals"];
+    assert!(
+        (f(&t["transcription_cost_usd"]) - 0.001).abs() < 4e-5,
+        "{t}"
+    );
+}
+
+#[test]
 fn status_shows_what_was_heard() {
     let ws = Workspace::new();
     manifest(&ws);
