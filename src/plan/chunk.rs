@@ -85,12 +85,20 @@ pub fn pieces_keeping(text: &str, max_chars: usize, previous: &[String]) -> Vec<
     let ends: std::collections::HashSet<usize> = atoms.iter().map(|a| a.end).collect();
     // Byte ranges of the kept pieces, in order.
     let mut kept: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut cursor = 0;
+    let mut cursor: usize = 0;
     for piece in previous {
         if piece.is_empty() || char_count(piece) > max {
             continue;
         }
-        let found = text[cursor..]
+        // Looked for within the next [`KEEP_REACH`] pieces' worth of text: each search is
+        // bounded, so a text that kept nothing costs linear time, not pieces × text.
+        let mut reach = cursor
+            .saturating_add(KEEP_REACH.saturating_mul(max).saturating_mul(4))
+            .min(text.len());
+        while !text.is_char_boundary(reach) {
+            reach -= 1;
+        }
+        let found = text[cursor..reach]
             .match_indices(piece.as_str())
             .map(|(at, _)| cursor + at)
             .find(|&at| starts.contains(&at) && ends.contains(&(at + piece.len())));
@@ -109,6 +117,11 @@ pub fn pieces_keeping(text: &str, max_chars: usize, previous: &[String]) -> Vec<
     out.extend(pieces(&text[from..], max));
     out
 }
+
+/// How far ahead of the last kept piece [`pieces_keeping`] looks for the next one, in pieces of
+/// `max_chars` characters: an edit that adds more text than this between two pieces keeps
+/// none after it.
+const KEEP_REACH: usize = 16;
 
 /// The share of `--max-chars` a piece is filled to before it may end at any atom end.
 const FILL: f64 = 0.7;
@@ -698,6 +711,23 @@ mod packing_tests {
             assert_eq!(after[0], before[0]);
             assert_eq!(after[after.len() - 1], before[before.len() - 1]);
         }
+        // Whatever the edit (a long insertion, a repeated text), the pieces are the text.
+        let book = alice_chapters().join("\n\n");
+        let before = pieces(&book, 1000);
+        let middle = book.len() / 2;
+        let cut = (middle..book.len())
+            .find(|&i| book[i..].starts_with("\n\n"))
+            .unwrap();
+        let inserted = format!("{}\n\n{}{}", &book[..cut], book, &book[cut..]);
+        for text in [inserted, format!("{book}\n\n{book}")] {
+            let after = pieces_keeping(&text, 1000, &before);
+            assert!(after.iter().all(|p| char_count(p) <= 1000 && p.trim() == p));
+            let joined: String = after.join(" ").split_whitespace().collect();
+            let orig: String = text.split_whitespace().collect();
+            assert_eq!(joined, orig);
+            assert_eq!(after[0], before[0]);
+        }
+
         // No previous pieces, or pieces the text no longer has: packed as new.
         let ch = &alice_chapters()[0];
         assert_eq!(pieces_keeping(ch, 1000, &[]), pieces(ch, 1000));
