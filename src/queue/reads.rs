@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use super::QueueError;
 use crate::domain::{ItemState, PieceState};
@@ -330,43 +330,32 @@ pub fn each_failed_item(
 }
 
 /// The pieces each item was last cut into, for packing its text again keeping them
-/// (`plan::chunk::pieces_keeping`): the texts of every item of more than one piece
-/// that the latest run before `before_run` (any run, if `None`) synced, when that run cut at
-/// the same `max_chars`. Empty when there is no such run, or it cut at another size (its pieces
-/// would then hold the text to the old size).
+/// (`plan::chunk::pieces_keeping`): the texts of every item of more than one piece, as the last
+/// run before `before_run` (any run, if `None`) that synced it cut it, when that run cut at the
+/// same `max_chars` (its pieces would otherwise hold the text to the old size).
 pub fn previous_pieces(
     conn: &Connection,
     before_run: Option<i64>,
     max_chars: usize,
 ) -> Result<std::collections::HashMap<String, Vec<String>>, QueueError> {
     let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
-    let last: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT id, settings FROM runs WHERE id < ?1 ORDER BY id DESC LIMIT 1",
-            [before_run.unwrap_or(i64::MAX)],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let Some((run, settings)) = last else {
+    let Ok(max_chars) = i64::try_from(max_chars) else {
         return Ok(out);
     };
-    let cut_at = serde_json::from_str::<serde_json::Value>(&settings)
-        .ok()
-        .and_then(|s| s.get("max_chars").and_then(serde_json::Value::as_u64));
-    if cut_at != u64::try_from(max_chars).ok() {
-        return Ok(out);
-    }
     let mut stmt = conn.prepare(
         "SELECT ip.item_key, p.text FROM item_pieces ip
          JOIN items i ON i.key = ip.item_key
+         JOIN runs r ON r.id = i.seen
          JOIN pieces p ON p.fingerprint = ip.piece
-         WHERE i.seen = ?1 AND i.status != 'removed'
+         WHERE r.id < ?1 AND json_extract(r.settings, '$.max_chars') = ?2
+           AND i.status != 'removed'
            AND (SELECT COUNT(*) FROM item_pieces n WHERE n.item_key = ip.item_key) > 1
          ORDER BY ip.item_key, ip.idx",
     )?;
-    let rows = stmt.query_map([run], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })?;
+    let rows = stmt.query_map(
+        rusqlite::params![before_run.unwrap_or(i64::MAX), max_chars],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+    )?;
     for row in rows {
         let (key, text) = row?;
         out.entry(key).or_default().push(text);
