@@ -76,6 +76,42 @@ pub fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+/// A failure on our own side while writing audio (disk full, a file-size limit, permissions,
+/// a task of the blocking pool that died): what was being written or done, and the error
+/// itself, kept as the source. It stops the run (SPEC §7) rather than failing an item.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct LocalError {
+    /// The file (or the work) that failed, as the user should read it.
+    pub what: String,
+    #[source]
+    pub source: Arc<dyn std::error::Error + Send + Sync>,
+}
+
+impl LocalError {
+    pub fn new(
+        what: impl fmt::Display,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        LocalError {
+            what: what.to_string(),
+            source: Arc::from(source.into()),
+        }
+    }
+
+    /// The I/O error of a file, named by its path: `map_err(LocalError::at(&path))`.
+    pub fn at(path: &std::path::Path) -> impl Fn(std::io::Error) -> LocalError + '_ {
+        move |e| LocalError::new(path.display(), e)
+    }
+}
+
+/// Two failures are the same when they say the same (the source has no `PartialEq`).
+impl PartialEq for LocalError {
+    fn eq(&self, other: &Self) -> bool {
+        self.what == other.what && self.source.to_string() == other.source.to_string()
+    }
+}
+
 /// Per-item settings a CSV row may set; `None` takes the run's default.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overrides {

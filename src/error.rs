@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::domain::LocalError;
 use crate::manifest::ManifestError;
 use crate::queue::QueueError;
 use crate::report::ReportError;
@@ -77,10 +78,10 @@ pub enum StorageError {
     /// The thread that owns the queue's connection ended without giving it back.
     #[error("the queue failed: its writer thread died")]
     Writer,
-    /// A file could not be written (disk full, file-size limit, permissions). The message is
-    /// the lower stage's, which names the file and the reason.
+    /// A file could not be written (disk full, file-size limit, permissions): the file, and
+    /// the error as its source.
     #[error("cannot write audio: {0}")]
-    Disk(String),
+    Disk(#[source] LocalError),
     /// A task of the run ended abnormally (a panic).
     #[error("{what} failed: {source}")]
     Task {

@@ -16,7 +16,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::audio;
-use crate::domain::AudioFormat;
+use crate::domain::{AudioFormat, LocalError};
 use crate::queue::ReadyItem;
 
 /// Every temporary file ends with this, so a later run can tell ours from the user's files.
@@ -195,7 +195,7 @@ pub enum BuildError {
     Audio(String),
     /// Our disk failed: the run stops.
     #[error("{0}")]
-    Io(String),
+    Io(LocalError),
 }
 
 /// Writes tags into an item's temporary file, before it gets its final name. Its error (the
@@ -216,7 +216,7 @@ pub fn build_item(
     durable: &GroupSync,
 ) -> Result<(u64, f64), BuildError> {
     let final_path = out.join(&item.output);
-    let io_err = |e: io::Error| BuildError::Io(format!("{}: {e}", final_path.display()));
+    let io_err = |e: io::Error| BuildError::Io(LocalError::at(&final_path)(e));
     let paths: Vec<PathBuf> = item
         .pieces
         .iter()

@@ -10,6 +10,7 @@ pub mod layout;
 mod m4b;
 pub mod meta;
 mod mp3book;
+mod mp4meta;
 mod playlist;
 mod retag;
 pub mod sidecars;

@@ -26,6 +26,7 @@
 //! | language | TLAN | LANGUAGE | ----:language | language |
 //! | ISBN | TXXX:isbn | ISBN | ----:isbn | isbn |
 
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -54,6 +55,8 @@ pub enum TagError {
         path: PathBuf,
         source: lofty::error::FileEncodingError,
     },
+    #[error("tagging {}: {source}", path.display())]
+    Mp4 { path: PathBuf, source: io::Error },
 }
 
 /// What every item file's tags share in a run: the book and its number of items.
@@ -369,14 +372,20 @@ pub fn retag_mp3_book(path: &Path, book: &BookMeta) -> Result<(), TagError> {
 }
 
 /// Writes the book's tags into the MP4 file at `path` (a temporary file), in place of any
-/// it has; the audio and the chapters are left as they are.
+/// it has; the audio and the chapters are left as they are. `lofty` builds the `ilst`;
+/// `mp4meta` puts it in without reading the audio into memory (lofty's own save would).
 pub fn write_mp4(path: &Path, book: &BookMeta) -> Result<(), TagError> {
+    let mut ilst = Vec::new();
     mp4_tag(book)
-        .save_to_path(path, WriteOptions::default())
-        .map_err(|source| TagError::Lofty {
+        .dump_to(&mut ilst, WriteOptions::default())
+        .map_err(|source| TagError::Mp4 {
             path: path.to_path_buf(),
-            source,
-        })
+            source: io::Error::other(source),
+        })?;
+    super::mp4meta::replace_ilst(path, &ilst).map_err(|source| TagError::Mp4 {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn lofty_picture(cover: &Cover) -> Picture {

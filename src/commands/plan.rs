@@ -12,19 +12,20 @@ use crate::config::Config;
 use crate::domain::ProviderKind;
 use crate::error::{Error, Outcome};
 use crate::plan::estimate::{Bound, Estimate, Workload};
-use crate::provider::voice::{self, shutdown_notice};
+use crate::provider::voice;
 use crate::{book, manifest, plan, queue};
 
 /// `plan`: what a run would do. Reads the queue if there is one; writes and sends nothing.
 /// Streams: one item at a time, whatever the manifest's size.
 pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
     let manifest = manifest::open(&cfg.input, &cfg.manifest).map_err(Error::input)?;
-    let espeak = voice::load_espeak(&mut cfg, &manifest)?;
-    let piper = voice::load_piper(&mut cfg, &manifest)?;
+    let mut choice = voice::VoiceChoice::of(&mut cfg);
+    let espeak = voice::load_espeak(&mut choice, &manifest)?;
+    let piper = voice::load_piper(&mut choice, &manifest)?;
     let cfg = &cfg;
     let defaults = Arc::new(cfg.voice.clone());
     let (_, characters) = plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
-    if let Some(notice) = shutdown_notice(cfg, characters) {
+    if let Some(notice) = cfg.shutdown_notice(characters) {
         tracing::warn!("{notice}");
     }
     if let Some(espeak) = &espeak {
@@ -80,7 +81,12 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
     let mut totals = PlanTotals::default();
     let hearing_price =
         plan::prices::transcription_per_minute(&cfg.verify.model, &cfg.verify.base_url);
-    let mut voices = voice::ItemVoices::new(cfg, &manifest, espeak.as_ref());
+    let mut voices = voice::ItemVoices::new(
+        &cfg.voice.voice,
+        cfg.voice_given,
+        &manifest,
+        espeak.as_ref(),
+    );
     for (seq, item) in manifest.items().map_err(Error::input)?.enumerate() {
         let mut item = item.map_err(Error::input)?;
         voices.apply(&mut item);

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::cli::VerifyArgs;
 use crate::config::{Config, env};
+use crate::domain::LocalError;
 use crate::error::{Error, Outcome, StopReason, StorageError};
 use crate::queue::QueueLock;
 use crate::run::hear::{self, Hearing};
@@ -116,9 +117,9 @@ async fn hear_and_fix(
             if let Err(e) = std::fs::remove_file(&path)
                 && e.kind() != std::io::ErrorKind::NotFound
             {
-                return Err(StopReason::Storage(StorageError::Disk(format!(
-                    "{}: cannot remove it to request it again: {e}",
-                    path.display()
+                return Err(StopReason::Storage(StorageError::Disk(LocalError::new(
+                    format_args!("{}: cannot remove it to request it again", path.display()),
+                    e,
                 ))));
             }
         }

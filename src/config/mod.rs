@@ -276,6 +276,21 @@ pub fn pieces_dir(db: &Path) -> PathBuf {
 }
 
 impl Config {
+    /// The warning of a model OpenAI shuts down (SPEC section 10), when this run or plan uses
+    /// one at api.openai.com: the date, the command that switches, and what switching costs.
+    pub fn shutdown_notice(&self, characters: usize) -> Option<String> {
+        if self.provider != ProviderKind::Openai {
+            return None;
+        }
+        crate::plan::prices::shutdown_notice(
+            &self.voice.model,
+            &self.base_url,
+            &self.input,
+            characters,
+            crate::plan::prices::today(),
+        )
+    }
+
     /// The configuration of `verify --db PATH` without INPUT: the queue alone, no manifest
     /// read. The flags are checked as for `run`; `--out` (where the report goes) defaults to
     /// the queue's folder, as for `status --db`.

@@ -19,7 +19,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 
-use crate::domain::AudioFormat;
+use crate::domain::{AudioFormat, LocalError};
 pub use hints::RateHints;
 pub use openai::SpeechClient;
 
@@ -60,7 +60,7 @@ pub enum SpeechError {
     RunStopped(String),
     /// Our own disk failed while writing the response.
     #[error("{0}")]
-    Local(String),
+    Local(crate::domain::LocalError),
     /// No answer at all: the connection was refused, reset or never made (DNS, network). It
     /// spends no attempt of the piece; the workers stop the run when it lasts (the outage rule,
     /// `run::workers::OUTAGE_SPELL`).
@@ -86,7 +86,7 @@ pub struct Fetched {
 /// flushed and synced: the [`Fetched`] of a voice with no rate hints, transcript or usage.
 pub async fn save_whole(dest: &Path, bytes: &[u8]) -> Result<Fetched, SpeechError> {
     use tokio::io::AsyncWriteExt;
-    let local = |e: std::io::Error| SpeechError::Local(format!("{}: {e}", dest.display()));
+    let local = |e| SpeechError::Local(LocalError::at(dest)(e));
     let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
     file.write_all(bytes).await.map_err(local)?;
     // tokio finishes a write in the background: flushing waits for it. No sync: the workers

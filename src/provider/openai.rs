@@ -16,7 +16,7 @@ use super::hints::{rate_hints, retry_after};
 use super::{Fetched, SpeechError, SpeechRequest};
 use crate::audio;
 use crate::config::ApiKey;
-use crate::domain::AudioFormat;
+use crate::domain::{AudioFormat, LocalError};
 use crate::provider::encode::{API_RATE, Samples, resample};
 
 pub mod transcription;
@@ -174,7 +174,7 @@ impl SpeechClient {
                 self.redact(&describe_body(&body))
             )));
         }
-        let local = |e: std::io::Error| SpeechError::Local(format!("{}: {e}", dest.display()));
+        let local = |e| SpeechError::Local(LocalError::at(dest)(e));
         let mut body = head;
         if let Some(rest) = first_rest {
             body.extend_from_slice(&rest);
@@ -189,7 +189,7 @@ impl SpeechClient {
                     let (bytes, path) = (body.len() as u64, dest.to_path_buf());
                     tokio::task::spawn_blocking(move || std::fs::write(path, body))
                         .await
-                        .map_err(|e| SpeechError::Local(format!("saving audio: {e}")))?
+                        .map_err(|e| SpeechError::Local(LocalError::new("saving audio", e)))?
                         .map_err(local)?;
                     return Ok(bytes);
                 }
@@ -379,7 +379,7 @@ fn pcm_rate(format: AudioFormat, headers: &HeaderMap) -> Option<u32> {
 /// taken at its own rate and converted once, here. Returns the new length in bytes.
 async fn to_api_rate(dest: &Path, rate: u32) -> Result<u64, SpeechError> {
     let path = dest.to_path_buf();
-    let local = move |e: std::io::Error| SpeechError::Local(format!("{}: {e}", path.display()));
+    let local = move |e| SpeechError::Local(LocalError::at(&path)(e));
     let path = dest.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let raw = std::fs::read(&path).map_err(&local)?;
@@ -398,7 +398,7 @@ async fn to_api_rate(dest: &Path, rate: u32) -> Result<u64, SpeechError> {
         Ok(u64::try_from(bytes.len()).unwrap_or(u64::MAX))
     })
     .await
-    .map_err(|e| SpeechError::Local(format!("converting pcm: {e}")))?
+    .map_err(|e| SpeechError::Local(LocalError::new("converting pcm", e)))?
 }
 
 fn retry(reason: impl Into<String>) -> SpeechError {

@@ -2,10 +2,12 @@
 //! `--provider espeak`, the program is found, its voices read, the default `--voice` turned
 //! into the espeak voice it names, and every item's voice and format checked against them;
 //! with `--provider piper`, the program is found and the voice files of the default voice and
-//! of every item's; with OpenAI's API, the warning of a model that is shut down. `run` and `plan` both use it.
+//! of every item's; with OpenAI's API, the warning of a model that is shut down (`Config::shutdown_notice`). `run`
+//! and `plan` both use it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::domain::{ProviderKind, VoiceSettings};
@@ -15,53 +17,69 @@ use crate::plan;
 use crate::provider::espeak::Espeak;
 use crate::provider::piper::{self, Piper};
 
-/// The warning of a model OpenAI shuts down (SPEC section 10), when this run or plan uses one at
-/// api.openai.com: the date, the command that switches, and what switching costs.
-pub(crate) fn shutdown_notice(cfg: &Config, characters: usize) -> Option<String> {
-    if cfg.provider != ProviderKind::Openai {
-        return None;
+/// What setting up a local voice needs of the run's settings, and no more: the default voice
+/// (resolved in place), whether the user named it, the time a piece may take, and for piper
+/// the processes to keep and the voices folder given.
+pub struct VoiceChoice<'a> {
+    pub provider: ProviderKind,
+    pub voice: &'a mut VoiceSettings,
+    pub voice_given: bool,
+    pub timeout: Duration,
+    pub concurrency: usize,
+    pub piper_voices: Option<PathBuf>,
+}
+
+impl<'a> VoiceChoice<'a> {
+    /// What setting up a local voice needs of the run's settings; the default voice is
+    /// resolved in place.
+    pub fn of(cfg: &'a mut Config) -> Self {
+        VoiceChoice {
+            provider: cfg.provider,
+            voice: &mut cfg.voice,
+            voice_given: cfg.voice_given,
+            timeout: cfg.timeout,
+            concurrency: cfg.concurrency,
+            piper_voices: cfg.piper_voices.clone(),
+        }
     }
-    plan::prices::shutdown_notice(
-        &cfg.voice.model,
-        &cfg.base_url,
-        &cfg.input,
-        characters,
-        plan::prices::today(),
-    )
 }
 
 /// With `--provider espeak`: finds the program on `PATH`, reads its voices, and resolves the
-/// default voice in `cfg` (an OpenAI name becomes the English voice it maps to; with no
-/// `--voice`, an EPUB's language picks it). A missing program or an unknown voice is bad input
-/// (exit 2). `None` for the API.
-pub fn load_espeak(cfg: &mut Config, manifest: &Manifest) -> Result<Option<Espeak>, Error> {
-    if cfg.provider != ProviderKind::Espeak {
+/// default voice (an OpenAI name becomes the English voice it maps to; with no `--voice`, an
+/// EPUB's language picks it). A missing program or an unknown voice is bad input (exit 2).
+/// `None` for the other voices.
+pub fn load_espeak(
+    choice: &mut VoiceChoice<'_>,
+    manifest: &Manifest,
+) -> Result<Option<Espeak>, Error> {
+    if choice.provider != ProviderKind::Espeak {
         return Ok(None);
     }
-    let espeak = Espeak::load(std::env::var_os("PATH"), cfg.timeout)
+    let (voice_given, settings) = (choice.voice_given, &mut *choice.voice);
+    let espeak = Espeak::load(std::env::var_os("PATH"), choice.timeout)
         .map_err(|e| Error::input(e.to_string()))?;
     let language = manifest
         .metadata()
         .and_then(|book| book.language.as_deref());
     let by_language = match language {
-        Some(tag) if !cfg.voice_given => {
+        Some(tag) if !voice_given => {
             let voice = espeak.voices().voice_for_language(tag);
             match &voice {
                 Some(voice) => tracing::info!("the book's language is {tag}: voice {voice}"),
                 None => tracing::warn!(
                     "the book's language is {tag}, and espeak-ng has no voice for it: voice {}",
-                    cfg.voice.voice
+                    settings.voice
                 ),
             }
             voice
         }
         _ => None,
     };
-    cfg.voice.voice = match by_language {
+    settings.voice = match by_language {
         Some(voice) => voice,
         None => espeak
             .voices()
-            .resolve(&cfg.voice.voice)
+            .resolve(&settings.voice)
             .map_err(|e| Error::input(format!("--voice: {e}")))?,
     };
     Ok(Some(espeak))
@@ -124,16 +142,22 @@ pub struct ItemVoices {
 }
 
 impl ItemVoices {
-    pub fn new(cfg: &Config, manifest: &Manifest, espeak: Option<&Espeak>) -> Self {
+    /// `default` is the run's voice, `voice_given` whether the user named it.
+    pub fn new(
+        default: &str,
+        voice_given: bool,
+        manifest: &Manifest,
+        espeak: Option<&Espeak>,
+    ) -> Self {
         let stated = manifest
             .metadata()
             .and_then(|book| book.language.as_deref())
             .is_some();
         ItemVoices {
             voices: espeak.map(|e| e.voices().clone()),
-            default: cfg.voice.voice.clone(),
-            pick: !cfg.voice_given && !stated,
-            warned: !cfg.voice_given,
+            default: default.to_string(),
+            pick: !voice_given && !stated,
+            warned: !voice_given,
         }
     }
 
@@ -171,21 +195,29 @@ impl ItemVoices {
 /// `.onnx` file or a name in the voices folder; with none, the voices folder's voice for an
 /// EPUB's language, else its only voice), which `cfg` then names by its `.onnx` file's absolute
 /// path. A missing program or voice is bad input (exit 2). `None` for other providers.
-pub fn load_piper(cfg: &mut Config, manifest: &Manifest) -> Result<Option<Piper>, Error> {
-    if cfg.provider != ProviderKind::Piper {
+pub fn load_piper(
+    choice: &mut VoiceChoice<'_>,
+    manifest: &Manifest,
+) -> Result<Option<Piper>, Error> {
+    if choice.provider != ProviderKind::Piper {
         return Ok(None);
     }
-    let dir = piper::voices::voices_dir(cfg.piper_voices.clone(), &crate::config::env);
-    let piper = Piper::load(std::env::var_os("PATH"), dir, cfg.timeout, cfg.concurrency)
-        .map_err(|e| Error::input(e.to_string()))?;
-    let voice = if cfg.voice_given {
-        piper.resolve(&cfg.voice.voice)
+    let dir = piper::voices::voices_dir(choice.piper_voices.clone(), &crate::config::env);
+    let piper = Piper::load(
+        std::env::var_os("PATH"),
+        dir,
+        choice.timeout,
+        choice.concurrency,
+    )
+    .map_err(|e| Error::input(e.to_string()))?;
+    let voice = if choice.voice_given {
+        piper.resolve(&choice.voice.voice)
     } else {
         default_piper_voice(&piper, manifest)?
     }
     .map_err(|e| Error::input(format!("--voice: {e}")))?;
     tracing::info!("piper voice {} ({} Hz)", voice.model.display(), voice.rate);
-    cfg.voice.voice = voice.model.display().to_string();
+    choice.voice.voice = voice.model.display().to_string();
     Ok(Some(piper))
 }
 

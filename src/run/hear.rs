@@ -137,9 +137,8 @@ impl Hearing {
                 SpeechError::RunStopped(msg) | SpeechError::Certificate(msg) => {
                     return Err(Unheard::Stop(format!("transcription: {msg}")));
                 }
-                SpeechError::ItemFailed(msg) | SpeechError::Local(msg) => {
-                    return Err(Unheard::Skip(msg));
-                }
+                SpeechError::ItemFailed(msg) => return Err(Unheard::Skip(msg)),
+                SpeechError::Local(e) => return Err(Unheard::Skip(e.to_string())),
                 SpeechError::Retryable {
                     reason,
                     after,

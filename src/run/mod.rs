@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::domain::{ItemState, ProviderKind, io_reason};
 use crate::error::{Error, Outcome, StopReason, StorageError};
 use crate::provider::realtime::Realtime;
-use crate::provider::voice::{self, shutdown_notice};
+use crate::provider::voice;
 use crate::provider::{Provider, SpeechClient};
 use crate::queue::{self, QueueHandle, QueueLock, SyncSummary};
 use crate::{manifest, plan, report, store};
@@ -75,12 +75,13 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
     let phase =
         |what: &str| tracing::debug!("{what}: {} ms since start", started.elapsed().as_millis());
     let manifest = manifest::open(&cfg.input, &cfg.manifest).map_err(Error::input)?;
-    let espeak = voice::load_espeak(&mut cfg, &manifest)?;
-    let piper = voice::load_piper(&mut cfg, &manifest)?;
+    let mut choice = voice::VoiceChoice::of(&mut cfg);
+    let espeak = voice::load_espeak(&mut choice, &manifest)?;
+    let piper = voice::load_piper(&mut choice, &manifest)?;
     let defaults = Arc::new(cfg.voice.clone());
     let (item_count, characters) =
         plan::check_manifest(&manifest, &defaults).map_err(Error::input)?;
-    if let Some(notice) = shutdown_notice(&cfg, characters) {
+    if let Some(notice) = cfg.shutdown_notice(characters) {
         tracing::warn!("{notice}");
     }
     if let Some(espeak) = &espeak {
@@ -104,7 +105,12 @@ fn prepare(mut cfg: Config) -> Result<Ready, Error> {
         book: Arc::clone(&book_meta),
         total: u32::try_from(item_count).unwrap_or(u32::MAX),
     });
-    let voices = voice::ItemVoices::new(&cfg, &manifest, espeak.as_ref());
+    let voices = voice::ItemVoices::new(
+        &cfg.voice.voice,
+        cfg.voice_given,
+        &manifest,
+        espeak.as_ref(),
+    );
     // The API's key is read before anything is written; espeak-ng and piper need none and no
     // pacing.
     let (provider, paced): (Arc<dyn Provider>, bool) = match (espeak, piper) {

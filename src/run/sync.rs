@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::workers::Pool;
-use crate::domain::VoiceSettings;
+use crate::domain::{LocalError, VoiceSettings};
 use crate::error::StorageError;
 use crate::plan::{self, PlannedItem};
 use crate::{audio, manifest, queue, store};
@@ -162,6 +162,6 @@ fn check_stored(
     }
     durable
         .sync_blocking(adopted_paths.iter().map(PathBuf::as_path))
-        .map_err(|e| StorageError::Disk(format!("{}: {e}", pieces_dir.display())))?;
+        .map_err(|e| StorageError::Disk(LocalError::at(pieces_dir)(e)))?;
     Ok((adopted, damaged, waiting))
 }

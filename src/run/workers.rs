@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::audio;
 use crate::book::tags::RunTags;
-use crate::domain::AudioFormat;
+use crate::domain::{AudioFormat, LocalError};
 use crate::error::{StopReason, StorageError};
 use crate::plan::{cost_usd, prices};
 use crate::provider::hints::MAX_HINT;
@@ -538,9 +538,9 @@ impl Pool {
                     self.stop_for(StopReason::Refused(msg));
                     return self.release(&fp).await;
                 }
-                SpeechError::Local(msg) => {
-                    tracing::error!("{msg}");
-                    self.stop_for(StopReason::Storage(StorageError::Disk(msg)));
+                SpeechError::Local(e) => {
+                    tracing::error!("{e}");
+                    self.stop_for(StopReason::Storage(StorageError::Disk(e)));
                     return self.release(&fp).await;
                 }
                 SpeechError::Certificate(msg) => {
@@ -597,8 +597,7 @@ impl Pool {
         request: &SpeechRequest<'_>,
         final_path: &std::path::Path,
     ) -> Result<(Fetched, f64), SpeechError> {
-        let local =
-            |e: std::io::Error| SpeechError::Local(format!("{}: {e}", final_path.display()));
+        let local = |e| SpeechError::Local(LocalError::at(final_path)(e));
         // The piece store was made at the start of the run: no folder to create here.
         let temp = TempFile::in_existing_folder(final_path);
         let fetched = match self.provider.fetch(request, temp.path()).await {
@@ -622,7 +621,7 @@ impl Pool {
             measured
         })
         .await
-        .map_err(|e| SpeechError::Local(format!("checking audio: {e}")))?;
+        .map_err(|e| SpeechError::Local(LocalError::new("checking audio", e)))?;
         let seconds = match saved {
             Ok(seconds) => seconds,
             Err(audio::AudioError::Io(e) | audio::AudioError::Read { source: e, .. }) => {
@@ -671,10 +670,9 @@ impl Pool {
         // The piece is on disk before the queue calls it stored; the sync is shared with
         // every piece renamed meanwhile.
         if let Err(e) = self.durable.sync(&path).await {
-            self.stop_for(StopReason::Storage(StorageError::Disk(format!(
-                "{}: {e}",
-                path.display()
-            ))));
+            self.stop_for(StopReason::Storage(StorageError::Disk(LocalError::at(
+                &path,
+            )(e))));
             return Ok(());
         }
         let ready = self
@@ -798,7 +796,12 @@ impl Pool {
             store::build_item(&out, &pieces_dir, &job, pause, tagger, &durable)
         })
         .await
-        .unwrap_or_else(|e| Err(BuildError::Io(format!("writing {}: {e}", item.output))));
+        .unwrap_or_else(|e| {
+            Err(BuildError::Io(LocalError::new(
+                format_args!("writing {}", item.output),
+                e,
+            )))
+        });
         match built {
             Ok((bytes, seconds)) => {
                 let (key, fp) = (item.key.clone(), item.fingerprint.clone());
@@ -828,9 +831,9 @@ impl Pool {
                     .await?;
                 self.stats.items_failed.fetch_add(1, Ordering::Relaxed);
             }
-            Err(BuildError::Io(msg)) => {
-                tracing::error!("{msg}");
-                self.stop_for(StopReason::Storage(StorageError::Disk(msg)));
+            Err(BuildError::Io(e)) => {
+                tracing::error!("{e}");
+                self.stop_for(StopReason::Storage(StorageError::Disk(e)));
             }
         }
         Ok(())

@@ -17,7 +17,7 @@ pub use voices::{VoiceError, VoiceList};
 
 use super::encode;
 use super::{Fetched, Provider, SpeechError, SpeechRequest, save_whole};
-use crate::domain::{AudioFormat, VoiceSettings};
+use crate::domain::{AudioFormat, LocalError, VoiceSettings};
 
 /// Why espeak-ng cannot speak an item's settings: its format or its voice.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +84,7 @@ impl Espeak {
         // pieces encode on `-j` cores.
         tokio::task::spawn_blocking(move || encode::encode(&samples, format))
             .await
-            .map_err(|e| SpeechError::Local(format!("encoding {format}: {e}")))?
+            .map_err(|e| SpeechError::Local(LocalError::new(format_args!("encoding {format}"), e)))?
             .map_err(|e| SpeechError::ItemFailed(e.to_string()))
     }
 }

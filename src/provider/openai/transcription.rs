@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::{classify_answer, network_failure, no_answer, redact_key, retry};
 use crate::config::ApiKey;
-use crate::domain::AudioFormat;
+use crate::domain::{AudioFormat, LocalError};
 use crate::provider::SpeechError;
 use crate::provider::encode::{self, API_RATE, Samples};
 use crate::provider::hints::{RateHints, rate_hints};
@@ -108,7 +108,7 @@ impl TranscriptionClient {
         format: AudioFormat,
         language: Option<&str>,
     ) -> Result<(Transcript, RateHints), SpeechError> {
-        let local = |e: std::io::Error| SpeechError::Local(format!("{}: {e}", path.display()));
+        let local = |e| SpeechError::Local(LocalError::at(path)(e));
         let bytes = tokio::fs::read(path).await.map_err(local)?;
         let (bytes, format) = as_sendable(bytes, format)?;
         loop {
@@ -139,7 +139,7 @@ impl TranscriptionClient {
         let file = reqwest::multipart::Part::bytes(bytes.to_vec())
             .file_name(format!("piece.{}", format.extension()))
             .mime_str(format.mime())
-            .map_err(|e| SpeechError::Local(format!("building the request: {e}")))?;
+            .map_err(|e| SpeechError::Local(LocalError::new("building the request", e)))?;
         let mut form = reqwest::multipart::Form::new()
             .part("file", file)
             .text("model", self.model.clone())
@@ -246,7 +246,7 @@ fn as_sendable(bytes: Vec<u8>, format: AudioFormat) -> Result<(Vec<u8>, AudioFor
         },
         AudioFormat::Wav,
     )
-    .map_err(|e| SpeechError::Local(format!("pcm as wav: {e}")))?;
+    .map_err(|e| SpeechError::Local(LocalError::new("pcm as wav", e)))?;
     Ok((wav, AudioFormat::Wav))
 }
 

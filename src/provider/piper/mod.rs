@@ -21,7 +21,7 @@ pub use voices::{Voice, VoiceError};
 
 use super::encode;
 use super::{Fetched, Provider, SpeechError, SpeechRequest, save_whole};
-use crate::domain::{AudioFormat, VoiceSettings};
+use crate::domain::{AudioFormat, LocalError, VoiceSettings};
 use process::{Key, Warm};
 
 /// Why piper cannot speak an item's settings: its format or its voice.
@@ -114,7 +114,7 @@ impl Piper {
         // Encoding is CPU work (LAME, libopus, FLAC): off the async workers.
         tokio::task::spawn_blocking(move || encode::encode(&samples, format))
             .await
-            .map_err(|e| SpeechError::Local(format!("encoding {format}: {e}")))?
+            .map_err(|e| SpeechError::Local(LocalError::new(format_args!("encoding {format}"), e)))?
             .map_err(|e| SpeechError::ItemFailed(e.to_string()))
     }
 

@@ -20,7 +20,7 @@ use tokio::io::AsyncWriteExt;
 use super::encode::{self, Samples};
 use super::{Fetched, Provider, RateHints, SpeechError, SpeechRequest};
 use crate::config::ApiKey;
-use crate::domain::AudioFormat;
+use crate::domain::{AudioFormat, LocalError};
 use crate::plan::prices::Usage;
 use connection::{Connection, Redactor, SESSION_LIMIT, redact_error};
 use events::Event;
@@ -245,8 +245,10 @@ impl Provider for Realtime {
             // Encoding is CPU work (LAME, libopus, FLAC): off the async workers.
             let bytes = tokio::task::spawn_blocking(move || encode_pcm(&pcm, format))
                 .await
-                .map_err(|e| SpeechError::Local(format!("encoding {format}: {e}")))??;
-            let local = |e: std::io::Error| SpeechError::Local(format!("{}: {e}", dest.display()));
+                .map_err(|e| {
+                    SpeechError::Local(LocalError::new(format_args!("encoding {format}"), e))
+                })??;
+            let local = |e| SpeechError::Local(LocalError::at(dest)(e));
             let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
             file.write_all(&bytes).await.map_err(local)?;
             // tokio finishes a write in the background: flushing waits for it. No sync: the
