@@ -4,9 +4,11 @@
 //! Levenshtein's: two or three neighbouring words on one side that spell, joined, the one word
 //! they are aligned with on the other side match it at no cost.
 //!
-//! This never hides a dropped word: the move consumes a word on each side and every letter of
-//! the joined words is compared, so a transcript that leaves out half of a compound ("daisy"
-//! for "daisy chain") still scores an error. The distance is the plain dynamic programme over
+//! This does not hide a dropped word: the move consumes a word on each side and every letter
+//! of the joined words is compared, so a transcript that leaves out half of a compound
+//! ("daisy" for "daisy chain") still scores an error. (The one exception is a text that writes
+//! the same compound both ways side by side, "away, a way": a transcript with only one of them
+//! can match either.) The distance is the plain dynamic programme over
 //! the two token slices (pieces are at most a few hundred words), written here because
 //! `strsim`'s Levenshtein has no such move.
 

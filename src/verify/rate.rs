@@ -189,8 +189,10 @@ mod tests {
     }
 
     fn sentence() -> impl Strategy<Value = Vec<String>> {
-        // "x…" is never a number word, so no two words merge into one number.
-        prop::collection::vec("x[a-z]{0,7}", 1..60)
+        // "x…" is never a number word, so no two words merge into one number; words of one
+        // length are never two of them joined, so no compound forms where a word was dropped
+        // (`compounds.rs`: "xx x x" without its "x x" would match "xx" as "x x").
+        prop::collection::vec("x[a-z]{3}", 1..60)
     }
 
     proptest! {
