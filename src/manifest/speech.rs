@@ -63,6 +63,9 @@ pub(super) struct Speech {
     pub(super) text: String,
     pub(super) gap: Gap,
     word: Word,
+    /// A note mark was just taken back ([`Speech::take_back_note`]): the space written before
+    /// it is owed only to a word, not to punctuation ("user[1], you" reads "user, you").
+    note_taken_back: bool,
 }
 
 impl Speech {
@@ -85,6 +88,13 @@ impl Speech {
         self.text.truncate(len);
         self.gap = gap;
         self.word = Word::Plain;
+    }
+
+    /// Takes back a note mark written since `len` bytes (see [`Speech::rewind`]): punctuation
+    /// that follows the mark then joins the word before it.
+    pub(super) fn take_back_note(&mut self, len: usize, gap: Gap) {
+        self.rewind(len, gap);
+        self.note_taken_back = true;
     }
 
     /// Writes a paragraph break now (unless nothing was written yet) and returns the length.
@@ -147,9 +157,11 @@ impl Speech {
             return false;
         }
         let gap = std::mem::take(&mut self.gap);
+        let after_note = std::mem::take(&mut self.note_taken_back);
         if !self.text.is_empty() {
             let separator = match gap {
                 Gap::None => "",
+                Gap::Space if after_note && spoken.starts_with(NOTE_FOLLOWERS) => "",
                 Gap::Space => " ",
                 Gap::Clause | Gap::Part if ends_with_punctuation(&self.text) => " ",
                 Gap::Clause => ", ",
@@ -195,6 +207,9 @@ impl Speech {
     }
 }
 
+/// Punctuation that joins the word before a note mark once the mark is taken back.
+const NOTE_FOLLOWERS: &[char] = &[',', '.', ';', ':', '!', '?', ')', '’', '”'];
+
 /// Characters that are never read: soft hyphen, word joiner, zero-width no-break space.
 fn is_invisible(c: char) -> bool {
     matches!(c, '\u{ad}' | '\u{2060}' | '\u{feff}')
@@ -234,6 +249,10 @@ fn url_as_host(word: &str) -> Option<String> {
     let host_len = core.find(['/', '?', '#', ':', '@']).unwrap_or(core.len());
     let host = core.get(..host_len).unwrap_or_default();
     let host = host.strip_prefix("www.").unwrap_or(host);
+    // A scheme alone ("http://, https://, or ftp://") names no host: it is read as written.
+    if host.is_empty() {
+        return None;
+    }
     Some(format!("{lead}{host}{tail}"))
 }
 
@@ -272,6 +291,10 @@ mod tests {
             "(see example.com)."
         );
         assert_eq!(prose("«HTTP://X.org:80/p?q»,"), "«X.org»,");
+        assert_eq!(
+            prose("(http://, https://, or ftp://)"),
+            "(http://, https://, or ftp://)"
+        );
         assert_eq!(
             prose("ftp://x.org and me@example.com"),
             "ftp://x.org and me@example.com"
@@ -345,5 +368,24 @@ mod tests {
         assert_eq!(speech.text, "Title. Sub\n\na, b! c.\nx.\nlast\n\nnext");
         assert_eq!(speech.paragraph_now(), speech.len());
         assert!(speech.text.ends_with("next\n\n"));
+    }
+
+    #[test]
+    fn punctuation_after_a_note_mark_taken_back_joins_the_word_before() {
+        let mut speech = Speech::default();
+        // A note mark taken back leaves no space before the punctuation after it, and the
+        // space before a word.
+        speech.push(" user ", TextKind::Prose);
+        let mark = (speech.len(), speech.gap);
+        speech.push("[1]", TextKind::Prose);
+        speech.take_back_note(mark.0, mark.1);
+        speech.push(", you", TextKind::Prose);
+        let mark = (speech.len(), speech.gap);
+        speech.push(" [2]", TextKind::Prose);
+        speech.take_back_note(mark.0, mark.1);
+        speech.push(" then", TextKind::Prose);
+        assert!(speech.text.ends_with("user, you then"), "{:?}", speech.text);
+        speech.push(" ,", TextKind::Prose);
+        assert!(speech.text.ends_with("then ,"), "only after a note");
     }
 }

@@ -202,3 +202,80 @@ fn calibre_quick_start_reads_its_chapters() {
     );
     assert_clean(&spoken("calibre-quick-start-eng.epub"));
 }
+
+/// The Guide for Debian Maintainers (DocBook XSL): one item per chapter of its contents; the
+/// table of contents each chapter opens with and the footnotes gathered at its end are not
+/// read, nor is the space left by a note mark before the punctuation after it.
+#[test]
+fn docbook_chapters_read_without_their_own_contents_or_footnotes() {
+    let (items, left_out) = plan("debmake-doc-en.epub");
+    assert_eq!(
+        titles(&items),
+        [
+            "Preface",
+            "1. Overview",
+            "2. Prerequisites",
+            "3. Tool Setups",
+            "4. Simple Example",
+            "5. Basics",
+            "6. debmake options",
+            "7. Tips",
+            "8. More Examples",
+            "A. debmake(1) manpage"
+        ]
+    );
+    let hrefs: Vec<&str> = left_out.iter().filter_map(|l| l["href"].as_str()).collect();
+    assert_eq!(
+        hrefs,
+        [
+            "OEBPS/cover.html",
+            "OEBPS/bk01-toc.html",
+            "OEBPS/index.html"
+        ]
+    );
+    let text = spoken("debmake-doc-en.epub");
+    assert_clean(&text);
+    assert!(
+        !text.contains("Table of Contents"),
+        "a chapter's contents is read"
+    );
+    assert!(text.contains("=== 03-2-prerequisites: 2. Prerequisites ===\nChapter 2. Prerequisites\n\nHere are the prerequisites"));
+    // The note mark after "user" is not read, nor its footnote at the chapter's end.
+    assert!(text.contains("experienced Debian user, you may have encountered"));
+    assert!(!text.contains("You do need to know a little about Unix programming"));
+    // A scheme without a host is read as written.
+    assert!(text.contains("the URL (http://, https://, or ftp://) to the upstream tarball"));
+}
+
+/// The Debian Developer's Reference (Sphinx): its chapters, without the address Sphinx writes
+/// again after every external link, nor docutils' footnotes.
+#[test]
+fn sphinx_link_addresses_and_footnotes_are_not_read() {
+    let (items, left_out) = plan("developers-reference.epub");
+    assert_eq!(
+        titles(&items),
+        [
+            "Scope of This Document",
+            "Applying to Become a Member",
+            "Debian Developer's Duties",
+            "Resources for Debian Members",
+            "Managing Packages",
+            "Best Packaging Practices",
+            "Beyond Packaging",
+            "Internationalization and Translations",
+            "Overview of Debian Maintainer Tools"
+        ]
+    );
+    let hrefs: Vec<&str> = left_out.iter().filter_map(|l| l["href"].as_str()).collect();
+    assert_eq!(hrefs, ["index.xhtml", "genindex.xhtml"]);
+    let text = spoken("developers-reference.epub");
+    assert_clean(&text);
+    assert!(text.contains("can be found in the Debian Policy Manual.\n"));
+    assert!(!text.contains("[debian.org]") && !text.contains("[https"));
+    assert!(text.contains("[VAC] prepended to the subject of your message and state the period"));
+    assert!(!text.contains("This is so that the message can be easily filtered"));
+    assert!(
+        !text.lines().any(|l| l.trim() == "[1]"),
+        "a footnote label is read"
+    );
+}

@@ -325,7 +325,9 @@ fn read_about(metadata: Node<'_, '_>, unique_id: Option<&str>) -> About {
         }
         match node.tag_name().name() {
             "description" if about.description.is_none() => {
-                about.description = Some(plain_text(&raw)).filter(|d| !d.is_empty());
+                // Sphinx writes "unknown" when the project sets no description.
+                about.description = Some(plain_text(&raw))
+                    .filter(|d| !d.is_empty() && !d.eq_ignore_ascii_case("unknown"));
             }
             "publisher" if about.publisher.is_none() => about.publisher = Some(text),
             "date" if about.date.is_none() => about.date = Some(text),
@@ -501,6 +503,19 @@ mod about_tests {
         assert_eq!(a.identifier.as_deref(), Some("urn:uuid:1234"));
         assert_eq!(a.isbn.as_deref(), Some("9780141439761"));
         assert_eq!(a.narrators, ["Ann Reader"]);
+    }
+
+    #[test]
+    fn sphinx_placeholder_description_is_no_description() {
+        let a = about(
+            r##"<package xmlns="http://www.idpf.org/2007/opf" unique-identifier="id" version="3.0">
+  <metadata xmlns:dc="http://purl.org/dc/elements/1.1/">
+    <dc:identifier id="id">unknown</dc:identifier>
+    <dc:description>unknown</dc:description>
+  </metadata>
+</package>"##,
+        );
+        assert_eq!(a.description, None);
     }
 
     #[test]

@@ -679,3 +679,42 @@ fn a_malformed_guide_keeps_the_label_rules_and_front_pages_are_title_pages() {
         ]
     );
 }
+
+#[test]
+fn what_documentation_generators_add_for_readers_of_a_page_is_not_read() {
+    // DocBook XSL: the chapter's own table of contents, a note mark and the footnotes at the end.
+    let body = concat!(
+        "<div class=\"chapter\"><div class=\"titlepage\"><h1 class=\"title\">Chapter 2. Prerequisites</h1></div>",
+        "<div class=\"toc\"><p><strong>Table of Contents</strong></p><dl class=\"toc\"><dt><a href=\"#a\">2.1. People</a></dt></dl></div>",
+        "<div class=\"list-of-tables\"><p><b>List of Tables</b></p><dl><dt>2.1. Roles</dt></dl></div>",
+        "<p>If you are a Debian user <a href=\"#ftn.1\" class=\"footnote\" id=\"r1\"><sup class=\"footnote\">[1]</sup></a>, read on.</p>",
+        "<div class=\"footnotes\"><br/><hr/><div id=\"ftn.1\" class=\"footnote\"><p><a href=\"#r1\"><sup>[1] </sup></a>A footnote.</p></div></div></div>",
+    );
+    // Sphinx: an external link's address written again after it.
+    let sphinx = concat!(
+        "<h1>Scope</h1><p>See the <a class=\"reference external\" href=\"https://www.debian.org/doc/\">Policy\nManual</a>",
+        "<span class=\"link-target\"> [https://www.debian.org/doc/]</span>.</p>",
+        "<p>Mail us <a class=\"footnote-reference brackets\" href=\"#id2\" id=\"id1\" role=\"doc-noteref\">",
+        "<span class=\"fn-bracket\">[</span>1<span class=\"fn-bracket\">]</span></a> first.</p>",
+        "<aside class=\"footnote-list brackets\"><aside class=\"footnote brackets\" id=\"id2\" role=\"note\">",
+        "<span class=\"label\"><span class=\"fn-bracket\">[</span><a role=\"doc-backlink\" href=\"#id1\">1</a>",
+        "<span class=\"fn-bracket\">]</span></span><p>A docutils footnote.</p></aside></aside>",
+    );
+    let book = TestBook::new("Generated")
+        .doc("ch02.html", "2. Prerequisites", body)
+        .doc("scope.xhtml", "Scope", sphinx);
+    let book = read(&book.build(), &default()).unwrap();
+    let texts: Vec<&str> = book
+        .chapters
+        .iter()
+        .filter(|c| c.kept)
+        .map(|c| c.text.as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Chapter 2. Prerequisites\n\nIf you are a Debian user, read on.",
+            "Scope\n\nSee the Policy Manual.\n\nMail us first."
+        ]
+    );
+}

@@ -372,6 +372,7 @@ impl<'c> Reader<'c> {
             || tag.attribute("hidden").is_some()
             || (!at_top && NOTES.iter().any(|n| tag.is(n)))
             || is_navigation(tag)
+            || (!at_top && is_generated_apparatus(tag))
             || is_hidden_by_style(tag)
             || is_gutenberg_boilerplate(tag)
             || (name == "pre" && !self.read_code);
@@ -445,7 +446,7 @@ impl<'c> Reader<'c> {
     /// Takes back what was written since `mark` (a note mark), if it is in this segment.
     fn rollback(&mut self, mark: Mark) {
         if mark.segment == self.segment_no && mark.len <= self.speech.text.len() {
-            self.speech.rewind(mark.len, mark.gap);
+            self.speech.take_back_note(mark.len, mark.gap);
         }
     }
 
@@ -485,6 +486,28 @@ fn is_navigation(tag: &Tag) -> bool {
         || tag
             .attribute("role")
             .is_some_and(|r| r.split_whitespace().any(|r| r == "navigation"))
+}
+
+/// What documentation generators add for readers of a page, not for listeners: Sphinx writes
+/// an external link's address again after it (`<span class="link-target"> [https://…]</span>`);
+/// DocBook XSL opens each chapter with its own table of contents (`<div class="toc">`, and
+/// `list-of-tables` and the like) and gathers its footnotes at its end (`<div
+/// class="footnotes">`), as docutils (Sphinx) does in `<aside class="footnote-list">`. Not at the top of a document, so a page that is only one of these
+/// (kept with `--keep-front-matter`) is still read.
+fn is_generated_apparatus(tag: &Tag) -> bool {
+    let Some(class) = tag.attribute("class") else {
+        return false;
+    };
+    let mut classes = class.split_whitespace();
+    match tag.name.as_str() {
+        "span" => classes.any(|c| c == "link-target"),
+        "aside" => classes.any(|c| c == "footnote-list"),
+        "div" => classes.any(|c| {
+            matches!(c, "toc" | "footnotes" | "footnote-list")
+                || (c.starts_with("list-of-") && c.len() > "list-of-".len())
+        }),
+        _ => false,
+    }
 }
 
 /// Content the book hides: `aria-hidden="true"`, or an inline `display: none`.
