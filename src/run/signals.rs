@@ -15,6 +15,7 @@ pub(super) fn ignore_file_size_signal() {
     #[cfg(unix)]
     {
         // SIGXFSZ is 25 on Linux, the BSDs and macOS.
+        // Registered here, not in the task: the task may first run after the first write.
         let xfsz = tokio::signal::unix::SignalKind::from_raw(25);
         if let Ok(mut stream) = tokio::signal::unix::signal(xfsz) {
             tokio::spawn(async move { while stream.recv().await.is_some() {} });
@@ -31,14 +32,21 @@ pub(super) fn spawn_signal_handler(
     pool: Weak<Pool>,
     interrupted: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
+    // The handlers are installed now, before the workers send anything: installed inside the
+    // task, they would wait for its first poll, and a signal before it (a loaded machine, the
+    // first milliseconds of a run) would kill the process with the default action.
+    #[cfg(unix)]
+    let streams = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
     tokio::spawn(async move {
         #[cfg(unix)]
         {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
+            let (Ok(mut int), Ok(mut term)) = streams else {
                 return;
             };
             let mut seen = 0;
