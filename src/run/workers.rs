@@ -159,7 +159,7 @@ impl Pool {
             streak: ErrorStreak::default(),
             spent_usd: Mutex::new(0.0),
             base_url: String::new(),
-            max_wer: verify::DEFAULT_MAX_WER,
+            max_wer: crate::settings::DEFAULT_MAX_WER,
             request_seq: AtomicI64::new(0),
             claimed: tokio::sync::Mutex::new(VecDeque::new()),
             finishing: TaskTracker::new(),
