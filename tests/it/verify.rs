@@ -449,6 +449,31 @@ fn max_cost_counts_transcription_and_stops_before_the_one_that_would_pass_it() {
 }
 
 #[test]
+fn a_transcription_never_holds_up_the_next_speech_request() {
+    let ws = Workspace::new();
+    ws.write(
+        "lines.txt",
+        LINES
+            .iter()
+            .chain(&["And that was all there was to it, in the end."])
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    // Every answer, speech or transcription, takes half a second.
+    let api = FakeApi::builder()
+        .latency(std::time::Duration::from_millis(500))
+        .start();
+    let out = ws.run_against(&api, "lines.txt", &[&WHISPER[..], &["-j", "1"]].concat());
+    assert_exit(&out, 0);
+    assert_eq!(hearings(&api).len(), 4);
+    assert_eq!(api.count(), 8);
+    // One worker: had it waited for each transcription, one request would have been in
+    // flight at a time. It sends its next piece while the last one is heard; transcriptions
+    // have their own -j slots.
+    assert_eq!(api.max_in_flight(), 2);
+}
+
+#[test]
 fn status_shows_what_was_heard() {
     let ws = Workspace::new();
     manifest(&ws);
