@@ -10,6 +10,7 @@
 //!     cargo bench --bench pipeline -- book    # the book files (m4b needs ffmpeg)
 //!     cargo bench --bench pipeline -- overhead  # ours beside a plain loop and xargs curl
 //!     cargo bench --bench pipeline -- realtime  # --provider realtime beside the speech API
+//!     cargo bench --bench pipeline -- transcripts  # the realtime stand-in's word error rate
 
 #[path = "../tests/it/support/epub.rs"]
 #[allow(dead_code)] // the test suite's EPUB builder; the benchmark uses one generator of it
@@ -90,6 +91,9 @@ fn main() {
     if want("realtime") {
         realtime_pieces(quick);
     }
+    if want("transcripts") {
+        realtime_transcripts();
+    }
     remove_workspaces();
 }
 
@@ -108,12 +112,14 @@ fn piece_packing() {
     for max_chars in [4096, 2000, 1000] {
         let p = packing::measure(&texts, max_chars, 300, max_chars as u64);
         println!(
-            "--max-chars {max_chars}: {} pieces (fewest {}), {:.1}% full; an edit changes {:.2} pieces on average, at most {}",
+            "--max-chars {max_chars}: {} pieces (fewest {}), {:.1}% full; an edit changes {:.2} pieces on average, at most {} (with no queue to keep pieces from: {:.2}, at most {})",
             p.pieces,
             p.fewest,
             p.fill * 100.0,
             p.changed_mean,
-            p.changed_max
+            p.changed_max,
+            p.fresh_changed_mean,
+            p.fresh_changed_max
         );
     }
 }
@@ -475,6 +481,58 @@ fn realtime_pieces(quick: bool) {
         speech.cpu_ms / n as f64,
         n as f64 / speech.wall.as_secs_f64(),
     );
+}
+
+/// The word error rate of the realtime stand-in's own transcripts (the verbatim check) on the
+/// corpus books, as the report gives it: every piece scored against its text after the
+/// normalisation `--verify` shares (numbers, quotes, dashes, compounds, spellings).
+fn realtime_transcripts() {
+    println!(
+        "\n## realtime stand-in: its transcripts of the corpus books against their text (report totals)"
+    );
+    for book in ["alice-ch1-lines.txt", "alice.md", "jekyll-hyde.epub"] {
+        let ws = Workspace::new("transcripts");
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/corpus")
+            .join(book);
+        std::fs::copy(&corpus, ws.path(book)).expect("copy the corpus book");
+        let rt = realtime::RealtimeApi::builder().ms_per_char(1).start();
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", book, "--provider", "realtime", "--base-url"])
+            .arg(rt.base_url())
+            .args([
+                "--rpm",
+                "1000000",
+                "-j",
+                "4",
+                "-o",
+                "out",
+                "--audio-format",
+                "wav",
+            ])
+            .current_dir(ws.root())
+            .env("OPENAI_API_KEY", KEY)
+            .env_remove("OPENAI_BASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let run = measure(&mut cmd);
+        let report: serde_json::Value = std::fs::read(ws.path("out/report.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let t = &report["totals"];
+        println!(
+            "{book}: exit {}, {} pieces heard, word error rate {} ({} items over --max-wer), {:.1} s",
+            run.code,
+            t["verified_pieces"],
+            t["wer"],
+            report["items"].as_array().map_or(0, |items| items
+                .iter()
+                .filter(|i| i["wer"].as_f64().is_some_and(|w| w > 0.18))
+                .count()),
+            run.wall.as_secs_f64()
+        );
+    }
 }
 
 /// One chapter an hour long: the audio streams to disk, memory stays flat.

@@ -31,7 +31,7 @@ fn main() {
     }
     let mean = rates.iter().sum::<f64>() / rates.len() as f64;
     let _ = writeln!(out, "pairs {} mean {mean:.4}", rates.len());
-    for threshold in [0.10, 0.15, 0.18, 0.20, 0.25, 0.30, 0.35, 0.40] {
+    for threshold in [0.10, 0.15, 0.17, 0.18, 0.20, 0.25, 0.30, 0.35, 0.40] {
         let over = rates.iter().filter(|r| **r > threshold).count();
         let _ = writeln!(out, "over {threshold:.2}: {over} of {}", rates.len());
     }

@@ -340,9 +340,11 @@ pub struct JobArgs {
     #[arg(long, help_heading = "Verification")]
     pub verify_strict: bool,
 
-    /// Word error rate (character error rate for CJK) over which a transcript does not match
-    /// its text [default: 0.18, measured: README "Verification"]
-    #[arg(long, value_name = "X", help_heading = "Verification")]
+    #[arg(long, value_name = "X", help_heading = "Verification", help = format!(
+        "Word error rate (character error rate for CJK) over which a transcript does not \
+         match its text [default: {}, measured: README \"Verification\"]",
+        DEFAULT_MAX_WER
+    ))]
     pub max_wer: Option<f64>,
 
     /// Pronunciation lexicon (TOML): `[replace]` maps words or phrases, matched as whole words

@@ -319,6 +319,13 @@ pub struct BookOptions {
 
 // The defaults. `cli.rs` shows them in `--help` and `config` applies them: one constant each.
 
+/// The default `--max-wer`: a transcript whose rate passes this does not match its text.
+/// Measured (README, "Verification"; docs/BENCHMARKS.md): a piece missing a fifth of its
+/// words is always over it (espeak and Piper through Whisper base, 48 pieces), honest Piper
+/// speech never, honest espeak speech (the least natural voice heard by the weakest model) in
+/// 3 pieces of 24.
+pub const DEFAULT_MAX_WER: f64 = 0.17;
+
 /// `--provider`.
 pub const DEFAULT_PROVIDER: ProviderKind = ProviderKind::Openai;
 /// `--audio-format`.

@@ -370,10 +370,10 @@ impl Config {
         }
 
         let verify = verify_options(&o, &base_url, &key_source)?;
-        let max_wer = o.max_wer.unwrap_or(crate::verify::DEFAULT_MAX_WER);
+        let max_wer = o.max_wer.unwrap_or(DEFAULT_MAX_WER);
         if !(max_wer.is_finite() && max_wer >= 0.0) {
             return Err(ConfigError::new(format!(
-                "--max-wer: {max_wer} is not a rate (0 or more, e.g. 0.18)"
+                "--max-wer: {max_wer} is not a rate (0 or more, e.g. 0.17)"
             )));
         }
 

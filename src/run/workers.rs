@@ -96,13 +96,35 @@ pub struct Pool {
     request_seq: AtomicI64,
     /// Claimed pieces not yet taken by a worker (claimed a batch at a time).
     claimed: tokio::sync::Mutex<VecDeque<Claim>>,
-    /// Completions and item builds, which run beside the requests.
+    /// Completions, item builds and transcriptions, which run beside the speech requests.
     finishing: TaskTracker,
+    /// Transcriptions in flight at once: `-j`, apart from the workers' speech requests, so a
+    /// slow transcription server never holds up a worker's next speech request.
+    hearing_slots: tokio::sync::Semaphore,
+    /// Fired with `stop` for every reason but `--max-cost`: transcriptions already counted
+    /// under the limit are still sent after a cost stop, and end at any other.
+    halt: CancellationToken,
     /// Set when the manifest is wholly in the queue (or its sync stopped): until then a worker
     /// that finds nothing to claim waits for the next chunk instead of leaving.
     sync_done: std::sync::atomic::AtomicBool,
     synced: tokio::sync::Notify,
     pub stats: Stats,
+}
+
+/// A piece whose audio passed its checks, on its way to be heard back.
+struct Spoken {
+    claim: Claim,
+    path: PathBuf,
+    bytes: u64,
+    seconds: f64,
+    /// The audio checks' doubt that stayed, if any.
+    warning: Option<String>,
+    /// What its transcription is counted at.
+    cost: f64,
+    /// Attempts of its speech so far.
+    attempt: u32,
+    /// Whether its audio was already requested again for a transcript that did not match.
+    misheard: bool,
 }
 
 /// Counters of this run, for progress and the report.
@@ -159,10 +181,12 @@ impl Pool {
             streak: ErrorStreak::default(),
             spent_usd: Mutex::new(0.0),
             base_url: String::new(),
-            max_wer: verify::DEFAULT_MAX_WER,
+            max_wer: crate::settings::DEFAULT_MAX_WER,
             request_seq: AtomicI64::new(0),
             claimed: tokio::sync::Mutex::new(VecDeque::new()),
             finishing: TaskTracker::new(),
+            hearing_slots: tokio::sync::Semaphore::new(0),
+            halt: CancellationToken::new(),
             sync_done: std::sync::atomic::AtomicBool::new(false),
             synced: tokio::sync::Notify::new(),
             stats: Stats::default(),
@@ -183,6 +207,9 @@ impl Pool {
 
     /// Stops the run for `reason` (the first reason given is the one reported).
     pub fn stop_for(&self, reason: StopReason) {
+        if !matches!(reason, StopReason::MaxCost) {
+            self.halt.cancel();
+        }
         if let Ok(mut r) = self.stop_reason.lock()
             && r.is_none()
         {
@@ -198,6 +225,7 @@ impl Pool {
 
     /// Runs the workers until no piece is left (and the sync is over) or the run stops.
     pub async fn run(self: &Arc<Self>, workers: usize) -> Result<(), StorageError> {
+        self.hearing_slots.add_permits(workers);
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..workers {
             let pool = Arc::clone(self);
@@ -301,6 +329,17 @@ impl Pool {
 
     /// One piece, from its first attempt to done, failed or released.
     async fn process(self: &Arc<Self>, claim: Claim) -> Result<(), QueueError> {
+        self.process_from(claim, 0, false).await
+    }
+
+    /// [`Pool::process`] after `attempt` attempts; `misheard`: its audio was already requested
+    /// again because its transcript did not match.
+    async fn process_from(
+        self: &Arc<Self>,
+        claim: Claim,
+        attempt: u32,
+        misheard: bool,
+    ) -> Result<(), QueueError> {
         let run = self.run;
         let fp = claim.fingerprint.clone();
         let mut request = SpeechRequest {
@@ -313,11 +352,9 @@ impl Pool {
             firmer: false,
         };
         let final_path = store::piece_path(&self.pieces_dir, &fp, claim.format);
-        let mut attempt = 0u32;
+        let mut attempt = attempt;
         // The length of an answer the audio check doubted, once it has asked again.
         let mut doubted: Option<f64> = None;
-        // Whether the piece was already requested again because its transcript did not match.
-        let mut misheard = false;
         loop {
             attempt += 1;
             tokio::select! {
@@ -400,72 +437,39 @@ impl Pool {
                         }
                         _ => warning,
                     };
-                    let heard = match &self.hearing {
-                        // A voice that sends its own transcript (realtime) was heard already.
-                        _ if own.is_some() => None,
-                        Some(hearing) if hearing.samples(&fp) => {
-                            let cost = hearing.cost_usd(seconds);
-                            if !self.charge_usd(cost) {
-                                // The audio is saved: the next run adopts it and hears it.
-                                self.stop_for(StopReason::MaxCost);
-                                return self.release(&fp).await;
-                            }
-                            let heard_now = hearing
-                                .hear(
-                                    &final_path,
-                                    claim.format,
-                                    &claim.text,
-                                    &claim.voice,
-                                    &self.stop,
-                                )
-                                .await;
-                            if heard_now.is_ok() {
-                                // Answered, so paid for: the report's spend counts it.
-                                let piece = fp.clone();
-                                self.queue.send(move |c| {
-                                    queue::record_transcription(c, &piece, seconds, cost)
-                                });
-                            }
-                            match heard_now {
-                                Ok(heard) if heard.score.passes(hearing.max_wer) => Some(heard),
-                                Ok(heard) => {
-                                    let why = hear::mismatch(&heard.score, hearing.max_wer);
-                                    if !misheard && attempt < self.max_attempts {
-                                        tracing::info!(piece = %fp, attempt, "asking again: {why}");
-                                        misheard = true;
-                                        let _ = std::fs::remove_file(&final_path);
-                                        continue;
-                                    }
-                                    if hearing.strict {
-                                        tracing::warn!(piece = %fp, "{why}");
-                                        return self
-                                            .fail(&fp, format!("{why}, after asking twice"))
-                                            .await;
-                                    }
-                                    tracing::warn!(piece = %fp, "{why}; kept");
-                                    let mut heard = heard;
-                                    heard.stored.warning = Some(why);
-                                    Some(heard)
-                                }
-                                Err(Unheard::Stop(msg)) => {
-                                    tracing::error!("{msg}");
-                                    self.stop_for(StopReason::Refused(msg));
-                                    return self.release(&fp).await;
-                                }
-                                Err(Unheard::Skip(msg)) => {
-                                    // Kept unheard: `tts-batch verify` (or the end of a later
-                                    // run) hears it.
-                                    tracing::warn!(piece = %fp, "not heard back: {msg}");
-                                    None
-                                }
-                            }
+                    if own.is_none()
+                        && let Some(hearing) = self.hearing.as_ref().filter(|h| h.samples(&fp))
+                    {
+                        let cost = hearing.cost_usd(seconds);
+                        if !self.charge_usd(cost) {
+                            // The audio is saved: the next run adopts it and hears it.
+                            self.stop_for(StopReason::MaxCost);
+                            return self.release(&fp).await;
                         }
-                        _ => None,
+                        // Heard beside the requests: the worker goes on to its next piece at
+                        // once, and the transcription records the piece (or asks again).
+                        let spoken = Spoken {
+                            claim,
+                            path: final_path,
+                            bytes,
+                            seconds,
+                            warning,
+                            cost,
+                            attempt,
+                            misheard,
+                        };
+                        let (pool, hearing) = (Arc::clone(self), Arc::clone(hearing));
+                        self.finishing.spawn(async move {
+                            let fp = spoken.claim.fingerprint.clone();
+                            if let Err(e) = pool.hear_piece(&hearing, spoken).await {
+                                tracing::warn!(piece = %fp, "{e}");
+                                pool.stop_for(StopReason::Storage(e.into()));
+                            }
+                        });
+                        return Ok(());
                     }
-                    .map(|h| h.stored)
-                    .or_else(|| {
-                        own.map(|(score, transcript)| hear::score_stored(&score, transcript))
-                    });
+                    let heard =
+                        own.map(|(score, transcript)| hear::score_stored(&score, transcript));
                     store::failpoint("piece-after-hearing");
                     // Recording and joining run beside the requests: the worker goes on to its
                     // next piece at once.
@@ -657,6 +661,87 @@ impl Pool {
     /// Records a piece done (fenced by the claim), with the audio check's warning if its audio
     /// was kept in doubt and its transcript's score when it was heard back, and writes the
     /// items it completes.
+    /// The piece requested again because its transcript did not match (a boxed future: the
+    /// request hears its answer again, so the two futures hold each other).
+    fn ask_again(
+        self: Arc<Self>,
+        claim: Claim,
+        attempt: u32,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), QueueError>> {
+        Box::pin(async move { self.process_from(claim, attempt, true).await })
+    }
+
+    /// Hears a spoken piece back (at most `-j` at a time, beside the speech requests), then
+    /// records it with its score; over `--max-wer`, its audio is requested again once, then
+    /// kept with a warning (or the item fails with `--verify-strict`).
+    async fn hear_piece(self: &Arc<Self>, hearing: &Hearing, s: Spoken) -> Result<(), QueueError> {
+        let fp = s.claim.fingerprint.clone();
+        let _slot = tokio::select! {
+            _ = self.halt.cancelled() => None,
+            slot = self.hearing_slots.acquire() => slot.ok(),
+        };
+        let heard_now = if self.halt.is_cancelled() {
+            Err(Unheard::Skip("the run is stopping".into()))
+        } else {
+            hearing
+                .hear(
+                    &s.path,
+                    s.claim.format,
+                    &s.claim.text,
+                    &s.claim.voice,
+                    &self.halt,
+                )
+                .await
+        };
+        if heard_now.is_ok() {
+            // Answered, so paid for: the report's spend counts it.
+            let (piece, seconds, cost) = (fp.clone(), s.seconds, s.cost);
+            self.queue
+                .send(move |c| queue::record_transcription(c, &piece, seconds, cost));
+        }
+        let heard = match heard_now {
+            Ok(heard) if heard.score.passes(hearing.max_wer) => Some(heard),
+            Ok(heard) => {
+                let why = hear::mismatch(&heard.score, hearing.max_wer);
+                if !s.misheard && s.attempt < self.max_attempts && !self.stop.is_cancelled() {
+                    tracing::info!(piece = %fp, attempt = s.attempt, "asking again: {why}");
+                    let _ = std::fs::remove_file(&s.path);
+                    drop(_slot);
+                    return Arc::clone(self).ask_again(s.claim, s.attempt).await;
+                }
+                if hearing.strict {
+                    tracing::warn!(piece = %fp, "{why}");
+                    return self.fail(&fp, format!("{why}, after asking twice")).await;
+                }
+                tracing::warn!(piece = %fp, "{why}; kept");
+                let mut heard = heard;
+                heard.stored.warning = Some(why);
+                Some(heard)
+            }
+            Err(Unheard::Stop(msg)) => {
+                tracing::error!("{msg}");
+                self.stop_for(StopReason::Refused(msg));
+                return self.release(&fp).await;
+            }
+            Err(Unheard::Skip(msg)) => {
+                // Kept unheard: `tts-batch verify` (or the end of a later run) hears it.
+                tracing::warn!(piece = %fp, "not heard back: {msg}");
+                None
+            }
+        };
+        drop(_slot);
+        store::failpoint("piece-after-hearing");
+        self.record_piece(
+            fp,
+            s.path,
+            s.bytes,
+            s.seconds,
+            s.warning,
+            heard.map(|h| h.stored),
+        )
+        .await
+    }
+
     async fn record_piece(
         &self,
         fp: String,

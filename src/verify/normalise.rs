@@ -9,7 +9,7 @@
 
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::numbers;
+use super::{numbers, spelling};
 
 /// One unit of comparison: a word, a number (as digits), or one character of a script written
 /// without spaces between words.
@@ -24,9 +24,16 @@ pub struct Token {
     pub start: usize,
 }
 
-/// The text as tokens, after the normalisation.
+/// The text as tokens, after the normalisation: British spellings of the words
+/// `spelling.rs` lists are written the American way.
 pub fn tokens(text: &str) -> Vec<Token> {
-    numbers::read_numbers(split_words(text))
+    let mut tokens = numbers::read_numbers(split_words(text));
+    for token in &mut tokens {
+        if let Some(american) = spelling::american(&token.text) {
+            token.text = american.to_owned();
+        }
+    }
+    tokens
 }
 
 /// The text's words as normalised strings: what [`tokens`] gives, without positions.

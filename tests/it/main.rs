@@ -37,4 +37,5 @@ mod text_command;
 mod throughput;
 mod token_limit;
 mod verify;
+mod wer_default;
 mod whisper;

@@ -139,7 +139,7 @@ fn a_piece_that_stays_wrong_is_kept_with_a_warning_and_named_at_the_end() {
     assert_eq!(report["totals"]["warnings"], 1);
     assert!(
         out.stderr
-            .contains("1 item is over --max-wer 0.18: 0003 (0.33)"),
+            .contains("1 item is over --max-wer 0.17: 0003 (0.33)"),
         "{}",
         out.stderr
     );
@@ -446,6 +446,31 @@ fn max_cost_counts_transcription_and_stops_before_the_one_that_would_pass_it() {
         (f(&t["transcription_cost_usd"]) - 0.001).abs() < 4e-5,
         "{t}"
     );
+}
+
+#[test]
+fn a_transcription_never_holds_up_the_next_speech_request() {
+    let ws = Workspace::new();
+    ws.write(
+        "lines.txt",
+        LINES
+            .iter()
+            .chain(&["And that was all there was to it, in the end."])
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    // Every answer, speech or transcription, takes half a second.
+    let api = FakeApi::builder()
+        .latency(std::time::Duration::from_millis(500))
+        .start();
+    let out = ws.run_against(&api, "lines.txt", &[&WHISPER[..], &["-j", "1"]].concat());
+    assert_exit(&out, 0);
+    assert_eq!(hearings(&api).len(), 4);
+    assert_eq!(api.count(), 8);
+    // One worker: had it waited for each transcription, one request would have been in
+    // flight at a time. It sends its next piece while the last one is heard; transcriptions
+    // have their own -j slots.
+    assert_eq!(api.max_in_flight(), 2);
 }
 
 #[test]
