@@ -279,3 +279,41 @@ fn sphinx_link_addresses_and_footnotes_are_not_read() {
         "a footnote label is read"
     );
 }
+
+/// The ExpEYES-17 user manual, as Debian ships it (Sphinx, with its chapters renumbered by its
+/// own script): a chapter per top-level contents entry, several in one document; the manual's
+/// own contents page, the general index and the pages outside the reading order left out;
+/// images (their file names as `alt`) not read.
+#[test]
+fn a_manual_with_several_chapters_in_a_document_reads_each_by_its_contents_title() {
+    let (items, left_out) = plan("eyes17-manual.epub");
+    assert_eq!(items.len(), 92, "{:?}", titles(&items));
+    assert_eq!(
+        titles(&items)[..5],
+        [
+            "The equipment",
+            "Software Installation",
+            "The main GUI program",
+            "The top menu of the Main Window",
+            "Getting Familiar with ExpEYES17"
+        ]
+    );
+    assert_eq!(titles(&items)[91], "load_table(function, span)");
+    assert!(items.iter().all(|(_, chars)| *chars > 0));
+    let hrefs: Vec<&str> = left_out.iter().filter_map(|l| l["href"].as_str()).collect();
+    assert_eq!(
+        hrefs,
+        [
+            "index.xhtml",
+            "genindex.xhtml",
+            "1.1.xhtml",
+            "index.latex.xhtml"
+        ]
+    );
+    let text = spoken("eyes17-manual.epub");
+    assert_clean(&text);
+    assert!(text.contains(
+        "=== 06-measuring-voltage: Measuring Voltage ===\nMeasuring Voltage\n\nObjective\n\nLearn to measure voltage using expEYES"
+    ));
+    assert!(!text.contains("_images/") && !text.contains(".svg"));
+}

@@ -229,6 +229,7 @@ pub fn read(bytes: &[u8], opts: &EpubOptions) -> Result<Book, EpubError> {
                 semantics
                     .front_matter(&item.path, fragment, &segment.types, &title)
                     .or_else(|| shape_kind(&segment, &speech))
+                    .or_else(|| retailer_kind(&speech))
             };
             let front_matter = front_matter.filter(|_| !opts.keep_front_matter);
             let reason = match front_matter {
@@ -266,6 +267,22 @@ fn shape_kind(segment: &text::Segment, speech: &str) -> Option<String> {
         return Some("table of contents (only links)".to_owned());
     }
     None
+}
+
+/// A retailer's own pages, known by what they say, as Project Gutenberg's are: Feedbooks opens
+/// its public-domain books with an "About" page (the author, its other books, "This book is
+/// brought to you by Feedbooks") and closes them with "Recommendations" ("Similar users also
+/// downloaded"). Neither is the book.
+fn retailer_kind(speech: &str) -> Option<String> {
+    const FEEDBOOKS: [&str; 2] = [
+        "brought to you by feedbooks",
+        "similar users also downloaded",
+    ];
+    let said = speech.to_lowercase();
+    FEEDBOOKS
+        .iter()
+        .any(|phrase| said.contains(phrase))
+        .then(|| "the retailer's page (Feedbooks)".to_owned())
 }
 
 /// What a segment says, its heading first, once: the title is put before the text when the

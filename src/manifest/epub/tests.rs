@@ -681,6 +681,58 @@ fn a_malformed_guide_keeps_the_label_rules_and_front_pages_are_title_pages() {
 }
 
 #[test]
+fn a_retailers_about_and_recommendations_pages_are_not_read() {
+    // As Feedbooks ships its public-domain books (seen in its "The War of the Worlds" and
+    // "Alice's Adventures in Wonderland"): an "About" page filed as a bibliography, and
+    // "Recommendations" filed as text.
+    let book = TestBook::new("The War of the Worlds")
+        .doc(
+            "about.xml",
+            "About",
+            "<h3>About Wells:</h3><p>Herbert George Wells was an English writer.</p>\
+             <h3>Also available on Feedbooks Wells:</h3><p>The Time Machine (1895)</p>\
+             <p>Note: This book is brought to you by Feedbooks</p><p>feedbooks.com</p>",
+        )
+        .chapter(
+            "main1.xml",
+            "Chapter 1 - The Eve of the War",
+            &["No one would have believed it."],
+        )
+        .chapter(
+            "main2.xml",
+            "Chapter 2 - The Falling Star",
+            &["Then came the night."],
+        )
+        .doc(
+            "similar.xml",
+            "Recommendations",
+            "<p>Loved this book ?</p><p>Similar users also downloaded</p>\
+             <p>Jules Verne</p><p>20,000 Leagues Under the Sea</p>",
+        );
+    let read_book = read(&book.build(), &default()).unwrap();
+    assert_eq!(
+        kept_titles(&read_book),
+        [
+            "Chapter 1 - The Eve of the War",
+            "Chapter 2 - The Falling Star"
+        ]
+    );
+    assert_eq!(
+        left_out(&read_book),
+        [
+            ("About", "the retailer's page (Feedbooks)"),
+            ("Recommendations", "the retailer's page (Feedbooks)"),
+        ]
+    );
+    // Kept on request, as all front and back matter is.
+    let opts = EpubOptions {
+        keep_front_matter: true,
+        ..default()
+    };
+    assert_eq!(kept_titles(&read(&book.build(), &opts).unwrap()).len(), 4);
+}
+
+#[test]
 fn what_documentation_generators_add_for_readers_of_a_page_is_not_read() {
     // DocBook XSL: the chapter's own table of contents, a note mark and the footnotes at the end.
     let body = concat!(
