@@ -112,12 +112,14 @@ fn piece_packing() {
     for max_chars in [4096, 2000, 1000] {
         let p = packing::measure(&texts, max_chars, 300, max_chars as u64);
         println!(
-            "--max-chars {max_chars}: {} pieces (fewest {}), {:.1}% full; an edit changes {:.2} pieces on average, at most {}",
+            "--max-chars {max_chars}: {} pieces (fewest {}), {:.1}% full; an edit changes {:.2} pieces on average, at most {} (with no queue to keep pieces from: {:.2}, at most {})",
             p.pieces,
             p.fewest,
             p.fill * 100.0,
             p.changed_mean,
-            p.changed_max
+            p.changed_max,
+            p.fresh_changed_mean,
+            p.fresh_changed_max
         );
     }
 }

@@ -1,7 +1,7 @@
 //! `plan`: what a run would do. Reads the queue if there is one; writes and sends nothing.
 //! Prints a table, or with `--json` one JSON document (`plan_json.rs`); both stream.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -38,14 +38,19 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
         // A run would refuse it: so does its plan.
         book::cover::Cover::load(cover).map_err(Error::input)?;
     }
-    let done: HashSet<u128> = match queue::open_read_only(&cfg.db) {
-        Ok(conn) => queue::done_pieces(&conn)?
-            .iter()
-            .filter_map(|fp| fingerprint_bits(fp))
-            .collect(),
-        Err(queue::QueueError::Missing(_)) => HashSet::new(),
-        Err(e) => return Err(e.into()),
-    };
+    // What the queue already has: audio, and each item's pieces, which a run keeps.
+    let (done, previous): (HashSet<u128>, HashMap<String, Vec<String>>) =
+        match queue::open_read_only(&cfg.db) {
+            Ok(conn) => (
+                queue::done_pieces(&conn)?
+                    .iter()
+                    .filter_map(|fp| fingerprint_bits(fp))
+                    .collect(),
+                queue::previous_pieces(&conn, None, cfg.max_chars)?,
+            ),
+            Err(queue::QueueError::Missing(_)) => Default::default(),
+            Err(e) => return Err(e.into()),
+        };
     let lexicon = cfg.manifest.lexicon.is_some();
     let stdout = std::io::stdout();
     let out = std::io::BufWriter::new(stdout.lock());
@@ -92,7 +97,8 @@ pub(super) fn plan(mut cfg: Config, json: bool) -> Result<Outcome, Error> {
         voices.apply(&mut item);
         let replacements = lexicon.then_some(item.replacements);
         totals.replacements += item.replacements;
-        let item = plan::plan_item(seq, &item, &defaults, cfg.max_chars, cfg.pause_ms);
+        let kept = previous.get(&item.key).map_or(&[][..], Vec::as_slice);
+        let item = plan::plan_item(seq, &item, &defaults, cfg.max_chars, cfg.pause_ms, kept);
         let mut item_requests = 0;
         for p in &item.pieces {
             let bits = fingerprint_bits(&p.fingerprint).unwrap_or_default();

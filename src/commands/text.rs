@@ -1,6 +1,7 @@
 //! `text`: exactly what each item sends, piece by piece, after every reading rule and the
-//! lexicon. Plans the items as `run` would (same pieces, same model token limit) and prints
-//! them, or writes one `DIR/<key>.txt` each; sends nothing, opens no queue, needs no key.
+//! lexicon. Plans the items as `run` would (same pieces, same model token limit, the pieces the
+//! queue holds for an item kept where its text still has them) and prints them, or writes one
+//! `DIR/<key>.txt` each; sends nothing, only reads the queue, needs no key.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -23,13 +24,19 @@ pub(super) fn text(cfg: Config, args: &TextArgs) -> Result<Outcome, Error> {
     let wanted: HashSet<&str> = args.keys.iter().map(String::as_str).collect();
     let mut found: HashSet<String> = HashSet::new();
     let mut items = Vec::new();
+    let previous = match crate::queue::open_read_only(&cfg.db) {
+        Ok(conn) => crate::queue::previous_pieces(&conn, None, cfg.max_chars)?,
+        Err(crate::queue::QueueError::Missing(_)) => Default::default(),
+        Err(e) => return Err(e.into()),
+    };
     for (seq, item) in manifest.items().map_err(Error::input)?.enumerate() {
         let item = item.map_err(Error::input)?;
         if !wanted.is_empty() && !wanted.contains(item.key.as_str()) {
             continue;
         }
         found.insert(item.key.clone());
-        let planned = plan::plan_item(seq, &item, &defaults, cfg.max_chars, cfg.pause_ms);
+        let kept = previous.get(&item.key).map_or(&[][..], Vec::as_slice);
+        let planned = plan::plan_item(seq, &item, &defaults, cfg.max_chars, cfg.pause_ms, kept);
         let pieces: Vec<String> = planned.pieces.into_iter().map(|p| p.text).collect();
         items.push((planned.key, planned.title, pieces));
     }

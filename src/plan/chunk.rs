@@ -69,6 +69,60 @@ pub fn pieces(text: &str, max_chars: usize) -> Vec<String> {
     pieces
 }
 
+/// [`pieces`] for a text whose item already has `previous` pieces (in the queue, made at the
+/// same `max_chars`): every previous piece that the text still holds whole, at atom boundaries
+/// and in order, is kept as it is, and only the text between kept pieces is packed anew (by
+/// [`pieces`]). An edit inside one piece thus changes that piece, or two if it no longer fits,
+/// and never moves a cut after it: no cascade. With no previous pieces this is [`pieces`].
+pub fn pieces_keeping(text: &str, max_chars: usize, previous: &[String]) -> Vec<String> {
+    let text = text.trim();
+    let max = max_chars.max(1);
+    if previous.is_empty() || char_count(text) <= max {
+        return pieces(text, max);
+    }
+    let atoms = atoms(text, max);
+    let starts: std::collections::HashSet<usize> = atoms.iter().map(|a| a.start).collect();
+    let ends: std::collections::HashSet<usize> = atoms.iter().map(|a| a.end).collect();
+    // Byte ranges of the kept pieces, in order.
+    let mut kept: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut cursor: usize = 0;
+    for piece in previous {
+        if piece.is_empty() || char_count(piece) > max {
+            continue;
+        }
+        // Looked for within the next [`KEEP_REACH`] pieces' worth of text: each search is
+        // bounded, so a text that kept nothing costs linear time, not pieces × text.
+        let mut reach = cursor
+            .saturating_add(KEEP_REACH.saturating_mul(max).saturating_mul(4))
+            .min(text.len());
+        while !text.is_char_boundary(reach) {
+            reach -= 1;
+        }
+        let found = text[cursor..reach]
+            .match_indices(piece.as_str())
+            .map(|(at, _)| cursor + at)
+            .find(|&at| starts.contains(&at) && ends.contains(&(at + piece.len())));
+        if let Some(at) = found {
+            kept.push(at..at + piece.len());
+            cursor = at + piece.len();
+        }
+    }
+    let mut out = Vec::new();
+    let mut from = 0;
+    for range in kept {
+        out.extend(pieces(&text[from..range.start], max));
+        out.push(text[range.clone()].to_owned());
+        from = range.end;
+    }
+    out.extend(pieces(&text[from..], max));
+    out
+}
+
+/// How far ahead of the last kept piece [`pieces_keeping`] looks for the next one, in pieces of
+/// `max_chars` characters: an edit that adds more text than this between two pieces keeps
+/// none after it.
+const KEEP_REACH: usize = 16;
+
 /// The share of `--max-chars` a piece is filled to before it may end at any atom end.
 const FILL: f64 = 0.7;
 
@@ -628,6 +682,57 @@ mod packing_tests {
                 assert_eq!(joined, orig);
             }
         }
+    }
+
+    #[test]
+    fn kept_pieces_stay_and_only_the_edited_one_changes() {
+        for ch in alice_chapters() {
+            let before = pieces(&ch, 1000);
+            if before.len() < 3 {
+                continue;
+            }
+            // Unchanged text keeps every piece.
+            assert_eq!(pieces_keeping(&ch, 1000, &before), before);
+            // A sentence added to the second piece's first paragraph: only that piece changes
+            // (two if it no longer fits), and the text is whole.
+            let paragraph = before[1].split("\n\n").next().unwrap();
+            let edited = ch.replacen(
+                paragraph,
+                &format!("{paragraph} And then, quite suddenly, nothing at all happened."),
+                1,
+            );
+            let after = pieces_keeping(&edited, 1000, &before);
+            assert!(after.iter().all(|p| char_count(p) <= 1000));
+            let joined: String = after.join(" ").split_whitespace().collect();
+            let orig: String = edited.split_whitespace().collect();
+            assert_eq!(joined, orig);
+            let changed = after.iter().filter(|p| !before.contains(p)).count();
+            assert!((1..=2).contains(&changed), "{changed} pieces changed");
+            assert_eq!(after[0], before[0]);
+            assert_eq!(after[after.len() - 1], before[before.len() - 1]);
+        }
+        // Whatever the edit (a long insertion, a repeated text), the pieces are the text.
+        let book = alice_chapters().join("\n\n");
+        let before = pieces(&book, 1000);
+        let middle = book.len() / 2;
+        let cut = (middle..book.len())
+            .find(|&i| book[i..].starts_with("\n\n"))
+            .unwrap();
+        let inserted = format!("{}\n\n{}{}", &book[..cut], book, &book[cut..]);
+        for text in [inserted, format!("{book}\n\n{book}")] {
+            let after = pieces_keeping(&text, 1000, &before);
+            assert!(after.iter().all(|p| char_count(p) <= 1000 && p.trim() == p));
+            let joined: String = after.join(" ").split_whitespace().collect();
+            let orig: String = text.split_whitespace().collect();
+            assert_eq!(joined, orig);
+            assert_eq!(after[0], before[0]);
+        }
+
+        // No previous pieces, or pieces the text no longer has: packed as new.
+        let ch = &alice_chapters()[0];
+        assert_eq!(pieces_keeping(ch, 1000, &[]), pieces(ch, 1000));
+        let stale = vec!["Not in the text.".to_owned()];
+        assert_eq!(pieces_keeping(ch, 1000, &stale), pieces(ch, 1000));
     }
 
     #[test]

@@ -63,25 +63,31 @@ pub fn check_manifest(
     Ok((items, characters))
 }
 
-/// Plans one item: its settings, pieces (under `max_chars` and the model's token limit) and
-/// output name, and the fingerprint of its file, which `pause_ms` between its pieces is part of.
+/// Plans one item: its settings, pieces (under `max_chars` and the model's token limit, keeping
+/// the item's `previous` pieces from the queue where its text still holds them) and output name,
+/// and the fingerprint of its file, which `pause_ms` between its pieces is part of.
 pub fn plan_item(
     seq: usize,
     item: &Item,
     defaults: &Arc<VoiceSettings>,
     max_chars: usize,
     pause_ms: u64,
+    previous: &[String],
 ) -> PlannedItem {
     let settings = settings_of(item, defaults);
-    let pieces: Vec<PlannedPiece> =
-        tokens::split(&item.text, max_chars, tokens::limit(&settings.model))
-            .into_iter()
-            .map(|text| PlannedPiece {
-                fingerprint: piece_fingerprint(&settings, &text),
-                characters: chunk::char_count(&text),
-                text,
-            })
-            .collect();
+    let pieces: Vec<PlannedPiece> = tokens::split(
+        &item.text,
+        max_chars,
+        tokens::limit(&settings.model),
+        previous,
+    )
+    .into_iter()
+    .map(|text| PlannedPiece {
+        fingerprint: piece_fingerprint(&settings, &text),
+        characters: chunk::char_count(&text),
+        text,
+    })
+    .collect();
     let output = output_of(item, &settings);
     let fingerprint = item_fingerprint(settings.format, pause_ms, &pieces);
     PlannedItem {
@@ -165,7 +171,7 @@ mod tests {
         items
             .iter()
             .enumerate()
-            .map(|(seq, item)| plan_item(seq, item, &defaults, max_chars, 0))
+            .map(|(seq, item)| plan_item(seq, item, &defaults, max_chars, 0, &[]))
             .collect()
     }
 
@@ -240,9 +246,9 @@ mod tests {
         });
         let text = "Words and more words. ".repeat(20);
         let long = item("0007", text.trim());
-        let planned = plan_item(0, &long, &defaults, 100, 0);
+        let planned = plan_item(0, &long, &defaults, 100, 0, &[]);
         assert!(planned.pieces.len() > 1);
-        let paused = plan_item(0, &long, &defaults, 100, 300);
+        let paused = plan_item(0, &long, &defaults, 100, 300, &[]);
         assert_ne!(
             planned.fingerprint, paused.fingerprint,
             "the pause changes the file"
@@ -254,8 +260,8 @@ mod tests {
         // One piece has no pause to change.
         let short = item("0008", "Short.");
         assert_eq!(
-            plan_item(0, &short, &defaults, 100, 0).fingerprint,
-            plan_item(0, &short, &defaults, 100, 300).fingerprint
+            plan_item(0, &short, &defaults, 100, 0, &[]).fingerprint,
+            plan_item(0, &short, &defaults, 100, 300, &[]).fingerprint
         );
     }
 }

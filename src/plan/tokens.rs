@@ -35,8 +35,15 @@ pub fn count(text: &str) -> usize {
 /// Splits `text` into pieces of at most `max_chars` characters and, if `token_limit` is given,
 /// at most that many tokens: a piece over the limit is split again, alone, with a character
 /// cap scaled down to its tokens, so every other piece keeps its boundaries (and its audio).
-pub fn split(text: &str, max_chars: usize, token_limit: Option<usize>) -> Vec<String> {
-    let pieces = super::chunk::pieces(text, max_chars);
+/// The item's `previous` pieces are kept where the text still holds them
+/// ([`super::chunk::pieces_keeping`]).
+pub fn split(
+    text: &str,
+    max_chars: usize,
+    token_limit: Option<usize>,
+    previous: &[String],
+) -> Vec<String> {
+    let pieces = super::chunk::pieces_keeping(text, max_chars, previous);
     let Some(limit) = token_limit else {
         return pieces;
     };
@@ -77,11 +84,14 @@ mod tests {
     #[test]
     fn dense_text_is_cut_under_the_limit_and_plain_text_is_left_alone() {
         let dense = "天地玄黄，宇宙洪荒。日月盈昃，辰宿列张。".repeat(300);
-        let pieces = split(&dense, 4096, Some(2000));
+        let pieces = split(&dense, 4096, Some(2000), &[]);
         assert!(pieces.len() > 2, "{} pieces", pieces.len());
         assert!(pieces.iter().all(|p| count(p) <= 2000));
         assert_eq!(pieces.concat(), dense);
         let plain = "A short sentence. ".repeat(100);
-        assert_eq!(split(&plain, 4096, Some(2000)), split(&plain, 4096, None));
+        assert_eq!(
+            split(&plain, 4096, Some(2000), &[]),
+            split(&plain, 4096, None, &[])
+        );
     }
 }

@@ -328,3 +328,37 @@ pub fn each_failed_item(
     }
     Ok(())
 }
+
+/// The pieces each item was last cut into, for packing its text again keeping them
+/// (`plan::chunk::pieces_keeping`): the texts of every item of more than one piece, as the last
+/// run before `before_run` (any run, if `None`) that synced it cut it, when that run cut at the
+/// same `max_chars` (its pieces would otherwise hold the text to the old size).
+pub fn previous_pieces(
+    conn: &Connection,
+    before_run: Option<i64>,
+    max_chars: usize,
+) -> Result<std::collections::HashMap<String, Vec<String>>, QueueError> {
+    let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let Ok(max_chars) = i64::try_from(max_chars) else {
+        return Ok(out);
+    };
+    let mut stmt = conn.prepare(
+        "SELECT ip.item_key, p.text FROM item_pieces ip
+         JOIN items i ON i.key = ip.item_key
+         JOIN runs r ON r.id = i.seen
+         JOIN pieces p ON p.fingerprint = ip.piece
+         WHERE r.id < ?1 AND json_extract(r.settings, '$.max_chars') = ?2
+           AND i.status != 'removed'
+           AND (SELECT COUNT(*) FROM item_pieces n WHERE n.item_key = ip.item_key) > 1
+         ORDER BY ip.item_key, ip.idx",
+    )?;
+    let rows = stmt.query_map(
+        rusqlite::params![before_run.unwrap_or(i64::MAX), max_chars],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+    )?;
+    for row in rows {
+        let (key, text) = row?;
+        out.entry(key).or_default().push(text);
+    }
+    Ok(out)
+}

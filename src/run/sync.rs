@@ -36,6 +36,11 @@ pub(super) fn spawn_sync(
         let mut summary = queue::SyncSummary::default();
         let mut chunk_len = FIRST_CHUNK.max(concurrency);
         let mut chunk = Vec::with_capacity(chunk_len);
+        // Each item's pieces from the run before this one: kept where its text still has them.
+        let run = pool.run;
+        let previous = pool
+            .queue
+            .call_blocking(move |c| queue::previous_pieces(c, Some(run), max_chars))?;
         let flush = |chunk: Vec<PlannedItem>,
                      summary: &mut queue::SyncSummary|
          -> Result<(), StorageError> {
@@ -75,7 +80,10 @@ pub(super) fn spawn_sync(
             }
             let mut item = item?;
             voices.apply(&mut item);
-            chunk.push(plan::plan_item(seq, &item, &defaults, max_chars, pause_ms));
+            let kept = previous.get(&item.key).map_or(&[][..], Vec::as_slice);
+            chunk.push(plan::plan_item(
+                seq, &item, &defaults, max_chars, pause_ms, kept,
+            ));
             if chunk.len() >= chunk_len {
                 flush(std::mem::take(&mut chunk), &mut summary)?;
                 chunk_len = (chunk_len * 2).min(SYNC_CHUNK);

@@ -1,7 +1,7 @@
 //! How full pieces are and how many pieces an edit changes, measured on the corpus books: the
 //! test (`tests/it/packing.rs`) asserts the figures, the benchmark prints them.
 
-use tts_batch::chunk::{char_count, normalize, pieces};
+use tts_batch::chunk::{char_count, normalize, pieces, pieces_keeping};
 use tts_batch::manifest::markdown::{MarkdownOptions, chapters};
 
 /// The spoken text of every chapter of the Markdown corpus books.
@@ -31,9 +31,14 @@ pub struct Packing {
     /// Their characters over `pieces * max_chars`.
     pub fill: f64,
     pub edits: usize,
-    /// Pieces of the edited text that were not pieces before, per edit.
+    /// Pieces of the edited text that were not pieces before, per edit, as a run packs it: the
+    /// queue's pieces of the item kept where the text still has them ([`pieces_keeping`]).
     pub changed_mean: f64,
     pub changed_max: usize,
+    /// The same with no pieces to keep (a new queue, or `plan` before any run): [`pieces`]
+    /// alone, whose content-defined cuts mostly fall back on the same paragraph ends.
+    pub fresh_changed_mean: f64,
+    pub fresh_changed_max: usize,
 }
 
 /// Packs `texts` at `max_chars` and makes `edits` random one-paragraph edits (a word inserted,
@@ -50,16 +55,22 @@ pub fn measure(texts: &[String], max_chars: usize, edits: usize, seed: u64) -> P
     }
     let mut rng = fastrand::Rng::with_seed(seed);
     let (mut total, mut most) = (0, 0);
+    let (mut fresh_total, mut fresh_most) = (0, 0);
     for _ in 0..edits {
         let text = long[rng.usize(..long.len())];
         let before = pieces(text, max_chars);
         let mut paragraphs: Vec<String> = text.split("\n\n").map(str::to_owned).collect();
         let k = rng.usize(..paragraphs.len());
         paragraphs[k] = edit(&paragraphs[k], &mut rng);
-        let after = pieces(&paragraphs.join("\n\n"), max_chars);
+        let edited = paragraphs.join("\n\n");
+        let after = pieces_keeping(&edited, max_chars, &before);
         let changed = after.iter().filter(|p| !before.contains(p)).count();
         total += changed;
         most = most.max(changed);
+        let fresh = pieces(&edited, max_chars);
+        let changed = fresh.iter().filter(|p| !before.contains(p)).count();
+        fresh_total += changed;
+        fresh_most = fresh_most.max(changed);
     }
     Packing {
         max_chars,
@@ -69,6 +80,8 @@ pub fn measure(texts: &[String], max_chars: usize, edits: usize, seed: u64) -> P
         edits,
         changed_mean: total as f64 / edits as f64,
         changed_max: most,
+        fresh_changed_mean: fresh_total as f64 / edits as f64,
+        fresh_changed_max: fresh_most,
     }
 }
 
