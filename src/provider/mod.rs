@@ -98,6 +98,17 @@ pub async fn save_whole(dest: &Path, bytes: &[u8]) -> Result<Fetched, SpeechErro
     })
 }
 
+/// Runs a voice's encoding (LAME, libopus, FLAC: CPU work) on the blocking pool, so that `-j`
+/// pieces encode on `-j` cores and never on the async workers.
+pub async fn encode_off_workers(
+    format: AudioFormat,
+    encode: impl FnOnce() -> Result<Vec<u8>, SpeechError> + Send + 'static,
+) -> Result<Vec<u8>, SpeechError> {
+    tokio::task::spawn_blocking(encode)
+        .await
+        .map_err(|e| SpeechError::Local(LocalError::new(format_args!("encoding {format}"), e)))?
+}
+
 /// A voice the workers send pieces to.
 pub trait Provider: Send + Sync {
     /// Speaks one request into `dest` (created or truncated and written whole; no need to

@@ -16,8 +16,8 @@ pub use program::{EspeakError, INSTALL_HINT};
 pub use voices::{VoiceError, VoiceList};
 
 use super::encode;
-use super::{Fetched, Provider, SpeechError, SpeechRequest, save_whole};
-use crate::domain::{AudioFormat, LocalError, VoiceSettings};
+use super::{Fetched, Provider, SpeechError, SpeechRequest, encode_off_workers, save_whole};
+use crate::domain::{AudioFormat, VoiceSettings};
 
 /// Why espeak-ng cannot speak an item's settings: its format or its voice.
 #[derive(Debug, thiserror::Error)]
@@ -80,12 +80,10 @@ impl Espeak {
         let samples = program::synthesize(&self.program, text, &voice, wpm, self.timeout)
             .await
             .map_err(classify)?;
-        // Encoding is CPU work (LAME, libopus, FLAC): off the async workers, so that `-j`
-        // pieces encode on `-j` cores.
-        tokio::task::spawn_blocking(move || encode::encode(&samples, format))
-            .await
-            .map_err(|e| SpeechError::Local(LocalError::new(format_args!("encoding {format}"), e)))?
-            .map_err(|e| SpeechError::ItemFailed(e.to_string()))
+        encode_off_workers(format, move || {
+            encode::encode(&samples, format).map_err(|e| SpeechError::ItemFailed(e.to_string()))
+        })
+        .await
     }
 }
 

@@ -20,8 +20,8 @@ pub use program::{INSTALL_HINT, PiperError};
 pub use voices::{Voice, VoiceError};
 
 use super::encode;
-use super::{Fetched, Provider, SpeechError, SpeechRequest, save_whole};
-use crate::domain::{AudioFormat, LocalError, VoiceSettings};
+use super::{Fetched, Provider, SpeechError, SpeechRequest, encode_off_workers, save_whole};
+use crate::domain::{AudioFormat, VoiceSettings};
 use process::{Key, Warm};
 
 /// Why piper cannot speak an item's settings: its format or its voice.
@@ -111,11 +111,10 @@ impl Piper {
             .map_err(classify)?;
         // Only a process that answered goes back: one that failed is dropped (and killed).
         self.give(warm);
-        // Encoding is CPU work (LAME, libopus, FLAC): off the async workers.
-        tokio::task::spawn_blocking(move || encode::encode(&samples, format))
-            .await
-            .map_err(|e| SpeechError::Local(LocalError::new(format_args!("encoding {format}"), e)))?
-            .map_err(|e| SpeechError::ItemFailed(e.to_string()))
+        encode_off_workers(format, move || {
+            encode::encode(&samples, format).map_err(|e| SpeechError::ItemFailed(e.to_string()))
+        })
+        .await
     }
 
     /// Ends the idle processes: their input closed, each finishes and exits.

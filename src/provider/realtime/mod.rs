@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use futures_util::future::BoxFuture;
-use tokio::io::AsyncWriteExt;
 
 use super::encode::{self, Samples};
-use super::{Fetched, Provider, RateHints, SpeechError, SpeechRequest};
+use super::{
+    Fetched, Provider, RateHints, SpeechError, SpeechRequest, encode_off_workers, save_whole,
+};
 use crate::config::ApiKey;
-use crate::domain::{AudioFormat, LocalError};
+use crate::domain::AudioFormat;
 use crate::plan::prices::Usage;
 use connection::{Connection, Redactor, SESSION_LIMIT, redact_error};
 use events::Event;
@@ -242,23 +243,12 @@ impl Provider for Realtime {
             let spoken = self.speak(request).await?;
             let format = request.response_format;
             let pcm = spoken.pcm;
-            // Encoding is CPU work (LAME, libopus, FLAC): off the async workers.
-            let bytes = tokio::task::spawn_blocking(move || encode_pcm(&pcm, format))
-                .await
-                .map_err(|e| {
-                    SpeechError::Local(LocalError::new(format_args!("encoding {format}"), e))
-                })??;
-            let local = |e| SpeechError::Local(LocalError::at(dest)(e));
-            let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
-            file.write_all(&bytes).await.map_err(local)?;
-            // tokio finishes a write in the background: flushing waits for it. No sync: the
-            // workers make the piece durable (`store::GroupSync`).
-            file.flush().await.map_err(local)?;
+            let bytes = encode_off_workers(format, move || encode_pcm(&pcm, format)).await?;
             Ok(Fetched {
-                bytes: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
                 hints: spoken.hints,
                 transcript: spoken.transcript,
                 usage: spoken.usage,
+                ..save_whole(dest, &bytes).await?
             })
         })
     }
