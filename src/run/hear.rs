@@ -328,6 +328,11 @@ pub async fn hear_done(
         let Some(heard) = heard else { continue };
         if heard.is_ok() {
             queue::record_transcription(conn, &fingerprint, seconds, cost).map_err(after_send)?;
+        } else if let Ok(mut left) = budget.lock()
+            && let Some(left) = left.as_mut()
+        {
+            // No useful answer, nothing to pay: the limit gets it back.
+            *left += cost;
         }
         match heard {
             Ok(mut heard) => {

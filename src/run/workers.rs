@@ -698,6 +698,9 @@ impl Pool {
             let (piece, seconds, cost) = (fp.clone(), s.seconds, s.cost);
             self.queue
                 .send(move |c| queue::record_transcription(c, &piece, seconds, cost));
+        } else {
+            // Not sent, or no useful answer: nothing to pay.
+            self.refund_usd(s.cost);
         }
         let heard = match heard_now {
             Ok(heard) if heard.score.passes(hearing.max_wer) => Some(heard),
@@ -836,7 +839,11 @@ impl Pool {
 
     /// Takes back the estimated cost of a request that got no answer (nothing was paid).
     fn refund(&self, claim: &Claim) {
-        let cost = self.estimate(claim);
+        self.refund_usd(self.estimate(claim));
+    }
+
+    /// Takes back `cost` from this run's spend (a transcription that got no answer to pay).
+    fn refund_usd(&self, cost: f64) {
         if let Ok(mut spent) = self.spent_usd.lock() {
             *spent = (*spent - cost).max(0.0);
         }
