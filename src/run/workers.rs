@@ -101,6 +101,10 @@ pub struct Pool {
     /// Transcriptions in flight at once: `-j`, apart from the workers' speech requests, so a
     /// slow transcription server never holds up a worker's next speech request.
     hearing_slots: tokio::sync::Semaphore,
+    /// Speech requests in flight at once: `-j`. Each worker holds one while it works a piece;
+    /// a piece requested again because its transcript did not match takes one too, so speech
+    /// never goes past `-j`, whoever sends it.
+    speaking_slots: tokio::sync::Semaphore,
     /// Fired with `stop` for every reason but `--max-cost`: transcriptions already counted
     /// under the limit are still sent after a cost stop, and end at any other.
     halt: CancellationToken,
@@ -186,6 +190,7 @@ impl Pool {
             claimed: tokio::sync::Mutex::new(VecDeque::new()),
             finishing: TaskTracker::new(),
             hearing_slots: tokio::sync::Semaphore::new(0),
+            speaking_slots: tokio::sync::Semaphore::new(0),
             halt: CancellationToken::new(),
             sync_done: std::sync::atomic::AtomicBool::new(false),
             synced: tokio::sync::Notify::new(),
@@ -226,6 +231,7 @@ impl Pool {
     /// Runs the workers until no piece is left (and the sync is over) or the run stops.
     pub async fn run(self: &Arc<Self>, workers: usize) -> Result<(), StorageError> {
         self.hearing_slots.add_permits(workers);
+        self.speaking_slots.add_permits(workers);
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..workers {
             let pool = Arc::clone(self);
@@ -286,6 +292,10 @@ impl Pool {
     async fn work(self: &Arc<Self>, batch: usize) -> Result<(), QueueError> {
         while !self.stop.is_cancelled() {
             let Some(claim) = self.next_claim(batch).await? else {
+                return Ok(());
+            };
+            // Never closed, so always given; a re-request of a misheard piece may hold it.
+            let Ok(_slot) = self.speaking_slots.acquire().await else {
                 return Ok(());
             };
             self.process(claim).await?;
@@ -668,7 +678,13 @@ impl Pool {
         claim: Claim,
         attempt: u32,
     ) -> futures_util::future::BoxFuture<'static, Result<(), QueueError>> {
-        Box::pin(async move { self.process_from(claim, attempt, true).await })
+        Box::pin(async move {
+            // A speech request like any other: within `-j`, after a worker's slot frees.
+            let Ok(_slot) = self.speaking_slots.acquire().await else {
+                return Ok(());
+            };
+            self.process_from(claim, attempt, true).await
+        })
     }
 
     /// Hears a spoken piece back (at most `-j` at a time, beside the speech requests), then

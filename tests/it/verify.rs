@@ -471,6 +471,35 @@ fn a_transcription_never_holds_up_the_next_speech_request() {
     // flight at a time. It sends its next piece while the last one is heard; transcriptions
     // have their own -j slots.
     assert_eq!(api.max_in_flight(), 2);
+    assert_eq!(api.max_speech_in_flight(), 1);
+}
+
+#[test]
+fn a_piece_asked_for_again_after_its_transcript_keeps_speech_within_j() {
+    let ws = Workspace::new();
+    ws.write(
+        "lines.txt",
+        LINES
+            .iter()
+            .chain(&["And that was all there was to it, in the end."])
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    // The first line is misheard once: its audio is asked for again from the transcription's
+    // side while the worker goes on with the next lines.
+    let api = FakeApi::builder()
+        .latency(std::time::Duration::from_millis(300))
+        .hear_when(LINES[0], Hearing::SwapEvery(2), 1)
+        .start();
+    let out = ws.run_against(&api, "lines.txt", &[&WHISPER[..], &["-j", "1"]].concat());
+    assert_exit(&out, 0);
+    // Four lines, one asked for again: five speech requests and five transcriptions.
+    assert_eq!(hearings(&api).len(), 5);
+    assert_eq!(api.count(), 10);
+    assert_eq!(api.max_speech_in_flight(), 1, "speech went past -j 1");
+    let report = ws.report("lines-audio");
+    assert_eq!(report["totals"]["done"], 4);
+    assert_eq!(report["totals"]["warnings"], 0);
 }
 
 #[test]

@@ -332,6 +332,8 @@ impl FakeApiBuilder {
             state: Mutex::new(self.0),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
+            speech_in_flight: AtomicUsize::new(0),
+            max_speech_in_flight: AtomicUsize::new(0),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -410,11 +412,17 @@ impl FakeApi {
         self.shared.max_in_flight.load(Ordering::SeqCst)
     }
 
+    /// The most speech requests (all but transcriptions) that were being processed at once.
+    pub fn max_speech_in_flight(&self) -> usize {
+        self.shared.max_speech_in_flight.load(Ordering::SeqCst)
+    }
+
     /// Forgets the recorded requests and the concurrency peak. Request indices keep counting,
     /// so `fault_nth`/`fault_after` rules keep their meaning.
     pub fn reset_log(&self) {
         self.shared.lock().log.clear();
         self.shared.max_in_flight.store(0, Ordering::SeqCst);
+        self.shared.max_speech_in_flight.store(0, Ordering::SeqCst);
     }
 
     /// Replaces all fault rules with one: after `n` more requests from now, every request
@@ -456,6 +464,8 @@ struct Shared {
     state: Mutex<State>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    speech_in_flight: AtomicUsize,
+    max_speech_in_flight: AtomicUsize,
 }
 
 /// Behaviour and log under one lock, so that a request's index and its place in the log agree.
@@ -1191,20 +1201,29 @@ async fn accept_loop(
     connections.shutdown().await;
 }
 
-/// Counts a request as in flight for as long as it lives, even if its task is aborted.
-struct InFlight<'a>(&'a Shared);
+/// Counts a request as in flight for as long as it lives, even if its task is aborted; a
+/// speech request (anything but a transcription) is counted apart too.
+struct InFlight<'a>(&'a Shared, bool);
 
 impl<'a> InFlight<'a> {
-    fn enter(shared: &'a Shared) -> Self {
+    fn enter(shared: &'a Shared, path: &str) -> Self {
         let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        InFlight(shared)
+        let speech = !path.starts_with(TRANSCRIPTION_PATH);
+        if speech {
+            let now = shared.speech_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            shared.max_speech_in_flight.fetch_max(now, Ordering::SeqCst);
+        }
+        InFlight(shared, speech)
     }
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if self.1 {
+            self.0.speech_in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -1223,7 +1242,7 @@ async fn serve_connection(shared: Arc<Shared>, mut stream: TcpStream) {
                 return close_gracefully(stream).await;
             }
         };
-        let in_flight = InFlight::enter(&shared);
+        let in_flight = InFlight::enter(&shared, &req.target);
         let (index, action, latency) = shared.decide(&req);
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
