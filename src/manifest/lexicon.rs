@@ -42,29 +42,42 @@ fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
+/// Why a lexicon cannot be used: one line naming the file and, for a malformed entry, its line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("lexicon {path}: {reason}", path = .path.display())]
+pub struct LexiconError {
+    pub path: std::path::PathBuf,
+    /// "no such file", or "line N: what is wrong".
+    pub reason: String,
+}
+
+/// A malformed entry: its line and what is wrong there.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct Malformed(String);
+
 impl Lexicon {
-    /// Reads and checks the lexicon at `path`; the error is one line naming the file and, for
-    /// a malformed entry, its line.
-    pub fn load(path: &Path) -> Result<Lexicon, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "lexicon {}: {}",
-                path.display(),
-                crate::domain::io_reason(&e)
-            )
-        })?;
-        Lexicon::parse(&text).map_err(|e| format!("lexicon {}: {e}", path.display()))
+    /// Reads and checks the lexicon at `path`.
+    pub fn load(path: &Path) -> Result<Lexicon, LexiconError> {
+        let error = |reason| LexiconError {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| error(crate::domain::io_reason(&e)))?;
+        Lexicon::parse(&text).map_err(|Malformed(reason)| error(reason))
     }
 
-    /// Parses a lexicon's text (see [`Lexicon::load`]).
-    pub fn parse(text: &str) -> Result<Lexicon, String> {
+    /// Parses a lexicon's text (see [`Lexicon::load`]); the error is its line and what is
+    /// wrong there, which `load` puts after the file's name.
+    fn parse(text: &str) -> Result<Lexicon, Malformed> {
         let line_of = |byte: usize| text[..byte.min(text.len())].matches('\n').count() + 1;
         let file: File = toml::from_str(text).map_err(|e| {
             let reason = e.message().trim().to_owned();
-            match e.span() {
+            Malformed(match e.span() {
                 Some(span) => format!("line {}: {reason}", line_of(span.start)),
                 None => reason,
-            }
+            })
         })?;
         let mut lexicon = Lexicon::default();
         for (table, any_case) in [(file.replace, false), (file.replace_any_case, true)] {
@@ -72,14 +85,14 @@ impl Lexicon {
                 let line = line_of(to.span().start);
                 let from = from.trim();
                 if from.is_empty() {
-                    return Err(format!(
+                    return Err(Malformed(format!(
                         "line {line}: an entry replaces nothing (empty key)"
-                    ));
+                    )));
                 }
                 if from.contains(['\n', '\r']) || to.get_ref().contains(['\n', '\r']) {
-                    return Err(format!(
+                    return Err(Malformed(format!(
                         "line {line}: `{from}`: a replacement is one line of text"
-                    ));
+                    )));
                 }
                 let mut chars: Vec<char> = from.chars().collect();
                 if any_case {
@@ -254,7 +267,7 @@ mod tests {
             ("[replace]\nunclosed = \"x\n", "line 2"),
         ] {
             let e = Lexicon::parse(toml).unwrap_err();
-            assert!(e.starts_with(line), "{toml:?}: {e}");
+            assert!(e.0.starts_with(line), "{toml:?}: {e}");
         }
         assert!(Lexicon::parse("").unwrap().is_empty());
     }

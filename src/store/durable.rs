@@ -13,10 +13,24 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-/// A reply: the batch's outcome, shared by every file in it.
-type Reply = tokio::sync::oneshot::Sender<Result<(), String>>;
+/// A batch's outcome, shared by every file in it.
+type Outcome = Result<(), Arc<io::Error>>;
+
+/// A reply: the batch's outcome.
+type Reply = tokio::sync::oneshot::Sender<Outcome>;
+
+/// How long the syncing thread waits for the next file before it syncs what it has, and how
+/// long at most it gathers a batch. A `syncfs` costs the same for one file as for fifty, and
+/// more the more files the file system has cached (measured: 0.5 ms to 10 ms of system time
+/// each on the same machine): without gathering, answers that arrive one at a time were
+/// synced one at a time. Nothing waits on it but the queue's record of a piece, which the
+/// workers do not wait for.
+const GATHER_GAP: Duration = Duration::from_millis(2);
+const GATHER_MAX: Duration = Duration::from_millis(10);
 
 /// One file to make durable, with where to answer.
 struct Request {
@@ -40,12 +54,11 @@ impl GroupSync {
             .name("group-sync".into())
             .spawn(move || {
                 while let Ok(first) = rx.recv() {
-                    let mut batch = vec![first];
-                    batch.extend(rx.try_iter());
+                    let batch = gather(first, &rx);
                     super::failpoint("pieces-before-sync");
                     let outcome = syncer
                         .sync(batch.iter().map(|r| r.path.as_path()))
-                        .map_err(|e| e.to_string());
+                        .map_err(Arc::new);
                     for request in batch {
                         let _ = request.reply.send(outcome.clone());
                     }
@@ -72,10 +85,7 @@ impl GroupSync {
         Ok(())
     }
 
-    fn submit(
-        &self,
-        path: &Path,
-    ) -> io::Result<tokio::sync::oneshot::Receiver<Result<(), String>>> {
+    fn submit(&self, path: &Path) -> io::Result<tokio::sync::oneshot::Receiver<Outcome>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.requests
             .send(Request {
@@ -87,12 +97,28 @@ impl GroupSync {
     }
 }
 
-fn answer(
-    got: Result<Result<(), String>, tokio::sync::oneshot::error::RecvError>,
-) -> io::Result<()> {
+/// The files asked for after `first`: while they keep coming (each within `GATHER_GAP` of the
+/// last), for at most `GATHER_MAX`.
+fn gather(first: Request, rx: &mpsc::Receiver<Request>) -> Vec<Request> {
+    let mut batch = vec![first];
+    let until = Instant::now() + GATHER_MAX;
+    loop {
+        batch.extend(rx.try_iter());
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return batch;
+        }
+        match rx.recv_timeout(GATHER_GAP.min(left)) {
+            Ok(request) => batch.push(request),
+            Err(_) => return batch,
+        }
+    }
+}
+
+fn answer(got: Result<Outcome, tokio::sync::oneshot::error::RecvError>) -> io::Result<()> {
     match got {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(io::Error::other(format!("syncing to disk: {e}"))),
+        Ok(Err(e)) => Err(io::Error::new(e.kind(), format!("syncing to disk: {e}"))),
         Err(_) => Err(io::Error::other("the syncing thread is gone")),
     }
 }

@@ -178,10 +178,10 @@ fn a_crash_between_the_renames_and_their_sync_loses_no_recorded_piece() {
     let api = FakeApi::builder().latency(Duration::from_millis(5)).start();
     let db = ws.path("many-audio/tts-batch.db");
     // Pieces are renamed into the store without an fsync each and synced a batch at a time;
-    // the run dies at the 10th batch, after its renames and before its sync.
+    // the run dies at the 4th batch, after its renames and before its sync.
     let out = ws
         .run_command(&api, "many.txt", &["--rpm", "60000", "-j", "8", "-q"])
-        .env("TTS_BATCH_FAILPOINT", "pieces-before-sync@10")
+        .env("TTS_BATCH_FAILPOINT", "pieces-before-sync@4")
         .output()
         .unwrap();
     assert_ne!(out.status.code(), Some(0), "the failpoint did not fire");
