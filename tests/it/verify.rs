@@ -448,8 +448,8 @@ fn max_cost_counts_transcription_and_stops_before_the_one_that_would_pass_it() {
     );
 }
 
-#[test]
-fn a_transcription_never_holds_up_the_next_speech_request() {
+/// A workspace with `lines.txt`: the three lines and one more.
+fn four_lines() -> Workspace {
     let ws = Workspace::new();
     ws.write(
         "lines.txt",
@@ -459,6 +459,12 @@ fn a_transcription_never_holds_up_the_next_speech_request() {
             .map(|l| format!("{l}\n"))
             .collect::<String>(),
     );
+    ws
+}
+
+#[test]
+fn a_transcription_never_holds_up_the_next_speech_request() {
+    let ws = four_lines();
     // Every answer, speech or transcription, takes half a second.
     let api = FakeApi::builder()
         .latency(std::time::Duration::from_millis(500))
@@ -476,15 +482,7 @@ fn a_transcription_never_holds_up_the_next_speech_request() {
 
 #[test]
 fn a_piece_asked_for_again_after_its_transcript_keeps_speech_within_j() {
-    let ws = Workspace::new();
-    ws.write(
-        "lines.txt",
-        LINES
-            .iter()
-            .chain(&["And that was all there was to it, in the end."])
-            .map(|l| format!("{l}\n"))
-            .collect::<String>(),
-    );
+    let ws = four_lines();
     // The first line is misheard once: its audio is asked for again from the transcription's
     // side while the worker goes on with the next lines.
     let api = FakeApi::builder()

@@ -21,6 +21,14 @@ fn kept_titles(book: &Book) -> Vec<&str> {
         .collect()
 }
 
+fn kept_texts(book: &Book) -> Vec<&str> {
+    book.chapters
+        .iter()
+        .filter(|c| c.kept)
+        .map(|c| c.text.as_str())
+        .collect()
+}
+
 fn left_out(book: &Book) -> Vec<(&str, &str)> {
     book.chapters
         .iter()
@@ -574,12 +582,7 @@ fn documents_in_windows_1252_latin_1_and_utf_16_are_decoded_as_declared() {
         })
         .collect();
     let book = read(&build::zip(&files), &default()).unwrap();
-    let texts: Vec<&str> = book
-        .chapters
-        .iter()
-        .filter(|c| c.kept)
-        .map(|c| c.text.as_str())
-        .collect();
+    let texts = kept_texts(&book);
     assert_eq!(
         texts,
         ["One\n\nCafé “crème” – naïve.", "Two\n\nGrüße aus Köln."]
@@ -616,12 +619,7 @@ fn navigation_hidden_content_and_gutenberg_boilerplate_are_not_read() {
     );
     let book = TestBook::new("Tales").doc("a.xhtml", "The Tale", body);
     let book = read(&book.build(), &default()).unwrap();
-    let texts: Vec<&str> = book
-        .chapters
-        .iter()
-        .filter(|c| c.kept)
-        .map(|c| c.text.as_str())
-        .collect();
+    let texts = kept_texts(&book);
     assert_eq!(texts, ["The Tale\n\nOnce upon a time."]);
 }
 
@@ -756,12 +754,7 @@ fn what_documentation_generators_add_for_readers_of_a_page_is_not_read() {
         .doc("ch02.html", "2. Prerequisites", body)
         .doc("scope.xhtml", "Scope", sphinx);
     let book = read(&book.build(), &default()).unwrap();
-    let texts: Vec<&str> = book
-        .chapters
-        .iter()
-        .filter(|c| c.kept)
-        .map(|c| c.text.as_str())
-        .collect();
+    let texts = kept_texts(&book);
     assert_eq!(
         texts,
         [
